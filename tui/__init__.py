@@ -1,0 +1,3 @@
+"""canary-console: a keyboard-driven terminal console for canary rollouts."""
+
+__version__ = "0.1.0"

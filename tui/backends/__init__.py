@@ -1,0 +1,1 @@
+"""Backends behind small interfaces: traffic routers and metric sources."""

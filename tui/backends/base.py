@@ -1,0 +1,62 @@
+"""The two interfaces every backend implements, and the errors they raise.
+
+A TrafficRouter reads and writes the stable/canary split (Istio, the demo).
+A MetricSource reads per-version samples (Prometheus, the demo).
+Both are synchronous and may block: the controller calls them off the UI thread.
+"""
+
+from __future__ import annotations
+
+from typing import Protocol, runtime_checkable
+
+from tui.model import MetricsSnapshot, TrafficSplit, WeightChange
+
+
+class BackendError(Exception):
+    """A backend could not do what was asked; the message is shown to the operator."""
+
+
+class WriteRefused(BackendError):
+    """A write was refused before any request (bad weights, owned by another controller...)."""
+
+
+class ConflictError(BackendError):
+    """Someone else changed the object and the bounded retries ran out."""
+
+
+@runtime_checkable
+class TrafficRouter(Protocol):
+    def describe(self) -> str:
+        """Where the split lives, for the header (e.g. 'istio ns/vs' or 'demo')."""
+
+    def read(self) -> TrafficSplit:
+        """The current split: every route, driven or not."""
+
+    def set_canary_weight(self, canary: int, change: WeightChange, route: str | None = None,
+                          force: bool = False) -> TrafficSplit:
+        """Set canary=`canary`, stable=100-canary on the driven routes (or only `route`).
+
+        Touches only weight fields; records `change` with the object; returns the new split.
+        Raises WriteRefused or ConflictError; never leaves a half-applied change.
+        """
+
+    def scale_canary(self, replicas: int) -> None:
+        """Scale the canary workload (rollback scales it to 0)."""
+
+    def close(self) -> None:
+        ...
+
+
+@runtime_checkable
+class MetricSource(Protocol):
+    def describe(self) -> str:
+        ...
+
+    def poll(self) -> MetricsSnapshot:
+        """Both versions' latest samples; raises BackendError when the source is down."""
+
+    def backfill(self, seconds: float, step: float) -> list[MetricsSnapshot]:
+        """Past samples (oldest first) so charts are full from the first frame; may be empty."""
+
+    def close(self) -> None:
+        ...

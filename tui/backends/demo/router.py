@@ -1,0 +1,46 @@
+"""The demo's traffic router: the same contract as the Istio router, over the simulated world."""
+
+from __future__ import annotations
+
+from tui.backends.base import ConflictError, WriteRefused
+from tui.backends.demo.simulation import DemoWorld, _VersionConflict
+from tui.model import TrafficSplit, WeightChange, WeightError, validate_weight, with_weights
+
+
+class DemoRouter:
+    def __init__(self, world: DemoWorld) -> None:
+        self.world = world
+        self.last_change: WeightChange | None = None  # what Istio keeps in an annotation
+
+    def describe(self) -> str:
+        return "demo router (simulated)"
+
+    def read(self) -> TrafficSplit:
+        return self.world.split()
+
+    def set_canary_weight(self, canary: int, change: WeightChange, route: str | None = None,
+                          force: bool = False) -> TrafficSplit:
+        try:
+            validate_weight(canary)
+        except WeightError as exc:
+            raise WriteRefused(str(exc)) from None
+        current = self.world.split()
+        targets = [r for r in current.driven_routes if route is None or r.label == route]
+        if not targets:
+            raise WriteRefused(f"no driven route named {route!r}" if route else "no driven route to change")
+        wanted = {r.index for r in targets}
+        routes = tuple(with_weights(r, canary) if r.index in wanted else r for r in current.routes)
+        try:
+            split = self.world.write_routes(routes, expected_version=current.version)
+        except _VersionConflict as exc:
+            raise ConflictError(str(exc)) from None
+        self.last_change = change
+        return split
+
+    def scale_canary(self, replicas: int) -> None:
+        if replicas < 0:
+            raise WriteRefused("replicas must be >= 0")
+        self.world.set_canary_replicas(replicas)
+
+    def close(self) -> None:
+        pass

@@ -1,0 +1,286 @@
+"""The demo world: stable and canary services serving seeded traffic split by the current weights.
+
+Time is simulated in one-second steps, lazily, up to the clock's now whenever
+someone looks. Each second draws the requests each version received (Poisson at
+`rps` x weight), its errors (binomial) and its latencies (lognormal, counted into
+histogram buckets as a service exports them). Rates and percentiles are computed
+over a sliding window, like Prometheus' rate() and histogram_quantile() over `window`;
+counts since the previous sample feed the statistical judge.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+import threading
+from collections import deque
+from dataclasses import dataclass, replace
+
+from tui.backends.demo.draws import binomial, normal_cdf, poisson
+from tui.clock import Clock
+from tui.model import Destination, Route, TrafficSplit, VersionSample, histogram_quantile
+
+STABLE_HOST = "x0tta6bl4-app-stable.x0tta6bl4.svc.cluster.local"
+CANARY_HOST = "x0tta6bl4-app-canary.x0tta6bl4-canary.svc.cluster.local"
+FAULTS = ("none", "errors", "latency")
+# Histogram bucket bounds in ms, as a service would export them (the last is +Inf).
+LATENCY_BUCKETS_MS: tuple[float, ...] = (
+    10, 25, 50, 75, 100, 125, 150, 175, 200, 225, 250, 275, 300, 325, 350, 375, 400, 450, 500,
+    550, 600, 700, 800, 900, 1000, 1250, 1500, 2000, 2500, 3000, 5000, 10000, math.inf,
+)
+
+
+@dataclass(frozen=True)
+class VersionProfile:
+    """How a version behaves: the stable defaults follow the issue (0.5% errors, p95 ~300 ms)."""
+
+    error_rate: float = 0.005
+    median_ms: float = 180.0
+    sigma: float = 0.31  # lognormal shape: p95 = median * exp(1.645 sigma) ~ 300 ms
+    cpu_per_request: float = 0.004  # cores per request/s
+    cpu_base: float = 0.05
+    memory_base: float = 320e6
+    memory_per_rps: float = 1.5e6
+
+    def with_fault(self, fault: str) -> "VersionProfile":
+        if fault == "errors":
+            return replace(self, error_rate=self.error_rate * 10)  # 0.5% -> 5%
+        if fault == "latency":
+            # Slower code: every request takes 50% longer and burns more CPU.
+            return replace(self, median_ms=self.median_ms * 1.5, cpu_per_request=self.cpu_per_request * 1.25)
+        return self
+
+    def cdf(self, ms: float) -> float:
+        if math.isinf(ms):
+            return 1.0
+        return normal_cdf((math.log(ms) - math.log(self.median_ms)) / self.sigma)
+
+
+@dataclass
+class _Second:
+    """What one version served in one simulated second."""
+
+    requests: int
+    errors: int
+    buckets: tuple[int, ...]  # non-cumulative counts per LATENCY_BUCKETS_MS bucket
+
+
+_EMPTY = (0,) * len(LATENCY_BUCKETS_MS)
+
+
+class _VersionStream:
+    """One version's per-second records over the window, and sums since the last read."""
+
+    def __init__(self, window_s: int) -> None:
+        self.seconds: deque[_Second] = deque(maxlen=window_s)
+        self.unread_requests = 0
+        self.unread_errors = 0
+        self.unread_buckets = [0] * len(LATENCY_BUCKETS_MS)
+
+    def add(self, second: _Second) -> None:
+        self.seconds.append(second)
+        self.unread_requests += second.requests
+        self.unread_errors += second.errors
+        for i, n in enumerate(second.buckets):
+            self.unread_buckets[i] += n
+
+    def take_unread(self) -> tuple[int, int, list[int]]:
+        out = (self.unread_requests, self.unread_errors, self.unread_buckets)
+        self.unread_requests, self.unread_errors = 0, 0
+        self.unread_buckets = [0] * len(LATENCY_BUCKETS_MS)
+        return out
+
+
+def _cumulative(counts: list[int] | tuple[int, ...]) -> tuple[tuple[float, float], ...]:
+    total, out = 0, []
+    for bound, n in zip(LATENCY_BUCKETS_MS, counts):
+        total += n
+        out.append((bound, float(total)))
+    return tuple(out)
+
+
+class DemoWorld:
+    """The shared state behind DemoRouter and DemoMetrics. Thread-safe."""
+
+    def __init__(
+        self,
+        clock: Clock,
+        rps: float = 100.0,
+        seed: int = 1,
+        canary_weight: int = 5,
+        fault: str = "none",
+        window_s: float = 60.0,
+        stable: VersionProfile | None = None,
+        canary: VersionProfile | None = None,
+        history_s: float = 0.0,
+    ) -> None:
+        if fault not in FAULTS:
+            raise ValueError(f"unknown fault {fault!r}")
+        self.clock = clock
+        self.rps = rps
+        self.rng = random.Random(seed)
+        self.stable_profile = stable or VersionProfile()
+        self.canary_base = canary or self.stable_profile
+        self.fault = fault
+        self.canary_replicas = 2
+        self.version = 1  # bumped on every write, like a resourceVersion
+        self._lock = threading.RLock()
+        self._routes = _guide_routes(canary_weight)
+        self._window = max(1, int(round(window_s)))
+        self._streams = {"stable": _VersionStream(self._window), "canary": _VersionStream(self._window)}
+        # The world starts `history_s` in the past so a backfill has something true to show.
+        self._t = math.floor(clock.time() - history_s)
+        self._unread_since = self._t
+
+    # --- traffic split -------------------------------------------------
+
+    def split(self) -> TrafficSplit:
+        with self._lock:
+            return TrafficSplit(routes=self._routes, version=str(self.version), source="demo")
+
+    def write_routes(self, routes: tuple[Route, ...], expected_version: str | None) -> TrafficSplit:
+        with self._lock:
+            if expected_version is not None and expected_version != str(self.version):
+                raise _VersionConflict(str(self.version))
+            self.advance()  # traffic up to now was served under the old weights
+            self._routes = routes
+            self.version += 1
+            return self.split()
+
+    def set_canary_replicas(self, replicas: int) -> None:
+        with self._lock:
+            self.advance()
+            self.canary_replicas = replicas
+            self.version += 1
+
+    def set_fault(self, fault: str) -> None:
+        if fault not in FAULTS:
+            raise ValueError(f"unknown fault {fault!r}")
+        with self._lock:
+            self.advance()
+            self.fault = fault
+
+    def canary_weight(self) -> int:
+        with self._lock:
+            return self.split().canary_weight or 0
+
+    # --- simulation ----------------------------------------------------
+
+    def _shares(self) -> tuple[float, float]:
+        """Fractions of all traffic reaching stable and canary under the driven routes."""
+        driven = [r for r in self._routes if r.driven]
+        if not driven:
+            return 1.0, 0.0
+        route = driven[0]  # the demo has a single default (driven) route
+        total = route.total_weight or 100
+        return route.stable_weight / total, route.canary_weight / total
+
+    def _serve(self, profile: VersionProfile, rate: float, replicas: int) -> _Second:
+        n = poisson(self.rng, rate)
+        if n == 0:
+            return _Second(0, 0, _EMPTY)
+        if replicas <= 0:  # no healthy upstream: every request fails fast (in the first bucket)
+            return _Second(n, n, (n,) + _EMPTY[1:])
+        errors = binomial(self.rng, n, profile.error_rate)
+        # Latencies into buckets by conditional binomials: a multinomial draw in O(buckets).
+        counts, left, below = [], n, 0.0
+        for bound in LATENCY_BUCKETS_MS:
+            if left == 0:
+                counts.append(0)
+                continue
+            upto = profile.cdf(bound)
+            p = 1.0 if below >= 1.0 else (upto - below) / (1.0 - below)
+            k = binomial(self.rng, left, min(1.0, max(0.0, p)))
+            counts.append(k)
+            left -= k
+            below = upto
+        return _Second(n, errors, tuple(counts))
+
+    def advance(self, until: float | None = None) -> None:
+        """Simulate every whole second up to `until` (default: the clock's now)."""
+        with self._lock:
+            now = math.floor(self.clock.time() if until is None else until)
+            canary_profile = self.canary_base.with_fault(self.fault)
+            stable_share, canary_share = self._shares()
+            while self._t < now:
+                self._streams["stable"].add(self._serve(self.stable_profile, self.rps * stable_share, 2))
+                self._streams["canary"].add(
+                    self._serve(canary_profile, self.rps * canary_share, self.canary_replicas)
+                )
+                self._t += 1
+
+    @property
+    def sim_time(self) -> float:
+        return float(self._t)
+
+    def take_samples(self, until: float | None = None) -> tuple[VersionSample, VersionSample, float]:
+        """Samples over the window, with counts since the previous call, and the span they cover."""
+        with self._lock:
+            self.advance(until)
+            span = float(self._t - self._unread_since)
+            self._unread_since = self._t
+            canary_profile = self.canary_base.with_fault(self.fault)
+            stable = self._sample(self._streams["stable"], self.stable_profile, 2)
+            canary = self._sample(self._streams["canary"], canary_profile, self.canary_replicas)
+            return stable, canary, span
+
+    def _sample(self, stream: _VersionStream, profile: VersionProfile, replicas: int) -> VersionSample:
+        seconds = list(stream.seconds)
+        requests = sum(s.requests for s in seconds)
+        errors = sum(s.errors for s in seconds)
+        window_hist = _cumulative([sum(col) for col in zip(*(s.buckets for s in seconds))] if seconds else _EMPTY)
+        rps = requests / max(1, len(seconds))
+        unread_requests, unread_errors, unread_buckets = stream.take_unread()
+        instances = _autoscaled(rps) if replicas > 0 else 0
+        if instances:
+            # Per instance, as `avg by (version)` gives: an HPA keeps each instance's load similar.
+            load = rps / instances
+            cpu = (profile.cpu_base + profile.cpu_per_request * load) * (1 + self.rng.gauss(0, 0.03))
+            memory = (profile.memory_base + profile.memory_per_rps * load) * (1 + self.rng.gauss(0, 0.01))
+        else:
+            cpu, memory = None, None
+        return VersionSample(
+            requests_per_second=rps,
+            error_rate=(errors / requests) if requests else None,
+            p50_ms=histogram_quantile(window_hist, 0.50),
+            p95_ms=histogram_quantile(window_hist, 0.95),
+            p99_ms=histogram_quantile(window_hist, 0.99),
+            cpu_cores=cpu,
+            memory_bytes=memory,
+            requests=float(unread_requests),
+            errors=float(unread_errors),
+            histogram=_cumulative(unread_buckets),
+        )
+
+
+def _autoscaled(rps: float) -> int:
+    """Instances an HPA would run: one per 20 requests/s, at least one."""
+    return max(1, math.ceil(rps / 20))
+
+
+class _VersionConflict(Exception):
+    def __init__(self, current: str) -> None:
+        super().__init__(f"the split changed (now version {current})")
+        self.current = current
+
+
+def _guide_routes(canary_weight: int) -> tuple[Route, ...]:
+    """The guide's VirtualService: an x-canary header route to the canary, then the weighted default."""
+    header = Route(
+        index=0,
+        name="canary-header",
+        match=('headers x-canary exact "true"',),
+        destinations=(Destination(CANARY_HOST, "canary", 100, "canary"),),
+        driven=False,
+    )
+    default = Route(
+        index=1,
+        name="default",
+        match=(),
+        destinations=(
+            Destination(STABLE_HOST, "stable", 100 - canary_weight, "stable"),
+            Destination(CANARY_HOST, "canary", canary_weight, "canary"),
+        ),
+        driven=True,
+    )
+    return (header, default)

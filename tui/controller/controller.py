@@ -1,0 +1,318 @@
+"""The polling controller: reads the split and the metrics, evaluates, keeps history, owns every action.
+
+It is synchronous and thread-safe, usable headless (CLI verbs, the CI gate) or
+from the app's workers. Polls never overlap; actions are serialized; every
+change is recorded as an event with who, when, from, to and why.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import deque
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+from typing import Callable
+
+from tui.analysis.criteria import stale_checks
+from tui.backends.base import BackendError, MetricSource, TrafficRouter, WriteRefused
+from tui.clock import Clock, RealClock, utc
+from tui.config import Config
+from tui.controller.evaluation import Evaluator, PointEvaluator
+from tui.controller.history import History, HistoryPoint
+from tui.identity import whoami
+from tui.model import (
+    Event,
+    MetricsSnapshot,
+    Result,
+    TrafficSplit,
+    Verdict,
+    WeightChange,
+    WeightError,
+    validate_weight,
+)
+
+EventListener = Callable[[Event], None]
+
+
+@dataclass(frozen=True)
+class ActionResult:
+    ok: bool
+    message: str
+    split: TrafficSplit | None = None
+    skipped_routes: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class ConsoleState:
+    """Everything the screen shows, taken at once so it is drawn in one batch."""
+
+    name: str
+    split: TrafficSplit | None
+    snapshot: MetricsSnapshot | None
+    verdict: Verdict | None
+    history: tuple[HistoryPoint, ...]
+    events: tuple[Event, ...]
+    now: datetime
+    last_success: datetime | None  # time of the last good metrics sample
+    error: str | None  # why the last poll failed, if it did
+    read_only: bool
+    router: str
+    metrics: str
+    interval_s: float
+    mode: str = "MANUAL"
+    automation: str = ""  # one line about automatic progression, when on
+    fault: str | None = None  # the demo's current fault, when there is one
+
+    @property
+    def data_age_s(self) -> float | None:
+        if self.last_success is None:
+            return None
+        return max(0.0, (self.now - self.last_success).total_seconds())
+
+    @property
+    def stale(self) -> bool:
+        age = self.data_age_s
+        return self.error is not None or age is None or age > 2 * self.interval_s
+
+
+@dataclass
+class _Latest:
+    split: TrafficSplit | None = None
+    snapshot: MetricsSnapshot | None = None
+    verdict: Verdict | None = None
+    last_success: datetime | None = None
+    error: str | None = None
+    events: deque[Event] = field(default_factory=lambda: deque(maxlen=500))
+
+
+class RolloutController:
+    def __init__(
+        self,
+        config: Config,
+        router: TrafficRouter,
+        metrics: MetricSource,
+        clock: Clock | None = None,
+        evaluator: Evaluator | None = None,
+        who: str | None = None,
+        read_only: bool = False,
+        history_capacity: int = 600,
+    ) -> None:
+        self.config = config
+        self.router = router
+        self.metrics = metrics
+        self.clock = clock or RealClock()
+        self.evaluator = evaluator or PointEvaluator(config.criteria)
+        self.who = who or whoami()
+        self.read_only = read_only
+        self.history = History(history_capacity)
+        self._latest = _Latest()
+        self._poll_lock = threading.Lock()
+        self._action_lock = threading.RLock()
+        self._state_lock = threading.RLock()
+        self._listeners: list[EventListener] = []
+        self.fault_switch: Callable[[str], None] | None = None  # set by the demo
+        self.fault: str | None = None
+
+    # --- events --------------------------------------------------------
+
+    def subscribe(self, listener: EventListener) -> None:
+        self._listeners.append(listener)
+
+    def record(self, kind: str, message: str, **fields: object) -> Event:
+        event = Event(at=utc(self.clock), kind=kind, message=message, **fields)  # type: ignore[arg-type]
+        with self._state_lock:
+            self._latest.events.append(event)
+        for listener in list(self._listeners):
+            try:
+                listener(event)
+            except Exception as exc:  # a broken sink (audit, webhook) must not stop the controller
+                with self._state_lock:
+                    self._latest.events.append(
+                        Event(at=utc(self.clock), kind="error", message=f"event sink failed: {exc}", ok=False)
+                    )
+        return event
+
+    # --- polling -------------------------------------------------------
+
+    def backfill(self) -> int:
+        """Fill the charts from the metric source's past, so they are full from the first frame."""
+        seconds = float(self.config.metrics.get("backfill") or 0)
+        if seconds <= 0:
+            return 0
+        try:
+            snaps = self.metrics.backfill(seconds, self.config.interval_s)
+        except BackendError as exc:
+            self.record("error", f"backfill failed: {exc}", ok=False)
+            return 0
+        split = self._latest.split
+        weight = split.canary_weight if split else None
+        for snap in snaps:
+            self.history.add(snap, weight)
+        return len(snaps)
+
+    def poll_once(self) -> ConsoleState | None:
+        """One cycle: read the split, read the metrics, evaluate. None if a poll is already running."""
+        if not self._poll_lock.acquire(blocking=False):
+            return None
+        try:
+            self._poll()
+            return self.state()
+        finally:
+            self._poll_lock.release()
+
+    def _poll(self) -> None:
+        errors: list[str] = []
+        try:
+            split = self.router.read()
+        except BackendError as exc:
+            split = None
+            errors.append(f"router: {exc}")
+        try:
+            snap = self.metrics.poll()
+        except BackendError as exc:
+            snap = None
+            errors.append(f"metrics: {exc}")
+        if snap is not None and snap.error:
+            errors.append(f"metrics: {snap.error}")
+            snap = None
+        with self._state_lock:
+            latest = self._latest
+            if split is not None:
+                latest.split = split
+            weight = latest.split.canary_weight if latest.split else None
+            if snap is not None:
+                latest.snapshot = snap
+                latest.last_success = snap.at
+                self.history.add(snap, weight)
+                verdict = self.evaluator.observe(snap, weight)
+            else:
+                verdict = self._nodata_verdict("; ".join(errors))
+            previous = latest.verdict
+            latest.verdict = verdict
+            was_error, latest.error = latest.error, "; ".join(errors) or None
+        if latest.error and not was_error:
+            self.record("error", f"poll failed: {latest.error}", ok=False)
+        elif was_error and not latest.error:
+            self.record("info", "poll recovered")
+        if verdict.result is Result.FAIL and (previous is None or previous.result is not Result.FAIL):
+            failing = [c for c in verdict.checks if c.result is Result.FAIL]
+            self.record("check", "check failed: " + "; ".join(f"{c.name}: {c.reason}" for c in failing), ok=False)
+
+    def _nodata_verdict(self, why: str) -> Verdict:
+        previous = self._latest.verdict
+        checks = stale_checks(previous.checks if previous else (), why or "no data")
+        return Verdict.combine(checks, at=utc(self.clock))
+
+    def state(self) -> ConsoleState:
+        with self._state_lock:
+            latest = self._latest
+            return ConsoleState(
+                name=self.config.name,
+                split=latest.split,
+                snapshot=latest.snapshot,
+                verdict=latest.verdict,
+                history=self.history.points(),
+                events=tuple(latest.events),
+                now=utc(self.clock),
+                last_success=latest.last_success,
+                error=latest.error,
+                read_only=self.read_only,
+                router=self.router.describe(),
+                metrics=self.metrics.describe(),
+                interval_s=self.config.interval_s,
+                mode="READ-ONLY" if self.read_only else "MANUAL",
+                fault=self.fault,
+            )
+
+    # --- actions -------------------------------------------------------
+
+    def current_split(self) -> TrafficSplit:
+        split = self.router.read()
+        with self._state_lock:
+            self._latest.split = split
+        return split
+
+    def set_weight(self, canary: int, reason: str, route: str | None = None, force: bool = False,
+                   action: str = "set-weight", who: str | None = None) -> ActionResult:
+        """Set the canary weight (stable gets the rest) on the driven routes, or on `route`."""
+        try:
+            validate_weight(canary)
+        except WeightError as exc:
+            return self._refused(action, str(exc), None, canary, reason, who)
+        if self.read_only:
+            return self._refused(action, "read-only: writes are disabled", None, canary, reason, who)
+        with self._action_lock:
+            try:
+                before = self.current_split()
+            except BackendError as exc:
+                return self._refused(action, f"cannot read the split: {exc}", None, canary, reason, who)
+            route_obj = before.route(route) if route else None
+            frm = route_obj.canary_weight if route_obj else before.canary_weight
+            change = WeightChange(who=who or self.who, at=utc(self.clock), from_canary=frm,
+                                  to_canary=canary, reason=reason, action=action)
+            try:
+                after = self.router.set_canary_weight(canary, change, route=route, force=force)
+            except BackendError as exc:
+                return self._refused(action, str(exc), frm, canary, reason, who)
+            with self._state_lock:
+                self._latest.split = after
+            self.evaluator.reset()
+            message = f"canary {frm}% -> {canary}%" + (f" on route {route}" if route else "")
+            self.record(action, message, who=change.who, from_canary=frm, to_canary=canary, reason=reason)
+            return ActionResult(True, message, after)
+
+    def step(self, direction: int, reason: str, route: str | None = None, force: bool = False,
+             who: str | None = None) -> ActionResult:
+        """Move the canary weight one stepWeight up (+1) or down (-1), clamped to 0-100."""
+        try:
+            split = self.current_split()
+        except BackendError as exc:
+            return self._refused("step", f"cannot read the split: {exc}", None, None, reason, who)
+        current = split.canary_weight
+        if current is None:
+            return self._refused("step", "no driven route carries both stable and canary", None, None, reason, who)
+        target = min(100, max(0, current + direction * self.config.rollout.step_weight))
+        if target == current:
+            return ActionResult(False, f"canary already at {current}%", split)
+        return self.set_weight(target, reason, route=route, force=force, action="step", who=who)
+
+    def promote(self, reason: str, force: bool = False, who: str | None = None) -> ActionResult:
+        return self.set_weight(100, reason, force=force, action="promote", who=who)
+
+    def rollback(self, reason: str, force: bool = False, who: str | None = None) -> ActionResult:
+        """Canary 0 on every driven route, then the canary scaled to 0 replicas."""
+        with self._action_lock:
+            result = self.set_weight(0, reason, force=force, action="rollback", who=who)
+            if not result.ok:
+                return result
+            try:
+                self.router.scale_canary(0)
+            except BackendError as exc:
+                # Traffic is already off the canary; say plainly that the scale-down did not happen.
+                msg = f"traffic moved to stable, but scaling the canary to 0 failed: {exc}"
+                self.record("error", msg, who=who or self.who, reason=reason, ok=False)
+                return replace(result, ok=False, message=msg)
+            self.record("rollback", "canary scaled to 0 replicas", who=who or self.who, reason=reason)
+            return result
+
+    def set_fault(self, fault: str) -> ActionResult:
+        """Demo only: switch the simulated canary fault."""
+        if self.fault_switch is None:
+            return ActionResult(False, "faults can only be switched in the demo")
+        self.fault_switch(fault)
+        self.fault = fault
+        self.record("fault", f"demo fault: {fault}", who=self.who)
+        return ActionResult(True, f"demo fault: {fault}")
+
+    def _refused(self, action: str, why: str, frm: int | None, to: int | None, reason: str,
+                 who: str | None) -> ActionResult:
+        self.record(action, f"{action} refused: {why}", who=who or self.who, from_canary=frm, to_canary=to,
+                    reason=reason, ok=False)
+        return ActionResult(False, why)
+
+    def close(self) -> None:
+        for backend in (self.router, self.metrics):
+            try:
+                backend.close()
+            except Exception:
+                pass

@@ -1,0 +1,301 @@
+"""The domain model: plain dataclasses shared by every layer.
+
+Nothing here does I/O or knows about Textual, Kubernetes or Prometheus.
+"""
+
+from __future__ import annotations
+
+import enum
+import math
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timezone
+from typing import Any, Literal
+
+Role = Literal["stable", "canary"]
+ROLES: tuple[Role, Role] = ("stable", "canary")
+
+
+class WeightError(ValueError):
+    """A weight that is not an integer 0-100, or a split that does not sum to 100."""
+
+
+def validate_weight(value: object) -> int:
+    """Accept only a true integer 0-100 (no bools, no floats, no strings)."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise WeightError(f"weight must be an integer 0-100, got {value!r}")
+    if not 0 <= value <= 100:
+        raise WeightError(f"weight must be between 0 and 100, got {value}")
+    return value
+
+
+# --- traffic ---------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Destination:
+    host: str
+    subset: str | None
+    weight: int
+    role: Role | None = None  # None: a destination that is neither stable nor canary
+
+    @property
+    def label(self) -> str:
+        return f"{self.host}/{self.subset}" if self.subset else self.host
+
+
+@dataclass(frozen=True)
+class Route:
+    """One http route of a traffic split (an Istio VirtualService http entry)."""
+
+    index: int
+    name: str | None
+    match: tuple[str, ...]  # human-readable match conditions; empty for the default route
+    destinations: tuple[Destination, ...]
+    driven: bool  # carries both stable and canary: the console moves its weights
+
+    @property
+    def label(self) -> str:
+        return self.name or f"#{self.index}"
+
+    def weight_of(self, role: Role) -> int:
+        return sum(d.weight for d in self.destinations if d.role == role)
+
+    @property
+    def stable_weight(self) -> int:
+        return self.weight_of("stable")
+
+    @property
+    def canary_weight(self) -> int:
+        return self.weight_of("canary")
+
+    @property
+    def total_weight(self) -> int:
+        return sum(d.weight for d in self.destinations)
+
+
+@dataclass(frozen=True)
+class TrafficSplit:
+    routes: tuple[Route, ...]
+    version: str | None = None  # opaque concurrency token (resourceVersion)
+    owner: str | None = None  # another controller that owns the object (Flagger, Argo, GitOps)
+    source: str = ""  # where it was read from, for the header
+
+    @property
+    def driven_routes(self) -> tuple[Route, ...]:
+        return tuple(r for r in self.routes if r.driven)
+
+    @property
+    def canary_weight(self) -> int | None:
+        """The canary weight of the driven routes (of the first one if they differ)."""
+        driven = self.driven_routes
+        return driven[0].canary_weight if driven else None
+
+    @property
+    def stable_weight(self) -> int | None:
+        driven = self.driven_routes
+        return driven[0].stable_weight if driven else None
+
+    def route(self, label: str) -> Route | None:
+        for r in self.routes:
+            if r.label == label or (r.name is None and label == str(r.index)):
+                return r
+        return None
+
+
+@dataclass(frozen=True)
+class WeightChange:
+    """Why and by whom a weight is being changed: written with the change itself."""
+
+    who: str
+    at: datetime
+    from_canary: int | None
+    to_canary: int
+    reason: str
+    action: str = "set-weight"
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "who": self.who,
+            "when": utc_iso(self.at),
+            "action": self.action,
+            "from": self.from_canary,
+            "to": self.to_canary,
+            "reason": self.reason,
+        }
+
+
+# --- metrics ---------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class VersionSample:
+    """What one version did over one sample window. None means no data."""
+
+    requests_per_second: float | None = None
+    error_rate: float | None = None  # a fraction 0..1
+    p50_ms: float | None = None
+    p95_ms: float | None = None
+    p99_ms: float | None = None
+    cpu_cores: float | None = None  # average per instance
+    memory_bytes: float | None = None  # average resident memory per instance
+    # Counts over the sample interval (since the previous sample), for the statistical judge.
+    requests: float | None = None
+    errors: float | None = None
+    # Latency histogram over the same interval: (upper bound in ms, cumulative count), ascending,
+    # the last bound math.inf; what Prometheus' http_request_duration_seconds_bucket gives.
+    histogram: tuple[tuple[float, float], ...] = ()
+    business: dict[str, float | None] = field(default_factory=dict)
+
+    def value(self, metric: str) -> float | None:
+        """A field by name, or a business metric by its name; NaN reads as no data."""
+        v = getattr(self, metric) if metric in _SAMPLE_FIELDS else self.business.get(metric)
+        if v is None or math.isnan(v):
+            return None
+        return float(v)
+
+
+_SAMPLE_FIELDS = frozenset(
+    ("requests_per_second", "error_rate", "p50_ms", "p95_ms", "p99_ms", "cpu_cores",
+     "memory_bytes", "requests", "errors")
+)
+
+
+@dataclass(frozen=True)
+class MetricsSnapshot:
+    """Both versions' samples at one instant (UTC). `error` is set when the poll failed."""
+
+    at: datetime
+    stable: VersionSample
+    canary: VersionSample
+    interval_s: float = 0.0  # the span the counts cover
+    error: str | None = None
+
+    def of(self, role: Role) -> VersionSample:
+        return self.stable if role == "stable" else self.canary
+
+
+# --- analysis --------------------------------------------------------------
+
+
+class Result(str, enum.Enum):
+    PASS = "pass"
+    FAIL = "fail"  # the canary is worse: grounds for rollback
+    NODATA = "nodata"  # not enough data yet, or no data at all: never a pass
+    WARN = "warn"  # a bound is breached by stable too: the canary is not the cause; hold, do not advance
+
+
+@dataclass(frozen=True)
+class Check:
+    name: str  # e.g. "p95 latency vs stable"
+    metric: str
+    canary: float | None
+    stable: float | None
+    bound: str  # the threshold in words, e.g. "<= 500 ms" or "<= 1.10x stable"
+    result: Result
+    reason: str = ""  # why, in one short sentence
+    confidence: float | None = None  # 0..1, for statistical checks
+    unit: str = ""
+
+
+@dataclass(frozen=True)
+class Verdict:
+    result: Result
+    checks: tuple[Check, ...]
+    summary: str = ""  # one line: what would roll the canary back, and how soon
+    at: datetime | None = None
+
+    @staticmethod
+    def combine(checks: tuple[Check, ...], at: datetime | None = None, summary: str = "") -> "Verdict":
+        # Any fail fails; otherwise any missing data means no verdict; never pass on no data.
+        if any(c.result is Result.FAIL for c in checks):
+            result = Result.FAIL
+        elif not checks or any(c.result is Result.NODATA for c in checks):
+            result = Result.NODATA
+        elif any(c.result is Result.WARN for c in checks):
+            result = Result.WARN
+        else:
+            result = Result.PASS
+        return Verdict(result=result, checks=checks, summary=summary, at=at)
+
+
+# --- events ----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Event:
+    at: datetime
+    kind: str  # weight | promote | rollback | fault | poll | auto | error | info
+    message: str
+    who: str = ""
+    from_canary: int | None = None
+    to_canary: int | None = None
+    reason: str = ""
+    ok: bool = True
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "at": utc_iso(self.at),
+            "kind": self.kind,
+            "message": self.message,
+            "who": self.who,
+            "from": self.from_canary,
+            "to": self.to_canary,
+            "reason": self.reason,
+            "ok": self.ok,
+        }
+
+
+def histogram_quantile(histogram: tuple[tuple[float, float], ...], q: float) -> float | None:
+    """The q-quantile of a cumulative histogram, interpolated inside a bucket as Prometheus does."""
+    if not histogram or histogram[-1][1] <= 0:
+        return None
+    total = histogram[-1][1]
+    rank = q * total
+    lower_bound, lower_count = 0.0, 0.0
+    for bound, count in histogram:
+        if count >= rank:
+            if math.isinf(bound):
+                return lower_bound  # the quantile is above the highest finite bucket
+            if count == lower_count:
+                return bound
+            return lower_bound + (bound - lower_bound) * (rank - lower_count) / (count - lower_count)
+        lower_bound, lower_count = bound, count
+    return lower_bound
+
+
+def count_above(histogram: tuple[tuple[float, float], ...], threshold_ms: float) -> tuple[float, float] | None:
+    """Requests slower than the largest bucket bound <= threshold: (count above, that bound)."""
+    if not histogram:
+        return None
+    chosen = None
+    for bound, count in histogram:
+        if bound <= threshold_ms:
+            chosen = (bound, count)
+    if chosen is None:
+        return None
+    return histogram[-1][1] - chosen[1], chosen[0]
+
+
+def utc_iso(at: datetime) -> str:
+    return at.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def with_weights(route: Route, canary: int) -> Route:
+    """The route with its stable/canary weights set to 100-canary / canary.
+
+    A driven route may hold several stable or canary destinations; the whole
+    share goes to the first of each role and the others get 0, so the sum stays 100.
+    Destinations of neither role keep nothing: a driven route must sum to 100 over
+    stable + canary, which the routers check before they write.
+    """
+    validate_weight(canary)
+    targets = {"stable": 100 - canary, "canary": canary}
+    seen: set[str] = set()
+    new = []
+    for d in route.destinations:
+        if d.role in targets and d.role not in seen:
+            new.append(replace(d, weight=targets[d.role]))
+            seen.add(d.role)
+        else:
+            new.append(replace(d, weight=0))
+    return replace(route, destinations=tuple(new))
