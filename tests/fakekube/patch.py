@@ -122,6 +122,19 @@ def _remove(doc, path: str):
     raise PatchConflict(f'path "{path}": parent is not a container')
 
 
+def _replace(doc, path: str, value):
+    resolve(doc, path)  # the target must exist
+    tokens = parse_pointer(path)
+    if not tokens:
+        return value
+    parent, last = _parent(doc, tokens, path), tokens[-1]
+    if isinstance(parent, list):
+        parent[_index(last, len(parent), path, allow_end=False)] = value
+    else:
+        parent[last] = value  # in place, so key order is kept
+    return doc
+
+
 def _require(op: dict, key: str, i: int):
     if key not in op:
         raise PatchConflict(f'operation {i} ("{op.get("op")}") is missing "{key}"')
@@ -143,13 +156,7 @@ def apply_json_patch(doc, ops):
         elif kind == "remove":
             doc, _ = _remove(doc, path)
         elif kind == "replace":
-            value = copy.deepcopy(_require(op, "value", i))
-            resolve(doc, path)  # the target must exist
-            if not parse_pointer(path):
-                doc = value
-            else:
-                doc, _ = _remove(doc, path)
-                doc = _add(doc, path, value)
+            doc = _replace(doc, path, copy.deepcopy(_require(op, "value", i)))
         elif kind == "move":
             src = _require(op, "from", i)
             if path != src and path.startswith(src + "/"):

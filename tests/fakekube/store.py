@@ -85,18 +85,24 @@ class Store:
                 return obj
             return self._commit(key, obj, "ADDED")
 
-    def update(self, key: Key, obj: dict, dry_run: bool = False) -> dict:
-        """Replace a stored object, keeping server-owned metadata."""
+    def update(self, key: Key, obj: dict, dry_run: bool = False, force: bool = False) -> dict:
+        """Replace a stored object, keeping server-owned metadata.
+
+        Like the real server, an update that changes nothing is not written
+        and keeps its resourceVersion; `force` writes anyway (test hooks).
+        """
         with self.lock:
             old = self._objects[key]
             obj = copy.deepcopy(obj)
+            # The storage version is fixed at creation; reads rewrite apiVersion anyway,
+            # and this keeps no-op detection independent of the version written through.
+            obj["apiVersion"] = old["apiVersion"]
             meta = obj.setdefault("metadata", {})
-            for field in ("uid", "creationTimestamp"):
+            for field in ("uid", "creationTimestamp", "resourceVersion"):
                 meta[field] = old["metadata"][field]
             generation = old["metadata"].get("generation", 1)
             meta["generation"] = generation + (_body(obj) != _body(old))
-            if dry_run:
-                meta["resourceVersion"] = old["metadata"]["resourceVersion"]
+            if dry_run or (obj == old and not force):
                 return obj
             return self._commit(key, obj, "MODIFIED")
 

@@ -63,10 +63,10 @@ def resource_checks(criteria: Criteria, snap: MetricsSnapshot) -> list[Check]:
     checks: list[Check] = []
     if criteria.cpu_max_ratio is not None:
         # Per instance, like memory: the share of traffic each version gets must not decide it.
-        checks.append(ratio("cpu per instance vs stable", "cpu_cores", snap.canary.value("cpu_cores"),
+        checks.append(ratio("cpu vs stable", "cpu_cores", snap.canary.value("cpu_cores"),
                             snap.stable.value("cpu_cores"), criteria.cpu_max_ratio, " cores"))
     if criteria.memory_max_ratio is not None:
-        checks.append(ratio("memory per instance vs stable", "memory_bytes", snap.canary.value("memory_bytes"),
+        checks.append(ratio("memory vs stable", "memory_bytes", snap.canary.value("memory_bytes"),
                             snap.stable.value("memory_bytes"), criteria.memory_max_ratio, " B"))
     for spec in criteria.business:
         name = spec["name"]

@@ -51,6 +51,8 @@ class Number(Node):
     def expected(self) -> str:  # type: ignore[override]
         kind = "an integer" if self.integer else "a number"
         if self.minimum is not None and self.maximum is not None:
+            if self.exclusive_min:
+                return f"{kind} > {self.minimum:g} and <= {self.maximum:g}"
             return f"{kind} from {self.minimum:g} to {self.maximum:g}"
         if self.minimum is not None:
             return f"{kind} {'>' if self.exclusive_min else '>='} {self.minimum:g}"

@@ -34,6 +34,11 @@ from tui.model import (
 EventListener = Callable[[Event], None]
 
 
+def _describe_error(exc: Exception) -> str:
+    # Backend errors are written for operators; anything else is a bug worth naming.
+    return str(exc) if isinstance(exc, BackendError) else f"{type(exc).__name__}: {exc}"
+
+
 @dataclass(frozen=True)
 class ActionResult:
     ok: bool
@@ -164,14 +169,14 @@ class RolloutController:
         errors: list[str] = []
         try:
             split = self.router.read()
-        except BackendError as exc:
+        except Exception as exc:  # a failed poll is shown, never fatal
             split = None
-            errors.append(f"router: {exc}")
+            errors.append(f"router: {_describe_error(exc)}")
         try:
             snap = self.metrics.poll()
-        except BackendError as exc:
+        except Exception as exc:
             snap = None
-            errors.append(f"metrics: {exc}")
+            errors.append(f"metrics: {_describe_error(exc)}")
         if snap is not None and snap.error:
             errors.append(f"metrics: {snap.error}")
             snap = None

@@ -227,14 +227,17 @@ class Lab:
     ) -> dict[str, VersionTruth]:
         """Per version what the services answered in ``[start, end)`` (wall-clock ``time.time()``).
 
-        ``window=N`` means the last N seconds up to now. Without arguments: since the lab
-        started (or the services' history limit, 200 000 requests each).
+        ``window=N`` means the N seconds up to ``end`` (default now). The range never starts
+        before the lab did, so ``rate`` is over the time the lab actually ran. Without
+        arguments: since the lab started (up to the services' history, 200 000 requests each).
         """
         now = time.time()
         if window is not None:
             end = now if end is None else end
             start = end - window
         lo = start if start is not None else (self.started_at or now)
+        if self.started_at is not None:
+            lo = max(lo, self.started_at)  # no traffic before the start: rates over the real span
         hi = end if end is not None else now
         out: dict[str, VersionTruth] = {}
         for v, svc in self.services.items():

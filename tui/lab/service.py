@@ -319,7 +319,7 @@ class LabService:
         self._port = self._server.server_address[1]
         self._started_at = time.time()
         self._thread = threading.Thread(
-            target=self._server.serve_forever, kwargs={"poll_interval": 0.25},
+            target=self._server.serve_forever, kwargs={"poll_interval": 0.1},
             name=f"lab-service-{self.version}", daemon=True,
         )
         self._thread.start()

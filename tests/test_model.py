@@ -1,0 +1,72 @@
+import math
+
+import pytest
+
+from tui.model import (
+    Check,
+    Destination,
+    Result,
+    Route,
+    Verdict,
+    WeightError,
+    count_above,
+    histogram_quantile,
+    validate_weight,
+    with_weights,
+)
+
+
+@pytest.mark.parametrize("bad", [-1, 101, 5.0, "5", None, True])
+def test_weight_must_be_an_integer_from_0_to_100(bad):
+    with pytest.raises(WeightError):
+        validate_weight(bad)
+
+
+@pytest.mark.parametrize("good", [0, 1, 50, 100])
+def test_valid_weights_pass(good):
+    assert validate_weight(good) == good
+
+
+def _route(*dests):
+    return Route(index=0, name=None, match=(), destinations=tuple(dests), driven=True)
+
+
+def test_with_weights_keeps_the_sum_at_100_and_other_fields():
+    r = _route(Destination("s", "stable", 95, "stable"), Destination("c", "canary", 5, "canary"))
+    out = with_weights(r, 30)
+    assert (out.stable_weight, out.canary_weight, out.total_weight) == (70, 30, 100)
+    assert [d.host for d in out.destinations] == ["s", "c"]
+    assert out.label == "#0"
+
+
+def test_with_weights_zeroes_duplicates_of_a_role():
+    r = _route(Destination("s", "stable", 50, "stable"), Destination("s2", "stable", 45, "stable"),
+               Destination("c", "canary", 5, "canary"))
+    out = with_weights(r, 10)
+    assert [d.weight for d in out.destinations] == [90, 0, 10]
+
+
+def test_histogram_quantile_interpolates_inside_a_bucket():
+    hist = ((100.0, 50.0), (200.0, 90.0), (300.0, 100.0), (math.inf, 100.0))
+    assert histogram_quantile(hist, 0.5) == pytest.approx(100.0)
+    assert histogram_quantile(hist, 0.95) == pytest.approx(250.0)
+    assert histogram_quantile((), 0.5) is None
+    assert histogram_quantile(((100.0, 0.0), (math.inf, 0.0)), 0.5) is None
+
+
+def test_count_above_uses_the_largest_bound_not_above_the_threshold():
+    hist = ((100.0, 50.0), (250.0, 90.0), (500.0, 99.0), (math.inf, 100.0))
+    assert count_above(hist, 300.0) == (10.0, 250.0)
+    assert count_above(hist, 50.0) is None
+
+
+def _check(result):
+    return Check("c", "m", 1.0, 1.0, "<= 1", result)
+
+
+def test_no_data_is_never_a_pass():
+    assert Verdict.combine(()).result is Result.NODATA
+    assert Verdict.combine((_check(Result.PASS), _check(Result.NODATA))).result is Result.NODATA
+    assert Verdict.combine((_check(Result.NODATA), _check(Result.FAIL))).result is Result.FAIL
+    assert Verdict.combine((_check(Result.PASS), _check(Result.WARN))).result is Result.WARN
+    assert Verdict.combine((_check(Result.PASS),)).result is Result.PASS

@@ -1,0 +1,233 @@
+"""The console: panels over a polling controller, keys that act through it.
+
+Blocking work (polls, writes) runs in thread workers that only post messages;
+each message carries a whole ConsoleState that the UI applies in one batch.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from pathlib import Path
+
+from textual import on
+from textual.app import App, ComposeResult
+from textual.binding import Binding
+from textual.containers import Grid
+from textual.message import Message
+from textual.widgets import Footer
+
+from tui.app.screens.confirm import ConfirmScreen
+from tui.app.screens.help import HelpScreen
+from tui.app.screens.weight import WeightScreen
+from tui.app.widgets.charts import MetricChart
+from tui.app.widgets.checks import ChecksPanel
+from tui.app.widgets.events import EventPanel
+from tui.app.widgets.status import StatusHeader
+from tui.app.widgets.traffic import TrafficPanel
+from tui.backends.demo.simulation import FAULTS
+from tui.controller import ActionResult, ConsoleState, RolloutController
+
+MUTATING = {"step_up", "step_down", "set_weight", "promote", "rollback"}
+
+
+class StateUpdated(Message):
+    def __init__(self, state: ConsoleState) -> None:
+        super().__init__()
+        self.state = state
+
+
+class ActionFinished(Message):
+    def __init__(self, result: ActionResult, state: ConsoleState) -> None:
+        super().__init__()
+        self.result, self.state = result, state
+
+
+class CanaryApp(App[None]):
+    CSS_PATH = "canary.tcss"
+    TITLE = "canary-console"
+    ENABLE_COMMAND_PALETTE = False
+
+    BINDINGS = [
+        Binding("plus,equals_sign", "step_up", "Step up", key_display="+"),
+        Binding("minus", "step_down", "Step down", key_display="-"),
+        Binding("w", "set_weight", "Weight"),
+        Binding("p", "promote", "Promote"),
+        Binding("r", "rollback", "Rollback"),
+        Binding("f", "cycle_fault", "Fault"),
+        Binding("s", "screenshot", "Screenshot"),
+        Binding("question_mark", "help", "Help"),
+        Binding("q", "quit", "Quit"),
+    ]
+
+    HELP = [
+        ("+ / =", "step the canary weight up by rollout.stepWeight", "step_up"),
+        ("-", "step the canary weight down by rollout.stepWeight", "step_down"),
+        ("w", "set an exact canary weight (0-100)", "set_weight"),
+        ("p", "promote: canary 100% (asks first)", "promote"),
+        ("r", "rollback: canary 0%, canary scaled to 0 (asks first)", "rollback"),
+        ("f", "demo only: cycle the canary fault none → errors → latency", "cycle_fault"),
+        ("s", "save an SVG screenshot of the screen", "screenshot"),
+        ("?", "this help", "help"),
+        ("q", "quit (the rollout stays where it is)", "quit"),
+    ]
+
+    def __init__(self, controller: RolloutController, poll: bool = True,
+                 screenshot_dir: str | Path = ".") -> None:
+        super().__init__()
+        self.controller = controller
+        self.poll_enabled = poll
+        self.screenshot_dir = Path(screenshot_dir)
+        self.state: ConsoleState | None = None
+        criteria = controller.config.criteria
+        self._charts = (
+            MetricChart("p95 latency (ms) · stable vs canary", "ms", lambda p: p.stable_p95, lambda p: p.canary_p95,
+                        criteria.p95_max_ms, f"bound {criteria.p95_max_ms:.0f} ms", id="latency"),
+            MetricChart("error rate (%) · stable vs canary", "%", lambda p: p.stable_error, lambda p: p.canary_error,
+                        criteria.error_max, f"bound {criteria.error_max * 100:.2f}%", scale=100.0, id="errors"),
+        )
+
+    # --- layout --------------------------------------------------------
+
+    def compose(self) -> ComposeResult:
+        yield StatusHeader(id="status")
+        with Grid(id="body"):
+            yield ChecksPanel(id="checks", classes="panel")
+            yield TrafficPanel(id="traffic", classes="panel")
+            for chart in self._charts:
+                chart.add_class("panel")
+                yield chart
+            yield EventPanel(id="events", classes="panel")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.apply_state(self.controller.state())
+        if self.poll_enabled:
+            speed = float(getattr(self.controller.clock, "speed", 1.0))
+            self.run_worker(self._start_work, thread=True, exit_on_error=False, group="poll")
+            self.set_interval(self.controller.config.interval_s / speed, self.request_poll)
+            self.set_interval(1.0, self._tick)
+
+    def on_resize(self) -> None:
+        self._layout()
+
+    def _layout(self) -> None:
+        """Row heights from what there is to show: every check on screen, charts take the rest."""
+        body = self.query_one("#body")
+        narrow = self.size.width < 100
+        body.set_class(narrow, "-narrow")
+        checks = len(self.state.verdict.checks) if self.state and self.state.verdict else 6
+        routes = len(self.state.split.routes) + 2 * len(self.state.split.driven_routes) if (
+            self.state and self.state.split) else 4
+        top = checks + 4 if narrow else max(checks + 4, routes + 2)
+        events = 4 if self.size.height < 30 else 9
+        body.styles.grid_rows = f"{top} 1fr {events}"
+
+    # --- polling: workers post, the UI applies ---------------------------
+
+    def _start_work(self) -> None:
+        self.controller.backfill()
+        self._poll_work()
+
+    def _poll_work(self) -> None:
+        state = self.controller.poll_once()
+        if state is not None:
+            self.post_message(StateUpdated(state))
+
+    def request_poll(self) -> None:
+        self.run_worker(self._poll_work, thread=True, exit_on_error=False, group="poll")
+
+    def _tick(self) -> None:
+        self.query_one(StatusHeader).tick(self.controller.clock.time())
+
+    @on(StateUpdated)
+    def _on_state(self, message: StateUpdated) -> None:
+        self.apply_state(message.state)
+
+    @on(ActionFinished)
+    def _on_action(self, message: ActionFinished) -> None:
+        self.apply_state(message.state)
+        self.notify(message.result.message, severity="information" if message.result.ok else "error",
+                    title="done" if message.result.ok else "not done")
+
+    def apply_state(self, state: ConsoleState) -> None:
+        """Every panel from one state, in one batch: no half-updated screen."""
+        self.state = state
+        now = state.now.timestamp()
+        with self.batch_update():
+            self.query_one(StatusHeader).show(state, now)
+            self.query_one(TrafficPanel).show(state.split)
+            stale = None
+            if state.stale and state.snapshot is not None:
+                stale = f"STALE: {state.error or 'no fresh sample'}; checks count as no data"
+            elif state.error:
+                stale = f"NO DATA: {state.error}"
+            self.query_one(ChecksPanel).show(state.verdict, stale)
+            for chart in self._charts:
+                chart.show(state.history, now)
+                chart.set_class(state.stale, "-stale")
+            self.query_one(EventPanel).show(state.events)
+            self._layout()
+
+    # --- actions: dialogs on the UI thread, writes in workers --------------
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action in MUTATING and self.controller.read_only:
+            return False  # hidden from the footer and refused
+        if action == "cycle_fault" and self.controller.fault_switch is None:
+            return False
+        return True
+
+    def _act(self, work) -> None:
+        def run() -> None:
+            result = work()
+            self.post_message(ActionFinished(result, self.controller.state()))
+
+        self.run_worker(run, thread=True, exit_on_error=False, group="action")
+
+    def action_step_up(self) -> None:
+        self._act(lambda: self.controller.step(+1, reason="key +"))
+
+    def action_step_down(self) -> None:
+        self._act(lambda: self.controller.step(-1, reason="key -"))
+
+    def action_set_weight(self) -> None:
+        current = self.state.split.canary_weight if self.state and self.state.split else None
+
+        def done(value: int | None) -> None:
+            if value is not None:
+                self._act(lambda: self.controller.set_weight(value, reason="key w"))
+
+        self.push_screen(WeightScreen(current), done)
+
+    def action_promote(self) -> None:
+        def done(yes: bool | None) -> None:
+            if yes:
+                self._act(lambda: self.controller.promote(reason="key p (confirmed)"))
+
+        self.push_screen(ConfirmScreen("Promote: send 100% of traffic to the canary?",
+                                       "Every driven route gets canary 100 / stable 0."), done)
+
+    def action_rollback(self) -> None:
+        def done(yes: bool | None) -> None:
+            if yes:
+                self._act(lambda: self.controller.rollback(reason="key r (confirmed)"))
+
+        self.push_screen(ConfirmScreen("Rollback: send all traffic to stable and scale the canary to 0?",
+                                       "Every driven route gets canary 0 / stable 100."), done)
+
+    def action_cycle_fault(self) -> None:
+        current = self.controller.fault or "none"
+        following = FAULTS[(FAULTS.index(current) + 1) % len(FAULTS)]
+        self._act(lambda: self.controller.set_fault(following))
+
+    def action_screenshot(self) -> None:
+        self.screenshot_dir.mkdir(parents=True, exist_ok=True)
+        stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+        path = self.save_screenshot(f"canary-console-{stamp}.svg", str(self.screenshot_dir))
+        self.notify(f"saved {path}")
+
+    def action_help(self) -> None:
+        keys = [(k, what) for k, what, action in self.HELP if self.check_action(action, ()) is not False]
+        about = (f"{self.controller.config.name} · {self.controller.router.describe()} · "
+                 f"{self.controller.metrics.describe()}" + (" · READ-ONLY" if self.controller.read_only else ""))
+        self.push_screen(HelpScreen(keys, about))

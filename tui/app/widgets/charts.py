@@ -1,0 +1,68 @@
+"""Live canary-vs-stable charts with the criterion's threshold drawn."""
+
+from __future__ import annotations
+
+from typing import Callable
+
+from textual_plotext import PlotextPlot
+
+from tui.app.palette import CANARY_RGB, STABLE_RGB, THRESHOLD_RGB
+from tui.controller.history import HistoryPoint
+
+Series = Callable[[HistoryPoint], float | None]
+
+
+class MetricChart(PlotextPlot):
+    """One metric, both versions, over the history window; x in minutes before now."""
+
+    def __init__(self, title: str, unit: str, stable: Series, canary: Series, threshold: float | None,
+                 threshold_label: str, scale: float = 1.0, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.title, self.unit = title, unit
+        self.stable_of, self.canary_of = stable, canary
+        self.threshold, self.threshold_label = threshold, threshold_label
+        self.scale = scale
+        self.points: tuple[HistoryPoint, ...] = ()
+        self.now: float | None = None
+        self.border_title = title
+        self.border_subtitle = (f"red: {threshold_label} · " if threshold is not None else "") + "x: minutes ago"
+
+    def show(self, points: tuple[HistoryPoint, ...], now: float | None) -> None:
+        self.points, self.now = points, now
+        self.replot()
+
+    def on_mount(self) -> None:
+        super().on_mount()
+        self.replot()
+
+    def on_resize(self) -> None:
+        self.replot()
+
+    def replot(self) -> None:
+        plt = self.plt
+        plt.clear_data()
+        plt.clear_figure()
+        if not self.points:
+            plt.title("waiting for data")
+            self.refresh()
+            return
+        now = self.now if self.now is not None else self.points[-1].t
+        ymax = 0.0
+        for label, series, colour in (("stable", self.stable_of, STABLE_RGB), ("canary", self.canary_of, CANARY_RGB)):
+            xs, ys = [], []
+            for p in self.points:
+                v = series(p)
+                if v is not None:
+                    xs.append((p.t - now) / 60.0)
+                    ys.append(v * self.scale)
+            if xs:
+                plt.plot(xs, ys, label=label, color=colour, marker="braille")
+                ymax = max(ymax, max(ys))
+        if self.threshold is not None:
+            y = self.threshold * self.scale
+            plt.hline(y, THRESHOLD_RGB)
+            ymax = max(ymax, y)
+        start = (self.points[0].t - now) / 60.0
+        plt.xlim(min(start, -0.1), 0)
+        plt.ylim(0, ymax * 1.15 if ymax > 0 else 1)
+        self.refresh()

@@ -1,0 +1,64 @@
+"""The criteria checklist: why the verdict is what it is, with the numbers."""
+
+from __future__ import annotations
+
+from rich.table import Table
+from rich.text import Text
+from textual.widget import Widget
+
+from tui.app.palette import CANARY, FAIL, NODATA, PASS, STABLE, WARN
+from tui.formatting import RESULT_MARK, check_value
+from tui.model import Result, Verdict
+
+RESULT_STYLE = {Result.PASS: PASS, Result.FAIL: FAIL, Result.NODATA: NODATA, Result.WARN: WARN}
+
+
+class ChecksPanel(Widget):
+    def __init__(self, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.verdict: Verdict | None = None
+        self.stale_reason: str | None = None
+        self.border_title = "Checks"
+
+    def show(self, verdict: Verdict | None, stale_reason: str | None) -> None:
+        self.verdict, self.stale_reason = verdict, stale_reason
+        if verdict is not None:
+            self.border_title = f"Checks · verdict {RESULT_MARK[verdict.result]}"
+            self.styles.border_title_color = RESULT_STYLE[verdict.result]
+        self.refresh()
+
+    def render(self) -> Table | Text:
+        if self.verdict is None:
+            return Text("waiting for the first poll…", style="dim")
+        wide = self.size.width >= 90
+        table = Table.grid(padding=(0, 1), expand=True)
+        table.add_column(no_wrap=True)  # result
+        table.add_column(no_wrap=True, ratio=2)  # name
+        table.add_column(no_wrap=True, justify="right")  # canary
+        table.add_column(no_wrap=True, justify="right")  # stable
+        table.add_column(no_wrap=True)  # bound
+        if wide:
+            table.add_column(no_wrap=True, justify="right")  # confidence
+            table.add_column(no_wrap=True, ratio=3, overflow="ellipsis")  # why
+        header = [Text("", style="bold"), Text("check", style="bold"), Text("canary", style=f"bold {CANARY}"),
+                  Text("stable", style=f"bold {STABLE}"), Text("bound", style="bold")]
+        if wide:
+            header += [Text("conf", style="bold"), Text("why", style="bold")]
+        table.add_row(*header)
+        for check in self.verdict.checks:
+            mark = RESULT_MARK[check.result]
+            row = [
+                Text(mark.split()[0], style=f"bold {RESULT_STYLE[check.result]}"),
+                Text(check.name),
+                Text(check_value(check.canary, check.unit), style=CANARY),
+                Text(check_value(check.stable, check.unit), style=STABLE),
+                Text(check.bound, style="dim"),
+            ]
+            if wide:
+                conf = "" if check.confidence is None else f"{check.confidence * 100:.0f}%"
+                row += [Text(conf), Text(check.reason, style=RESULT_STYLE[check.result] if check.reason else "")]
+            table.add_row(*row)
+        footer = self.stale_reason or self.verdict.summary
+        if footer:
+            table.add_row(Text(""), Text(footer, style="bold red" if self.stale_reason else "italic"))
+        return table

@@ -1,0 +1,58 @@
+"""The header line: rollout, mode, data age (red when stale), backends, time in UTC."""
+
+from __future__ import annotations
+
+from rich.text import Text
+from textual.widget import Widget
+
+from tui.controller import ConsoleState
+from tui.durations import format_duration
+from tui.formatting import hhmmss
+
+
+class StatusHeader(Widget):
+    DEFAULT_CSS = "StatusHeader { height: 1; }"
+
+    def __init__(self, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.state: ConsoleState | None = None
+        self.now: float | None = None  # the controller clock, ticked every second by the app
+
+    def show(self, state: ConsoleState, now: float) -> None:
+        self.state, self.now = state, now
+        self.refresh()
+
+    def tick(self, now: float) -> None:
+        self.now = now
+        self.refresh()
+
+    def render(self) -> Text:
+        s = self.state
+        text = Text(no_wrap=True, overflow="ellipsis")
+        if s is None:
+            return Text(" canary-console · starting…", style="bold")
+        text.append(f" {s.name} ", style="bold reverse")
+        mode_style = {"MANUAL": "bold black on #8b949e", "READ-ONLY": "bold white on #8250df"}.get(
+            s.mode, "bold black on #3fb950"
+        )
+        text.append(" ")
+        text.append(f" {s.mode} ", style=mode_style)
+        if s.automation:
+            text.append(f" {s.automation}", style="bold")
+        age = None if s.last_success is None or self.now is None else max(0.0, self.now - s.last_success.timestamp())
+        stale = s.error is not None or age is None or age > 2 * s.interval_s
+        if age is None:
+            data = " no data yet " if s.error is None else " NO DATA "
+        else:
+            data = f" data {format_duration(age)} old " + ("STALE " if stale else "")
+        text.append("  ")
+        text.append(data, style="bold white on #b62324" if stale else "black on #3fb950")
+        if s.fault and s.fault != "none":
+            text.append("  ")
+            text.append(f" demo fault: {s.fault} ", style="bold black on #d29922")
+        if s.split and s.split.owner:
+            text.append("  ")
+            text.append(f" owned by {s.split.owner} ", style="bold white on #b62324")
+        text.append(f"  {hhmmss(self.now)} UTC", style="bold")
+        text.append(f"  {s.router} · {s.metrics}", style="dim")
+        return text

@@ -1,0 +1,195 @@
+"""The PromQL the Prometheus metric source issues: presets ``http`` and ``istio``, and overrides.
+
+Pure string building, no I/O. Every preset query carries the configured selector and
+groups by the version label, so ONE query per metric answers for every version at once.
+
+Query names (each can be replaced in ``metrics.queries`` by name):
+
+``requests_per_second``       requests/s per version over the window
+``error_rate``                the 5xx fraction per version over the window (a ratio 0..1)
+``latency_buckets_window``    latency bucket rates by (version, le) over the window: p50/p95/p99
+``requests_increase``         requests per version over the last poll interval (the judge's counts)
+``errors_increase``           5xx answers per version over the last poll interval
+``latency_buckets_increase``  latency bucket increases by (version, le) over the last poll interval
+``cpu_cores``                 CPU cores per instance (average over instances), per version
+``memory_bytes``              resident memory per instance (average over instances), per version
+
+An override must return the same shape as the preset query it replaces: one series per
+version (labelled with the version label), and for the two ``latency_buckets_*`` queries
+one series per (version, ``le``), with ``le`` in the preset's unit (seconds for ``http``,
+milliseconds for ``istio``). ``error_rate`` must be a fraction: a version that has
+traffic and no series in the error_rate result counts as 0 errors (see parse.py).
+
+Percentiles come from ONE bucket query per poll, with model.histogram_quantile applied on
+the client side, instead of three ``histogram_quantile`` queries: 1 query instead of 3,
+and p50/p95/p99 come from the same instant's buckets.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Mapping
+
+from tui.durations import promql_duration
+
+QUERY_NAMES: tuple[str, ...] = (
+    "requests_per_second",
+    "error_rate",
+    "latency_buckets_window",
+    "requests_increase",
+    "errors_increase",
+    "latency_buckets_increase",
+    "cpu_cores",
+    "memory_bytes",
+)
+
+# The queries that describe a window (charted, backfilled); the *_increase ones are the
+# interval counts for the statistical judge and are not backfilled.
+WINDOW_QUERIES: tuple[str, ...] = (
+    "requests_per_second",
+    "error_rate",
+    "latency_buckets_window",
+    "cpu_cores",
+    "memory_bytes",
+)
+
+BUSINESS_PREFIX = "business:"
+
+
+@dataclass(frozen=True)
+class Preset:
+    name: str
+    requests_metric: str  # a counter of requests with a status label
+    error_matcher: str  # the matcher that selects 5xx answers
+    buckets_metric: str  # the latency histogram's _bucket series
+    le_to_ms: float  # multiply ``le`` by this to get milliseconds
+    base_matchers: tuple[str, ...] = ()  # always present (istio: reporter="destination")
+    version_label: str = "version"  # the default version label of the preset
+    cpu_metric: str | None = None  # a per-instance CPU seconds counter, or None: no CPU data
+    memory_metric: str | None = None  # a per-instance memory gauge, or None: no memory data
+
+
+PRESETS: dict[str, Preset] = {
+    # The guide's metric names, as a prometheus_client-instrumented service exposes them.
+    "http": Preset(
+        name="http",
+        requests_metric="http_requests_total",
+        error_matcher='status=~"5.."',
+        buckets_metric="http_request_duration_seconds_bucket",
+        le_to_ms=1000.0,
+        version_label="version",
+        cpu_metric="process_cpu_seconds_total",
+        memory_metric="process_resident_memory_bytes",
+    ),
+    # Istio's standard metrics, as reported by the destination's sidecar. CPU and memory
+    # per version would need container_* series joined to a pod's version label, which
+    # depends on the cluster (kube-state-metrics or relabelling): left out, so the
+    # cpu/memory checks show no data, unless `metrics.queries` gives cpu_cores/memory_bytes.
+    "istio": Preset(
+        name="istio",
+        requests_metric="istio_requests_total",
+        error_matcher='response_code=~"5.."',
+        buckets_metric="istio_request_duration_milliseconds_bucket",
+        le_to_ms=1.0,
+        base_matchers=('reporter="destination"',),
+        version_label="destination_version",
+    ),
+}
+
+DEFAULT_VERSION_LABEL = "version"
+
+
+class QueryConfigError(ValueError):
+    """An unknown preset or query name, or an unusable selector."""
+
+
+def resolve_version_label(preset: str, version_label: str | None) -> str:
+    """The label that tells versions apart.
+
+    ``versionLabel`` defaults to ``version``; left at that default with the istio preset
+    it becomes ``destination_version`` (Istio's label). To group istio metrics by a label
+    literally named ``version``, override the queries.
+    """
+    p = _preset(preset)
+    if not version_label or version_label == DEFAULT_VERSION_LABEL:
+        return p.version_label
+    return version_label
+
+
+def normalize_selector(selector: str | None) -> str:
+    """``app="x"`` or ``{app="x"}`` -> ``app="x"``; empty for none."""
+    s = (selector or "").strip()
+    if s.startswith("{") and s.endswith("}"):
+        s = s[1:-1].strip()
+    s = s.strip().strip(",").strip()
+    if "{" in s or "}" in s:
+        raise QueryConfigError(f"metrics.selector: expected label matchers like app=\"x\", got {selector!r}")
+    return s
+
+
+def _preset(name: str) -> Preset:
+    try:
+        return PRESETS[name]
+    except KeyError:
+        raise QueryConfigError(f"metrics.preset: unknown preset {name!r}; expected one of {', '.join(PRESETS)}") from None
+
+
+def _sel(*parts: str) -> str:
+    inner = ", ".join(p for p in parts if p)
+    return "{" + inner + "}" if inner else ""
+
+
+def preset_queries(preset: str, selector: str = "", version_label: str | None = None,
+                   window_s: float = 60.0, interval_s: float = 2.0) -> dict[str, str]:
+    """The preset's queries by name (cpu/memory absent when the preset has none)."""
+    p = _preset(preset)
+    vl = resolve_version_label(preset, version_label)
+    sel = normalize_selector(selector)
+    w = promql_duration(window_s)
+    i = promql_duration(interval_s)
+    every = _sel(*p.base_matchers, sel)
+    errors = _sel(*p.base_matchers, p.error_matcher, sel)
+    req, bkt = p.requests_metric, p.buckets_metric
+    q = {
+        "requests_per_second": f"sum by ({vl}) (rate({req}{every}[{w}]))",
+        "error_rate": (f"sum by ({vl}) (rate({req}{errors}[{w}]))"
+                       f" / sum by ({vl}) (rate({req}{every}[{w}]))"),
+        "latency_buckets_window": f"sum by ({vl}, le) (rate({bkt}{every}[{w}]))",
+        "requests_increase": f"sum by ({vl}) (increase({req}{every}[{i}]))",
+        "errors_increase": f"sum by ({vl}) (increase({req}{errors}[{i}]))",
+        "latency_buckets_increase": f"sum by ({vl}, le) (increase({bkt}{every}[{i}]))",
+    }
+    if p.cpu_metric:
+        q["cpu_cores"] = f"avg by ({vl}) (rate({p.cpu_metric}{_sel(sel)}[{w}]))"
+    if p.memory_metric:
+        q["memory_bytes"] = f"avg by ({vl}) ({p.memory_metric}{_sel(sel)})"
+    return q
+
+
+def build_queries(preset: str, selector: str = "", version_label: str | None = None,
+                  window_s: float = 60.0, interval_s: float = 2.0,
+                  overrides: Mapping[str, str] | None = None,
+                  business: tuple[Mapping[str, object], ...] | list = ()) -> dict[str, str]:
+    """Every query one poll issues, by name, in a stable order: preset, overrides, business.
+
+    Business queries are named ``business:<name>`` and used verbatim; like overrides they
+    must return series grouped by the version label.
+    """
+    queries = preset_queries(preset, selector, version_label, window_s, interval_s)
+    for name, text in (overrides or {}).items():
+        if name not in QUERY_NAMES:
+            raise QueryConfigError(
+                f"metrics.queries: unknown query name {name!r}; expected one of {', '.join(QUERY_NAMES)}"
+            )
+        if not str(text).strip():
+            raise QueryConfigError(f"metrics.queries.{name}: empty query")
+        queries[name] = str(text).strip()
+    ordered = {n: queries[n] for n in QUERY_NAMES if n in queries}
+    seen: set[str] = set()
+    for spec in business:
+        name = str(spec["name"])
+        if name in seen:
+            raise QueryConfigError(f"metrics.business: the name {name!r} is used twice")
+        seen.add(name)
+        ordered[BUSINESS_PREFIX + name] = str(spec["query"]).strip()
+    return ordered

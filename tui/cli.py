@@ -1,0 +1,216 @@
+"""The command line: open the console, or act headless through the same controller.
+
+Exit status: 0 success, 1 refused or failed (reason on stderr), 2 bad usage or config.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from typing import Any, Sequence
+
+from tui import config as config_mod
+from tui.config import Config, ConfigError
+from tui.formatting import RESULT_MARK, check_value, ms, pct, rate
+from tui.model import Result
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+
+
+def _common(p: argparse.ArgumentParser) -> None:
+    src = p.add_mutually_exclusive_group()
+    src.add_argument("--config", "-c", metavar="FILE", help="rollout config (YAML)")
+    src.add_argument("--demo", action="store_true", help="the built-in demo rollout (no file needed)")
+    p.add_argument("--context", metavar="CTX", help="kubeconfig context (default: current)")
+
+
+def _writer(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--force", action="store_true",
+                   help="write even when another controller (Flagger, Argo, GitOps) owns the routes")
+    p.add_argument("--reason", default=None, help="why, recorded with the change")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="canary-console",
+        description="Watch and steer a canary rollout: a live console, or one verb at a time.",
+    )
+    _common(parser)
+    parser.add_argument("--read-only", action="store_true", help="watch only: every write is disabled")
+    parser.add_argument("--speed", type=float, default=None, help="demo: simulated seconds per real second")
+    parser.add_argument("--fault", choices=("none", "errors", "latency"), default=None,
+                        help="demo: the canary's fault at start")
+    sub = parser.add_subparsers(dest="verb", metavar="VERB")
+
+    p = sub.add_parser("status", help="routes, weights, metrics and the verdict")
+    _common(p)
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+
+    p = sub.add_parser("set-weight", help="set the canary weight (stable gets the rest)")
+    p.add_argument("percent", type=int, metavar="PERCENT")
+    _common(p)
+    _writer(p)
+    p.add_argument("--route", metavar="NAME", help="only this route (default: every driven route)")
+
+    p = sub.add_parser("promote", help="canary 100%% on every driven route")
+    _common(p)
+    _writer(p)
+
+    p = sub.add_parser("rollback", help="canary 0%% on every driven route, canary scaled to 0")
+    _common(p)
+    _writer(p)
+    return parser
+
+
+def load_config(args: argparse.Namespace) -> Config:
+    if getattr(args, "config", None):
+        return config_mod.load(args.config)
+    if getattr(args, "demo", False) or args.verb is None:
+        overrides: dict[str, Any] = {}
+        if getattr(args, "speed", None):
+            overrides["speed"] = args.speed
+        if getattr(args, "fault", None):
+            overrides["fault"] = args.fault
+        return config_mod.demo_config(**overrides)
+    raise ConfigError("--config FILE (or --demo) is required")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        config = load_config(args)
+    except ConfigError as exc:
+        print(f"canary-console: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    from tui.backends.base import BackendError
+    from tui.backends.factory import build_controller
+
+    try:
+        controller = build_controller(config, context=args.context,
+                                      read_only=bool(getattr(args, "read_only", False)))
+    except BackendError as exc:
+        print(f"canary-console: {exc}", file=sys.stderr)
+        return EXIT_FAILED
+    try:
+        if args.verb is None:
+            return run_console(controller)
+        if args.verb == "status":
+            return status(controller, as_json=args.json)
+        return write_verb(controller, args)
+    finally:
+        controller.close()
+
+
+def run_console(controller) -> int:
+    from tui.app.app import CanaryApp  # Textual is imported only for the console itself
+
+    CanaryApp(controller).run()
+    return EXIT_OK
+
+
+def write_verb(controller, args: argparse.Namespace) -> int:
+    reason = args.reason or f"cli {args.verb}"
+    if args.verb == "set-weight":
+        result = controller.set_weight(args.percent, reason=reason, route=args.route, force=args.force)
+    elif args.verb == "promote":
+        result = controller.promote(reason=reason, force=args.force)
+    else:
+        result = controller.rollback(reason=reason, force=args.force)
+    if not result.ok:
+        print(f"canary-console: {args.verb} refused: {result.message}", file=sys.stderr)
+        return EXIT_FAILED
+    print(result.message)
+    for name in result.skipped_routes:
+        print(f"left as is: route {name} (reaches the canary only through its match)")
+    return EXIT_OK
+
+
+def status_document(state) -> dict[str, Any]:
+    """The `status --json` document: routes, weights, per-version metrics, verdict, checks."""
+    split = state.split
+    routes = []
+    if split is not None:
+        for r in split.routes:
+            routes.append({"name": r.name, "index": r.index, "match": list(r.match) or None,
+                           "stable": r.stable_weight, "canary": r.canary_weight, "driven": r.driven})
+    metrics: dict[str, Any] = {}
+    fresh = state.snapshot is not None and not state.stale
+    for role in ("stable", "canary"):
+        sample = state.snapshot.of(role) if fresh else None
+
+        def v(name: str) -> float | None:
+            return sample.value(name) if sample is not None else None
+
+        metrics[role] = {
+            "requestsPerSecond": v("requests_per_second"),
+            "errorRate": v("error_rate"),
+            "p50LatencyMs": v("p50_ms"),
+            "p95LatencyMs": v("p95_ms"),
+            "p99LatencyMs": v("p99_ms"),
+            "cpuCores": v("cpu_cores"),
+            "memoryBytes": v("memory_bytes"),
+            "business": dict(sample.business) if sample is not None else {},
+        }
+    verdict = state.verdict
+    return {
+        "rollout": state.name,
+        "source": split.source if split else None,
+        "owner": split.owner if split else None,
+        "routes": routes,
+        "weights": {"stable": split.stable_weight, "canary": split.canary_weight} if split else None,
+        "metrics": metrics,
+        "verdict": verdict.result.value if verdict else "nodata",
+        "checks": [
+            {"name": c.name, "canary": c.canary, "stable": c.stable, "bound": c.bound,
+             "unit": c.unit, "result": c.result.value, "confidence": c.confidence, "reason": c.reason}
+            for c in (verdict.checks if verdict else ())
+        ],
+        "summary": verdict.summary if verdict else "",
+        "dataAgeSeconds": state.data_age_s,
+        "error": state.error,
+        "at": state.now.isoformat(),
+    }
+
+
+def status(controller, as_json: bool) -> int:
+    controller.backfill()
+    state = controller.poll_once() or controller.state()
+    doc = status_document(state)
+    if as_json:
+        print(json.dumps(doc, indent=2))
+    else:
+        print(render_status(doc))
+    return EXIT_OK if state.split is not None else EXIT_FAILED
+
+
+def render_status(doc: dict[str, Any]) -> str:
+    lines = [f"rollout {doc['rollout']}  ({doc['source'] or 'split unreadable'})"]
+    if doc["owner"]:
+        lines.append(f"OWNED BY {doc['owner']}: writes refused without --force")
+    for r in doc["routes"]:
+        label = r["name"] or f"#{r['index']}"
+        match = " · ".join(r["match"] or []) or "default"
+        mark = "driven" if r["driven"] else "not driven"
+        lines.append(f"  {label:<16} stable {r['stable']:>3}%  canary {r['canary']:>3}%  [{mark}] {match}")
+    if doc["error"]:
+        lines.append(f"NO DATA: {doc['error']}")
+    m = doc["metrics"]
+    lines.append(f"  {'':<10}{'req/s':>10}{'errors':>10}{'p50':>10}{'p95':>10}{'p99':>10}")
+    for role in ("stable", "canary"):
+        x = m[role]
+        lines.append(f"  {role:<10}{rate(x['requestsPerSecond']):>10}{pct(x['errorRate']):>10}"
+                     f"{ms(x['p50LatencyMs']):>10}{ms(x['p95LatencyMs']):>10}{ms(x['p99LatencyMs']):>10}")
+    lines.append(f"verdict: {doc['verdict'].upper()}")
+    for c in doc["checks"]:
+        mark = RESULT_MARK[Result(c["result"])]
+        lines.append(f"  {mark:<10} {c['name']:<30} canary {check_value(c['canary'], c['unit']):>9}  "
+                     f"stable {check_value(c['stable'], c['unit']):>9}  {c['bound']}  {c['reason']}")
+    if doc["summary"]:
+        lines.append(doc["summary"])
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,54 @@
+"""Numbers as people read them, shared by the screen, the CLI and the report."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+from tui.model import Result
+
+RESULT_MARK = {
+    Result.PASS: "✓ PASS",
+    Result.FAIL: "✗ FAIL",
+    Result.NODATA: "? NO DATA",
+    Result.WARN: "! HOLD",
+}
+
+
+def ms(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.0f} ms"
+
+
+def pct(value: float | None, digits: int = 2) -> str:
+    return "n/a" if value is None else f"{value * 100:.{digits}f}%"
+
+
+def rate(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.1f}/s"
+
+
+def cores(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.3f}"
+
+
+def mib(value: float | None) -> str:
+    return "n/a" if value is None else f"{value / 2**20:.0f} MiB"
+
+
+def hhmmss(at: datetime | float | None) -> str:
+    if at is None:
+        return "--:--:--"
+    if isinstance(at, (int, float)):
+        at = datetime.fromtimestamp(at, tz=timezone.utc)
+    return at.astimezone(timezone.utc).strftime("%H:%M:%S")
+
+
+def check_value(value: float | None, unit: str) -> str:
+    if unit == "%":
+        return pct(value)
+    if unit == "ms":
+        return ms(value)
+    if unit == " B":
+        return mib(value)
+    if unit == " cores":
+        return cores(value)
+    return "n/a" if value is None else f"{value:.3g}"
