@@ -211,6 +211,7 @@ class Api:
 
     def _patch(self, req: Request, dry_run: bool) -> Response:
         route, rt = req.route, req.route.rt
+        self._check_patch_type(req)  # 415 comes before 404, as on the real server
         with self.store.lock:
             current = self._current(route)
             is_scale = route.subresource == "scale"
@@ -231,8 +232,13 @@ class Api:
             objects.check_preconditions(rt, meta, current, require_rv=False)
             return self._write(req, current, patched, dry_run)
 
+    @staticmethod
+    def _check_patch_type(req: Request) -> None:
+        accepted = [JSON_PATCH, MERGE_PATCH] + ([STRATEGIC_PATCH] if req.route.rt.builtin else [])
+        if req.content_type not in accepted:
+            raise errors.unsupported_media_type(req.content_type, accepted)
+
     def _apply_patch(self, req: Request, doc: dict):
-        builtin = req.route.rt.builtin
         ctype = req.content_type
         if ctype == JSON_PATCH:
             ops = objects.parse_json(req.body, "json patch")
@@ -242,17 +248,15 @@ class Api:
                 raise errors.bad_request(str(exc)) from None
             except patch.PatchConflict as exc:
                 raise errors.patch_failed(str(exc)) from None
-        if ctype == MERGE_PATCH or (ctype == STRATEGIC_PATCH and builtin):
-            body = objects.parse_json(req.body, "merge patch")
-            if not isinstance(body, dict):
-                raise errors.bad_request("Invalid JSON Patch: a merge patch must be a JSON object")
-            if ctype == STRATEGIC_PATCH and _has_directive(body):
-                # Never pretend: the fake applies strategic patches as plain merge patches.
-                raise errors.bad_request("fakekube: strategic merge directives ($patch, ...) "
-                                         "are not supported")
-            return patch.merge_patch(doc, body)
-        accepted = [JSON_PATCH, MERGE_PATCH] + ([STRATEGIC_PATCH] if builtin else [])
-        raise errors.unsupported_media_type(ctype, accepted)
+        # A merge patch, or a strategic merge patch on a built-in type.
+        body = objects.parse_json(req.body, "merge patch")
+        if not isinstance(body, dict):
+            raise errors.bad_request("Invalid JSON Patch: a merge patch must be a JSON object")
+        if ctype == STRATEGIC_PATCH and _has_directive(body):
+            # Never pretend: the fake applies strategic patches as plain merge patches.
+            raise errors.bad_request("fakekube: strategic merge directives ($patch, ...) "
+                                     "are not supported")
+        return patch.merge_patch(doc, body)
 
     def _write(self, req: Request, current: dict, obj: dict, dry_run: bool) -> Response:
         """Finish an update of the main resource or its /status."""

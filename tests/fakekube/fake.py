@@ -42,7 +42,7 @@ class FakeKube:
             self._stopping.clear()
             self._server = HTTPServer(self._dispatcher)
             self._thread = threading.Thread(target=self._server.serve_forever,
-                                            kwargs={"poll_interval": 0.05},
+                                            kwargs={"poll_interval": 0.01},  # fast shutdown()
                                             name="fakekube", daemon=True)
             self._thread.start()
         return self

@@ -65,10 +65,9 @@ def _index(token: str, size: int, path: str, allow_end: bool) -> int:
     return i
 
 
-def _parent(doc, tokens: list[str], path: str):
-    """Walk to the container holding the last token."""
+def _walk(doc, tokens: list[str], path: str):
     node = doc
-    for t in tokens[:-1]:
+    for t in tokens:
         if isinstance(node, dict):
             if t not in node:
                 raise PatchConflict(f'path "{path}": missing key "{t}"')
@@ -78,20 +77,16 @@ def _parent(doc, tokens: list[str], path: str):
         else:
             raise PatchConflict(f'path "{path}": cannot descend into a scalar')
     return node
+
+
+def _parent(doc, tokens: list[str], path: str):
+    """The container holding the last token."""
+    return _walk(doc, tokens[:-1], path)
 
 
 def resolve(doc, path: str):
-    node = doc
-    for t in parse_pointer(path):
-        if isinstance(node, dict):
-            if t not in node:
-                raise PatchConflict(f'path "{path}": missing key "{t}"')
-            node = node[t]
-        elif isinstance(node, list):
-            node = node[_index(t, len(node), path, allow_end=False)]
-        else:
-            raise PatchConflict(f'path "{path}": cannot descend into a scalar')
-    return node
+    """The value a JSON pointer designates (PatchConflict if absent)."""
+    return _walk(doc, parse_pointer(path), path)
 
 
 def _add(doc, path: str, value):

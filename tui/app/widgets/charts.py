@@ -56,7 +56,7 @@ class MetricChart(PlotextPlot):
                     xs.append((p.t - now) / 60.0)
                     ys.append(v * self.scale)
             if xs:
-                plt.plot(xs, ys, label=label, color=colour, marker="braille")
+                plt.plot(xs, ys, label=label, color=colour, marker="hd")
                 ymax = max(ymax, max(ys))
         if self.threshold is not None:
             y = self.threshold * self.scale

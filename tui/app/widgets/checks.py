@@ -30,7 +30,8 @@ class ChecksPanel(Widget):
     def render(self) -> Table | Text:
         if self.verdict is None:
             return Text("waiting for the first poll…", style="dim")
-        wide = self.size.width >= 90
+        why = self.size.width >= 64
+        wide = self.size.width >= 100
         table = Table.grid(padding=(0, 1), expand=True)
         table.add_column(no_wrap=True)  # result
         table.add_column(no_wrap=True, ratio=2)  # name
@@ -39,11 +40,14 @@ class ChecksPanel(Widget):
         table.add_column(no_wrap=True)  # bound
         if wide:
             table.add_column(no_wrap=True, justify="right")  # confidence
+        if why:
             table.add_column(no_wrap=True, ratio=3, overflow="ellipsis")  # why
         header = [Text("", style="bold"), Text("check", style="bold"), Text("canary", style=f"bold {CANARY}"),
                   Text("stable", style=f"bold {STABLE}"), Text("bound", style="bold")]
         if wide:
-            header += [Text("conf", style="bold"), Text("why", style="bold")]
+            header.append(Text("conf", style="bold"))
+        if why:
+            header.append(Text("why", style="bold"))
         table.add_row(*header)
         for check in self.verdict.checks:
             mark = RESULT_MARK[check.result]
@@ -55,8 +59,9 @@ class ChecksPanel(Widget):
                 Text(check.bound, style="dim"),
             ]
             if wide:
-                conf = "" if check.confidence is None else f"{check.confidence * 100:.0f}%"
-                row += [Text(conf), Text(check.reason, style=RESULT_STYLE[check.result] if check.reason else "")]
+                row.append(Text("" if check.confidence is None else f"{check.confidence * 100:.0f}%"))
+            if why:
+                row.append(Text(check.reason, style=RESULT_STYLE[check.result] if check.reason else ""))
             table.add_row(*row)
         footer = self.stale_reason or self.verdict.summary
         if footer:

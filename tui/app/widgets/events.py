@@ -31,7 +31,7 @@ class EventPanel(Widget):
             text = Text()
             lines.append(text)
             text.append(f"{hhmmss(e.at)} ", style="dim")
-            text.append(f"{e.kind:<9}", style=KIND_STYLE.get(e.kind, "") if e.ok else "#ff5555")
+            text.append(f"{e.kind:<11}", style=KIND_STYLE.get(e.kind, "") if e.ok else "#ff5555")
             text.append(e.message)
             if e.reason:
                 text.append(f" — {e.reason}", style="italic")

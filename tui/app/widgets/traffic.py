@@ -42,7 +42,7 @@ class TrafficPanel(Widget):
     def _driven(self, text: Text, route: Route, width: int) -> None:
         s, c = route.stable_weight, route.canary_weight
         text.append(f"▶ {route.label}", style="bold")
-        text.append(f"  {' · '.join(route.match) or 'default (no match)'}\n", style="dim")
+        text.append(f"  {' · '.join(route.match) or '(no match: all other traffic)'}\n", style="dim")
         bar = max(10, width - 14)
         c_cells = round(bar * c / 100)
         if 0 < c < 100:
@@ -63,8 +63,9 @@ class TrafficPanel(Widget):
         parts = []
         for d in route.destinations:
             parts.append((f"{d.role or d.host} {d.weight}%", {"stable": STABLE, "canary": CANARY}.get(d.role or "", "")))
-        text.append(f"  {route.label}", style="bold")
-        text.append(f" {' · '.join(route.match) or 'default'} → ", style="dim")
+        text.append(f"{route.label}", style="bold")
+        text.append(f"  {' · '.join(route.match) or '(no match: all other traffic)'}\n", style="dim")
+        text.append("  → ", style="dim")
         for i, (label, colour) in enumerate(parts):
             if i:
                 text.append(", ")

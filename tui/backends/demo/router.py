@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from tui.backends.base import ConflictError, WriteRefused
-from tui.backends.demo.simulation import DemoWorld, _VersionConflict
+from tui.backends.base import WriteRefused
+from tui.backends.demo.simulation import DemoWorld
 from tui.model import TrafficSplit, WeightChange, WeightError, validate_weight, with_weights
 
 
@@ -30,10 +30,7 @@ class DemoRouter:
             raise WriteRefused(f"no driven route named {route!r}" if route else "no driven route to change")
         wanted = {r.index for r in targets}
         routes = tuple(with_weights(r, canary) if r.index in wanted else r for r in current.routes)
-        try:
-            split = self.world.write_routes(routes, expected_version=current.version)
-        except _VersionConflict as exc:
-            raise ConflictError(str(exc)) from None
+        split = self.world.write_routes(routes, expected_version=current.version)
         self.last_change = change
         return split
 

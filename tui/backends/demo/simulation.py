@@ -16,6 +16,7 @@ import threading
 from collections import deque
 from dataclasses import dataclass, replace
 
+from tui.backends.base import ConflictError
 from tui.backends.demo.draws import binomial, normal_cdf, poisson
 from tui.clock import Clock
 from tui.model import Destination, Route, TrafficSplit, VersionSample, histogram_quantile
@@ -141,7 +142,7 @@ class DemoWorld:
     def write_routes(self, routes: tuple[Route, ...], expected_version: str | None) -> TrafficSplit:
         with self._lock:
             if expected_version is not None and expected_version != str(self.version):
-                raise _VersionConflict(str(self.version))
+                raise ConflictError(f"the split changed meanwhile (now version {self.version})")
             self.advance()  # traffic up to now was served under the old weights
             self._routes = routes
             self.version += 1
@@ -256,12 +257,6 @@ class DemoWorld:
 def _autoscaled(rps: float) -> int:
     """Instances an HPA would run: one per 20 requests/s, at least one."""
     return max(1, math.ceil(rps / 20))
-
-
-class _VersionConflict(Exception):
-    def __init__(self, current: str) -> None:
-        super().__init__(f"the split changed (now version {current})")
-        self.current = current
 
 
 def _guide_routes(canary_weight: int) -> tuple[Route, ...]:

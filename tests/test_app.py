@@ -1,0 +1,162 @@
+"""Pilot tests: press the keys, then ask the router what it now holds."""
+
+import pytest
+
+from tests.conftest import make_demo_controller
+from tui.app.app import CanaryApp
+from tui.app.screens.confirm import ConfirmScreen
+from tui.app.screens.help import HelpScreen
+from tui.app.screens.weight import WeightScreen
+
+
+def _app(read_only=False, **demo):
+    controller, clock = make_demo_controller(read_only=read_only, **demo)
+    controller.backfill()
+    clock.advance(2)
+    controller.poll_once()
+    return CanaryApp(controller, poll=False), controller
+
+
+async def _settle(pilot):
+    await pilot.app.workers.wait_for_complete()
+    await pilot.pause()
+
+
+def canary(controller):
+    return controller.router.read().canary_weight
+
+
+async def test_plus_and_minus_step_the_canary():
+    app, controller = _app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.press("plus")
+        await _settle(pilot)
+        assert canary(controller) == 10
+        await pilot.press("plus", "equals_sign")
+        await _settle(pilot)
+        assert canary(controller) == 20
+        await pilot.press("minus")
+        await _settle(pilot)
+        assert canary(controller) == 15
+        # the screen shows what the router holds
+        assert "15%" in str(app.query_one("#traffic").render())
+
+
+async def test_w_sets_an_exact_validated_weight():
+    app, controller = _app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.press("w")
+        assert isinstance(app.screen, WeightScreen)
+        await pilot.press("1", "5", "0", "enter")  # 150: refused by the dialog, nothing sent
+        await pilot.pause()
+        assert isinstance(app.screen, WeightScreen)
+        assert canary(controller) == 5
+        await pilot.press("backspace", "backspace", "backspace", "3", "5", "enter")
+        await _settle(pilot)
+        assert not isinstance(app.screen, WeightScreen)
+        assert canary(controller) == 35
+
+
+async def test_w_escape_cancels():
+    app, controller = _app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.press("w", "5", "0", "escape")
+        await _settle(pilot)
+        assert canary(controller) == 5
+
+
+@pytest.mark.parametrize("cancel", ["n", "escape"])
+async def test_rollback_cancelled_changes_nothing(cancel):
+    app, controller = _app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.press("r")
+        assert isinstance(app.screen, ConfirmScreen)
+        await pilot.press(cancel)
+        await _settle(pilot)
+        assert canary(controller) == 5
+        assert controller.router.world.canary_replicas > 0
+
+
+@pytest.mark.parametrize("confirm", ["y", "enter"])
+async def test_rollback_confirmed_moves_all_traffic_and_scales_down(confirm):
+    app, controller = _app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.press("r", confirm)
+        await _settle(pilot)
+        assert canary(controller) == 0
+        assert controller.router.world.canary_replicas == 0
+        assert any(e.kind == "rollback" and e.reason == "key r (confirmed)" for e in controller.state().events)
+
+
+async def test_promote_needs_confirmation():
+    app, controller = _app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.press("p", "n")
+        await _settle(pilot)
+        assert canary(controller) == 5
+        await pilot.press("p", "y")
+        await _settle(pilot)
+        assert canary(controller) == 100
+
+
+async def test_f_cycles_the_demo_fault():
+    app, controller = _app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.press("f")
+        await _settle(pilot)
+        assert controller.router.world.fault == "errors"
+        await pilot.press("f")
+        await _settle(pilot)
+        assert controller.router.world.fault == "latency"
+        await pilot.press("f")
+        await _settle(pilot)
+        assert controller.router.world.fault == "none"
+
+
+async def test_help_lists_the_keys():
+    app, _ = _app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.press("question_mark")
+        await pilot.pause()
+        assert isinstance(app.screen, HelpScreen)
+        assert ("r", "rollback: canary 0%, canary scaled to 0 (asks first)") in app.screen.keys
+        await pilot.press("escape")
+        await pilot.pause()
+        assert not isinstance(app.screen, HelpScreen)
+
+
+async def test_read_only_disables_and_hides_every_mutating_key():
+    app, controller = _app(read_only=True)
+    async with app.run_test(size=(120, 40)) as pilot:
+        for key in ("plus", "minus", "w", "p", "r"):
+            await pilot.press(key)
+            await _settle(pilot)
+            assert not isinstance(app.screen, (ConfirmScreen, WeightScreen)), key
+        assert canary(controller) == 5
+        footer_keys = {b.binding.action for b in app.screen.active_bindings.values() if b.enabled}
+        assert not footer_keys & {"step_up", "step_down", "set_weight", "promote", "rollback"}
+        await pilot.press("question_mark")
+        await pilot.pause()
+        listed = {k for k, _ in app.screen.keys}
+        assert not listed & {"+ / =", "-", "w", "p", "r"}
+
+
+async def test_screenshot_key_writes_an_svg(tmp_path):
+    app, _ = _app()
+    app.screenshot_dir = tmp_path
+    async with app.run_test(size=(100, 30)) as pilot:
+        await pilot.press("s")
+        await pilot.pause()
+    svgs = list(tmp_path.glob("*.svg"))
+    assert len(svgs) == 1 and "x0tta6bl4-app" in svgs[0].read_text()
+
+
+@pytest.mark.parametrize("size", [(80, 24), (200, 50), (60, 20)])
+async def test_every_panel_is_on_screen_at_any_size(size):
+    app, _ = _app()
+    async with app.run_test(size=size) as pilot:
+        await pilot.pause()
+        for panel in ("#checks", "#traffic", "#latency", "#errors", "#events"):
+            region = app.query_one(panel).region
+            assert region.width > 0 and region.height >= 3, (panel, region)
+            assert region.right <= size[0] and region.bottom <= size[1], (panel, region)

@@ -1,0 +1,170 @@
+"""The controller owns every action and every poll; it never passes on no data."""
+
+import threading
+import time
+
+import pytest
+
+from tests.conftest import TEST_WHO, make_demo_controller
+from tui.backends.base import BackendError
+from tui.model import Result
+
+
+def _poll(controller, clock, seconds=2):
+    clock.advance(seconds)
+    return controller.poll_once()
+
+
+def test_poll_reads_split_metrics_and_verdict(demo_controller):
+    controller, clock = demo_controller
+    state = _poll(controller, clock)
+    assert state.split.canary_weight == 5
+    assert state.snapshot.stable.requests_per_second > 50
+    assert state.verdict.result in (Result.PASS, Result.NODATA, Result.FAIL)
+    assert {c.name for c in state.verdict.checks} >= {"p95 latency", "error rate"}
+    assert not state.stale and state.data_age_s == 0
+
+
+def test_step_set_promote_rollback_are_recorded_with_who_from_to_why(demo_controller):
+    controller, clock = demo_controller
+    assert controller.step(+1, reason="key +").ok
+    assert controller.current_split().canary_weight == 10
+    assert controller.step(-1, reason="key -").ok
+    assert controller.set_weight(42, reason="key w").ok
+    assert controller.promote(reason="key p").ok
+    assert controller.current_split().canary_weight == 100
+    assert controller.rollback(reason="key r").ok
+    assert controller.current_split().canary_weight == 0
+    assert controller.router.world.canary_replicas == 0
+    changes = [e for e in controller.state().events if e.to_canary is not None]
+    assert [(e.kind, e.from_canary, e.to_canary, e.reason) for e in changes] == [
+        ("step", 5, 10, "key +"),
+        ("step", 10, 5, "key -"),
+        ("set-weight", 5, 42, "key w"),
+        ("promote", 42, 100, "key p"),
+        ("rollback", 100, 0, "key r"),
+    ]
+    assert all(e.who == TEST_WHO and e.at.tzinfo is not None for e in changes)
+    assert controller.state().events[-1].message == "canary scaled to 0 replicas"
+
+
+def test_step_clamps_at_the_ends(demo_controller):
+    controller, _ = demo_controller
+    controller.set_weight(0, reason="t")
+    result = controller.step(-1, reason="t")
+    assert not result.ok and controller.current_split().canary_weight == 0
+    controller.set_weight(98, reason="t")
+    assert controller.step(+1, reason="t").ok
+    assert controller.current_split().canary_weight == 100
+
+
+@pytest.mark.parametrize("bad", [-5, 101, 7.5])
+def test_bad_weights_are_refused_before_any_write(demo_controller, bad):
+    controller, _ = demo_controller
+    version = controller.current_split().version
+    result = controller.set_weight(bad, reason="t")
+    assert not result.ok
+    assert controller.current_split().version == version
+    assert controller.state().events[-1].ok is False
+
+
+def test_read_only_refuses_every_write():
+    controller, _ = make_demo_controller(read_only=True)
+    for result in (controller.step(1, "t"), controller.set_weight(10, "t"), controller.promote("t"),
+                   controller.rollback("t")):
+        assert not result.ok and "read-only" in result.message
+    assert controller.current_split().canary_weight == 5
+    assert controller.state().mode == "READ-ONLY"
+
+
+class _DeadMetrics:
+    def describe(self):
+        return "dead"
+
+    def poll(self):
+        raise BackendError("connection refused")
+
+    def backfill(self, seconds, step):
+        raise BackendError("connection refused")
+
+    def close(self):
+        pass
+
+
+def test_failed_poll_is_stale_no_data_and_recovers(demo_controller):
+    controller, clock = demo_controller
+    good = _poll(controller, clock)
+    assert good.verdict.checks
+    working = controller.metrics
+    controller.metrics = _DeadMetrics()
+    bad = _poll(controller, clock, 10)
+    assert bad.stale and bad.error == "metrics: connection refused"
+    assert bad.verdict.result is Result.NODATA
+    assert all(c.result is Result.NODATA for c in bad.verdict.checks)
+    assert bad.data_age_s == 10
+    assert bad.snapshot is good.snapshot  # the last good numbers stay, marked stale
+    controller.metrics = working
+    again = _poll(controller, clock)
+    assert not again.stale and again.error is None
+    kinds = [e.message for e in again.events]
+    assert "poll recovered" in kinds and any(m.startswith("poll failed") for m in kinds)
+
+
+def test_a_bug_in_a_backend_is_a_failed_poll_not_a_crash(demo_controller):
+    controller, clock = demo_controller
+
+    class Broken(_DeadMetrics):
+        def poll(self):
+            raise KeyError("oops")
+
+    controller.metrics = Broken()
+    state = _poll(controller, clock)
+    assert state.error == "metrics: KeyError: 'oops'"
+
+
+def test_polls_never_overlap(demo_controller):
+    controller, clock = demo_controller
+    entered = threading.Event()
+    release = threading.Event()
+    real_poll = controller.metrics.poll
+
+    def slow_poll():
+        entered.set()
+        release.wait(5)
+        return real_poll()
+
+    controller.metrics.poll = slow_poll
+    results = []
+    t = threading.Thread(target=lambda: results.append(controller.poll_once()))
+    t.start()
+    assert entered.wait(5)
+    assert controller.poll_once() is None  # a second poll while one runs is skipped
+    release.set()
+    t.join(5)
+    assert results and results[0] is not None
+
+
+def test_history_is_bounded():
+    controller, clock = make_demo_controller()
+    controller.history.__init__(capacity=50)
+    for _ in range(200):
+        _poll(controller, clock)
+    assert len(controller.state().history) == 50
+
+
+def test_backfill_fills_the_charts_before_the_first_poll(demo_controller):
+    controller, _ = demo_controller
+    assert controller.backfill() == 300  # 10 minutes at 2 s
+    assert len(controller.state().history) == 300
+
+
+def test_fault_switch_and_failing_check_are_events(demo_controller):
+    controller, clock = demo_controller
+    controller.set_weight(50, reason="t")
+    assert controller.set_fault("errors").ok
+    for _ in range(40):
+        state = _poll(controller, clock)
+    assert state.verdict.result is Result.FAIL
+    messages = [e.message for e in state.events]
+    assert "demo fault: errors" in messages
+    assert any(m.startswith("check failed: error rate") for m in messages)

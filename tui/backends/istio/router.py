@@ -1,0 +1,320 @@
+"""IstioRouter: the TrafficRouter over an Istio VirtualService.
+
+Reads: one GET of the VirtualService per read(). The DestinationRule check runs once,
+with the first successful read. Writes: one JSON Patch of the weight fields only,
+guarded by `test` operations and recording the change in an annotation; conflicts
+are re-read and retried a bounded number of times.
+
+The kubernetes client is imported when a router is built (tui.backends.istio.kube),
+never when this module is imported.
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import TYPE_CHECKING, Any
+
+from tui.backends.base import BackendError, ConflictError, WriteRefused
+from tui.backends.istio.hosts import Roles, Target, host_namespace, same_host
+from tui.backends.istio.patch import build_weight_patch
+from tui.backends.istio.virtualservice import carries, parse_split
+from tui.model import Route, TrafficSplit, WeightChange, WeightError, validate_weight
+
+if TYPE_CHECKING:  # pragma: no cover
+    from tui.backends.istio.kube import Kube
+    from tui.config import Config
+
+GROUP = "networking.istio.io"
+VERSIONS = ("v1", "v1beta1")  # preferred first; the one that answers is remembered
+VIRTUAL_SERVICES = "virtualservices"
+DESTINATION_RULES = "destinationrules"
+
+
+class IstioRouter:
+    max_attempts = 3  # PATCH attempts before a ConflictError
+
+    def __init__(
+        self,
+        namespace: str,
+        virtual_service: str,
+        stable: Target | dict[str, Any],
+        canary: Target | dict[str, Any],
+        *,
+        destination_rule: str | None = None,
+        route: str | None = None,
+        timeout: float = 5.0,
+        canary_namespace: str | None = None,
+        canary_deployment: str | None = None,
+        kubeconfig: str | None = None,
+        context: str | None = None,
+        kube: "Kube | None" = None,
+    ) -> None:
+        if not namespace or not virtual_service:
+            raise BackendError("router.namespace and router.virtualService are required for router.kind istio")
+        self.namespace = namespace
+        self.virtual_service = virtual_service
+        self.roles = Roles(
+            stable=stable if isinstance(stable, Target) else Target.from_config(stable, "stable"),
+            canary=canary if isinstance(canary, Target) else Target.from_config(canary, "canary"),
+        )
+        if self.roles.ambiguous():
+            raise BackendError("router.stable and router.canary name the same destination: give them "
+                               "different hosts or different subsets")
+        self.destination_rule = destination_rule
+        self.default_route = route
+        self.timeout = float(timeout) if timeout and timeout > 0 else 5.0
+        self.canary_namespace = canary_namespace or host_namespace(self.roles.canary.host) or namespace
+        self.canary_deployment = canary_deployment
+        if kube is None:
+            from tui.backends.istio.kube import Kube, connect  # the kubernetes import happens here
+
+            kube = Kube(connect(kubeconfig=kubeconfig, context=context), self.timeout)
+        self.kube = kube
+        self.version: str | None = None  # the networking.istio.io version that answered
+        self._checked = False  # the DestinationRule check passed
+        self._lock = threading.Lock()
+        self._last: dict[str, Any] | None = None  # the object from the last read or write
+
+    @classmethod
+    def from_config(cls, config: "Config", context: str | None = None, **overrides: Any) -> "IstioRouter":
+        """The router a config describes; `context` (--context) overrides kubernetes.context."""
+        r, k, c = config.router, config.kubernetes or {}, config.canary or {}
+        kwargs: dict[str, Any] = dict(
+            namespace=r.get("namespace"),
+            virtual_service=r.get("virtualService"),
+            stable=r.get("stable"),
+            canary=r.get("canary"),
+            destination_rule=r.get("destinationRule"),
+            route=r.get("route"),
+            timeout=float(r.get("timeout") or 5.0),
+            canary_namespace=c.get("namespace"),
+            canary_deployment=c.get("deployment"),
+            kubeconfig=k.get("kubeconfig"),
+            context=context or k.get("context"),
+        )
+        kwargs.update(overrides)
+        return cls(**kwargs)
+
+    # --- the protocol --------------------------------------------------------
+
+    def describe(self) -> str:
+        return f"istio {self.namespace}/{self.virtual_service}"
+
+    @property
+    def source(self) -> str:
+        return f"istio {self.namespace}/{self.virtual_service} ({GROUP}/{self.version or VERSIONS[0]})"
+
+    def read(self) -> TrafficSplit:
+        """The current split: exactly one GET of the VirtualService (after the first read)."""
+        return self._split(self._fetch())
+
+    def set_canary_weight(self, canary: int, change: WeightChange, route: str | None = None,
+                          force: bool = False) -> TrafficSplit:
+        try:
+            validate_weight(canary)
+        except WeightError as exc:
+            raise WriteRefused(str(exc)) from None
+        route = route or self.default_route
+        # The object from the last read is the starting point (the controller reads just before
+        # writing); the resourceVersion test makes a stale one fail safely and be re-read.
+        with self._lock:
+            obj, fresh = self._last, False
+        if obj is None:
+            obj, fresh = self._fetch(), True
+        last_error = ""
+        for _attempt in range(self.max_attempts):
+            try:
+                ops = self._plan(obj, canary, change, route, force)
+            except WriteRefused:
+                if fresh:
+                    raise
+                obj, fresh = self._fetch(), True  # refuse only on what is really there now
+                ops = self._plan(obj, canary, change, route, force)
+            from tui.backends.istio.kube import Conflict
+
+            try:
+                result = self.kube.json_patch(GROUP, self._version(), self.namespace, VIRTUAL_SERVICES,
+                                              self.virtual_service, ops)
+            except Conflict as exc:
+                last_error = str(exc)
+                obj, fresh = self._fetch(), True
+                continue
+            with self._lock:
+                self._last = result
+            return self._split(result)
+        raise ConflictError(
+            f"VirtualService {self.namespace}/{self.virtual_service} kept changing while writing "
+            f"({self.max_attempts} attempts conflicted; last: {last_error}); re-read and try again"
+        )
+
+    def scale_canary(self, replicas: int) -> None:
+        if isinstance(replicas, bool) or not isinstance(replicas, int) or replicas < 0:
+            raise WriteRefused(f"replicas must be an integer >= 0, got {replicas!r}")
+        if not self.canary_deployment:
+            raise WriteRefused("canary.deployment is not configured: cannot scale the canary")
+        self.kube.scale_deployment(self.canary_namespace, self.canary_deployment, replicas)
+
+    def close(self) -> None:
+        self.kube.close()
+
+    # --- for the CLI and the screen --------------------------------------------
+
+    def untouched_canary_routes(self, split: TrafficSplit, route: str | None = None) -> tuple[str, ...]:
+        """Labels of routes that reach the canary but a weight change leaves as they are.
+
+        Opt-in routes (the guide's x-canary header route) carry the canary and no stable
+        destination: they are not driven. With a route selected (argument or router.route),
+        the other driven routes are left alone too.
+        """
+        route = route or self.default_route
+        out = []
+        for r in split.routes:
+            if not carries(r, "canary"):
+                continue
+            targeted = r.driven and (route is None or _is_route(r, route))
+            if not targeted:
+                out.append(r.label)
+        return tuple(out)
+
+    # --- internals ------------------------------------------------------------
+
+    def _version(self) -> str:
+        return self.version or VERSIONS[0]
+
+    def _split(self, obj: dict[str, Any]) -> TrafficSplit:
+        split = parse_split(obj, self.roles, self.source)
+        if not any(carries(r, "canary") for r in split.routes):
+            raise BackendError(
+                f"VirtualService {self.namespace}/{self.virtual_service} has no http route to the canary "
+                f"{self.roles.canary.label}: check router.canary in the config"
+            )
+        return split
+
+    def _fetch(self) -> dict[str, Any]:
+        obj = self._get_virtual_service()
+        if not self._checked:
+            self._check_destination_rules()
+            self._checked = True
+        with self._lock:
+            self._last = obj
+        return obj
+
+    def _get_virtual_service(self) -> dict[str, Any]:
+        from tui.backends.istio.kube import NotFound
+
+        order = [self.version] if self.version else []
+        order += [v for v in VERSIONS if v not in order]
+        for version in order:
+            try:
+                obj = self.kube.get(GROUP, version, self.namespace, VIRTUAL_SERVICES, self.virtual_service)
+            except NotFound as exc:
+                if exc.object_missing:
+                    self.version = version
+                    raise BackendError(
+                        f"VirtualService {self.namespace}/{self.virtual_service} not found "
+                        f"({GROUP}/{version}): check router.namespace and router.virtualService"
+                    ) from None
+                if version == self.version:
+                    self.version = None  # no longer served (an Istio upgrade): look again
+                continue
+            self.version = version
+            return obj
+        raise BackendError(f"the Kubernetes API serves neither {GROUP}/v1 nor v1beta1 "
+                           "VirtualServices: is Istio installed?")
+
+    def _check_destination_rules(self) -> None:
+        """Every configured subset must be defined by a DestinationRule for its host."""
+        from tui.backends.istio.kube import NotFound
+
+        wanted = [(role, t) for role, t in (("stable", self.roles.stable), ("canary", self.roles.canary))
+                  if t.subset]
+        if not wanted:
+            return
+        version = self._version()
+        rules: list[dict[str, Any]] = []
+        if self.destination_rule:
+            try:
+                rules.append(self.kube.get(GROUP, version, self.namespace, DESTINATION_RULES,
+                                           self.destination_rule))
+            except NotFound:
+                raise BackendError(f"DestinationRule {self.namespace}/{self.destination_rule} not found "
+                                   "(router.destinationRule)") from None
+        uncovered = [(role, t) for role, t in wanted if not _rules_for(rules, t.host)]
+        looked = {self.namespace} if self.destination_rule else set()
+        unsure = False
+        if uncovered:
+            namespaces = [self.namespace] + sorted({host_namespace(t.host) for _, t in uncovered}
+                                                   - {None, self.namespace})  # type: ignore[operator]
+            for ns in namespaces:
+                try:
+                    rules.extend(self.kube.list(GROUP, version, ns, DESTINATION_RULES))
+                    looked.add(ns)
+                except BackendError as exc:
+                    if ns == self.namespace:
+                        raise
+                    # The host's own namespace may be out of our RBAC: cannot tell, do not claim.
+                    if str(exc).startswith("forbidden"):
+                        unsure = True
+                    else:
+                        raise
+        for role, target in wanted:
+            found = _rules_for(rules, target.host)
+            if not found:
+                if unsure:
+                    continue
+                raise BackendError(
+                    f"no DestinationRule for host {target.host} (looked in {', '.join(sorted(looked))}): "
+                    f"router.{role}.subset {target.subset!r} is undefined and Istio would answer 503"
+                )
+            if not any(target.subset in _subset_names(r) for r in found):
+                described = "; ".join(
+                    f"{_name(r)} has {', '.join(_subset_names(r)) or 'no subsets'}" for r in found)
+                raise BackendError(
+                    f"DestinationRule for host {target.host} lacks subset {target.subset!r} "
+                    f"(router.{role}.subset): {described}"
+                )
+
+    def _plan(self, obj: dict[str, Any], canary: int, change: WeightChange, route: str | None,
+              force: bool) -> list[dict[str, Any]]:
+        split = self._split(obj)
+        if split.owner and not force:
+            raise WriteRefused(
+                f"VirtualService {self.namespace}/{self.virtual_service} is owned by {split.owner}: "
+                "it would revert manual weights; use --force"
+            )
+        if route is not None:
+            chosen = [r for r in split.routes if _is_route(r, route)]
+            if not chosen:
+                labels = ", ".join(r.label for r in split.routes) or "none"
+                raise WriteRefused(f"no route {route!r} in VirtualService {self.namespace}/"
+                                   f"{self.virtual_service} (routes: {labels})")
+            undriven = [r for r in chosen if not r.driven]
+            if undriven:
+                raise WriteRefused(f"route {undriven[0].label} does not carry both stable and canary: "
+                                   "the console does not drive it")
+            targets = chosen[:1]
+        else:
+            targets = list(split.driven_routes)
+            if not targets:
+                raise WriteRefused(f"no route of VirtualService {self.namespace}/{self.virtual_service} "
+                                   "carries both stable and canary: nothing to drive")
+        return build_weight_patch(obj, targets, canary, change)
+
+
+def _is_route(route: Route, label: str) -> bool:
+    return route.label == label or (route.name is None and label in (str(route.index), f"#{route.index}"))
+
+
+def _rules_for(rules: list[dict[str, Any]], host: str) -> list[dict[str, Any]]:
+    return [r for r in rules if same_host(str((r.get("spec") or {}).get("host") or ""), host)]
+
+
+def _subset_names(rule: dict[str, Any]) -> list[str]:
+    subsets = (rule.get("spec") or {}).get("subsets")
+    return [s["name"] for s in subsets if isinstance(s, dict) and isinstance(s.get("name"), str)] \
+        if isinstance(subsets, list) else []
+
+
+def _name(rule: dict[str, Any]) -> str:
+    meta = rule.get("metadata") or {}
+    return f"{meta.get('namespace', '?')}/{meta.get('name', '?')}"

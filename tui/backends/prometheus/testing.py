@@ -1,0 +1,221 @@
+"""A tiny stand-in for the Prometheus HTTP API, on loopback, for tests.
+
+    with FakePrometheus() as fake:
+        fake.answer("http_requests_total", vector([({"version": "stable"}, 10.0)]))
+        source = PrometheusMetrics(fake.url)
+        ...
+        fake.requests        # every request: path, params, headers, start/end times
+        fake.max_in_flight   # how many requests were being answered at once, at most
+
+Answers ``/api/v1/query`` and ``/api/v1/query_range`` with the first rule whose
+substring (or predicate) matches the PromQL, and an empty vector/matrix otherwise.
+A rule may also give an HTTP status, a raw body, or a delay (to look slow).
+Standard library only; binds 127.0.0.1 on an ephemeral port.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any, Callable, Mapping
+from urllib.parse import parse_qs, urlsplit
+
+
+
+def vector(samples: list[tuple[Mapping[str, str], Any]], ts: float | None = None) -> list[dict]:
+    """An instant-vector result: [(labels, value), ...]; values are sent as strings."""
+    at = time.time() if ts is None else ts
+    return [{"metric": dict(labels), "value": [at, _str(value)]} for labels, value in samples]
+
+
+def matrix(series: list[tuple[Mapping[str, str], list[tuple[float, Any]]]]) -> list[dict]:
+    """A range-vector result: [(labels, [(ts, value), ...]), ...]."""
+    return [{"metric": dict(labels), "values": [[t, _str(v)] for t, v in points]} for labels, points in series]
+
+
+def _str(value: Any) -> str:
+    if isinstance(value, str):
+        return value
+    if value == float("inf"):
+        return "+Inf"
+    if value == float("-inf"):
+        return "-Inf"
+    if value != value:
+        return "NaN"
+    return repr(float(value))
+
+
+@dataclass
+class Rule:
+    match: Any  # a substring of the PromQL, or a predicate on it
+    result: Any = None  # data.result (a list), or a callable(promql, params) -> result
+    result_type: str = "vector"
+    status: int = 200
+    body: bytes | None = None  # a raw body instead of the JSON envelope
+    delay: float = 0.0
+    headers: Mapping[str, str] = field(default_factory=dict)
+
+    def matches(self, promql: str) -> bool:
+        return self.match(promql) if callable(self.match) else self.match in promql
+
+
+@dataclass(frozen=True)
+class Seen:
+    path: str
+    params: dict[str, str]
+    headers: dict[str, str]
+    started: float
+    ended: float
+
+    @property
+    def query(self) -> str:
+        return self.params.get("query", "")
+
+
+class FakePrometheus:
+    def __init__(self, delay: float = 0.0, tls: tuple[str, str] | None = None) -> None:
+        self.delay = delay  # added to every answer
+        self.tls = tls  # (certfile, keyfile): answer over HTTPS
+        self.rules: list[Rule] = []
+        self.requests: list[Seen] = []
+        self.in_flight = 0
+        self.max_in_flight = 0
+        self._lock = threading.Lock()
+        self._server: ThreadingHTTPServer | None = None
+        self._thread: threading.Thread | None = None
+
+    # --- rules ---------------------------------------------------------
+
+    def answer(self, match: Any, result: Any = None, **kwargs: Any) -> Rule:
+        """Add a rule (checked in the order added, after the ones added before)."""
+        rule = Rule(match, result, **kwargs)
+        with self._lock:
+            self.rules.append(rule)
+        return rule
+
+    def clear(self) -> None:
+        with self._lock:
+            self.rules.clear()
+            self.requests.clear()
+            self.max_in_flight = 0
+
+    def reset_counts(self) -> None:
+        with self._lock:
+            self.requests.clear()
+            self.max_in_flight = 0
+
+    def _rule(self, promql: str) -> Rule | None:
+        with self._lock:
+            for rule in self.rules:
+                if rule.matches(promql):
+                    return rule
+        return None
+
+    # --- server --------------------------------------------------------
+
+    @property
+    def url(self) -> str:
+        assert self._server is not None, "start() first"
+        host, port = self._server.server_address[:2]
+        return f"{'https' if self.tls else 'http'}://{host}:{port}"
+
+    @property
+    def port(self) -> int:
+        assert self._server is not None, "start() first"
+        return self._server.server_address[1]
+
+    def start(self) -> "FakePrometheus":
+        fake = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+            disable_nagle_algorithm = True
+
+            def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
+                pass
+
+            def do_GET(self) -> None:  # noqa: N802
+                fake._handle(self)
+
+            def do_POST(self) -> None:  # noqa: N802
+                fake._handle(self)
+
+        class Server(ThreadingHTTPServer):
+            daemon_threads = True
+            allow_reuse_address = True
+            request_queue_size = 64
+
+        self._server = Server(("127.0.0.1", 0), Handler)
+        if self.tls:
+            import ssl
+
+            ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            ctx.load_cert_chain(*self.tls)
+            self._server.socket = ctx.wrap_socket(self._server.socket, server_side=True)
+        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05},
+                                        name="fake-prometheus", daemon=True)
+        self._thread.start()
+        return self
+
+    def close(self) -> None:
+        server, self._server = self._server, None
+        if server is not None:
+            server.shutdown()
+            server.server_close()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+            self._thread = None
+
+    def __enter__(self) -> "FakePrometheus":
+        return self.start()
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+    def _handle(self, h: BaseHTTPRequestHandler) -> None:
+        started = time.time()
+        with self._lock:
+            self.in_flight += 1
+            self.max_in_flight = max(self.max_in_flight, self.in_flight)
+        try:
+            parts = urlsplit(h.path)
+            params = {k: v[-1] for k, v in parse_qs(parts.query).items()}
+            length = int(h.headers.get("Content-Length") or 0)
+            if length:
+                params.update({k: v[-1] for k, v in parse_qs(h.rfile.read(length).decode()).items()})
+            promql = params.get("query", "")
+            rule = self._rule(promql) if parts.path in ("/api/v1/query", "/api/v1/query_range") else None
+            delay = self.delay + (rule.delay if rule else 0.0)
+            if delay:
+                time.sleep(delay)
+            if parts.path not in ("/api/v1/query", "/api/v1/query_range"):
+                status, body, ctype = 404, b"404 page not found\n", "text/plain"
+            elif rule is not None and rule.body is not None:
+                status, body, ctype = rule.status, rule.body, "text/plain"
+            else:
+                result: Any = [] if rule is None else rule.result
+                if callable(result):
+                    result = result(promql, params)
+                rtype = "matrix" if parts.path.endswith("_range") else (rule.result_type if rule else "vector")
+                status = rule.status if rule else 200
+                if status == 200:
+                    payload = {"status": "success", "data": {"resultType": rtype, "result": result or []}}
+                else:
+                    payload = {"status": "error", "errorType": "bad_data", "error": str(result or "error")}
+                body, ctype = json.dumps(payload).encode(), "application/json"
+            h.send_response(status)
+            h.send_header("Content-Type", ctype)
+            h.send_header("Content-Length", str(len(body)))
+            for k, v in (rule.headers.items() if rule else ()):
+                h.send_header(k, v)
+            h.end_headers()
+            h.wfile.write(body)
+        except (BrokenPipeError, ConnectionResetError):
+            pass
+        finally:
+            with self._lock:
+                self.in_flight -= 1
+                self.requests.append(Seen(parts.path, params, dict(h.headers.items()), started, time.time()))
