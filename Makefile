@@ -27,7 +27,7 @@ bench: $(STAMP)
 	$(BIN)/python -m tests.bench.detection --runs 200
 
 screenshots: $(STAMP)
-	$(BIN)/python scripts/screenshots.py
+	$(BIN)/python screenshots/make.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .hypothesis

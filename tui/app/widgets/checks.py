@@ -34,7 +34,8 @@ class ChecksPanel(Widget):
         wide = self.size.width >= 100
         table = Table.grid(padding=(0, 1), expand=True)
         table.add_column(no_wrap=True)  # result
-        table.add_column(no_wrap=True, ratio=2)  # name
+        longest = max((len(c.name) for c in self.verdict.checks), default=10)
+        table.add_column(no_wrap=True, min_width=min(longest, 24))  # name
         table.add_column(no_wrap=True, justify="right")  # canary
         table.add_column(no_wrap=True, justify="right")  # stable
         table.add_column(no_wrap=True)  # bound

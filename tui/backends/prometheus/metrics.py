@@ -447,7 +447,7 @@ def _env(name: str | None, key: str) -> str | None:
 
 
 def _is_transport(exc: BaseException, requests: Any) -> bool:
-    return isinstance(exc, requests.RequestException)
+    return isinstance(exc, requests.RequestException) and not isinstance(exc, requests.exceptions.InvalidJSONError)
 
 
 def _severity(exc: BaseException, requests: Any) -> int:
@@ -466,6 +466,8 @@ _API_ERROR = re.compile(r"^HTTP Status Code (\d+) \((.*)\)$", re.S)
 
 def _describe_failure(exc: BaseException, timeout: float, requests: Any) -> str:
     """A short operator-facing reason (not yet redacted)."""
+    if isinstance(exc, requests.exceptions.InvalidJSONError):  # a 200 that is not the API (a login page)
+        return "the answer is not Prometheus API JSON"
     if isinstance(exc, requests.Timeout):
         return f"timed out after {_fmt_s(timeout)}"
     if isinstance(exc, requests.exceptions.SSLError):

@@ -76,7 +76,8 @@ class Seen:
 
 
 class FakePrometheus:
-    def __init__(self, delay: float = 0.0, tls: tuple[str, str] | None = None) -> None:
+    def __init__(self, delay: float = 0.0, tls: tuple[str, str] | None = None, port: int = 0) -> None:
+        self._bind_port = port  # 0: an ephemeral port
         self.delay = delay  # added to every answer
         self.tls = tls  # (certfile, keyfile): answer over HTTPS
         self.rules: list[Rule] = []
@@ -148,7 +149,7 @@ class FakePrometheus:
             allow_reuse_address = True
             request_queue_size = 64
 
-        self._server = Server(("127.0.0.1", 0), Handler)
+        self._server = Server(("127.0.0.1", self._bind_port), Handler)
         if self.tls:
             import ssl
 
