@@ -293,6 +293,7 @@ def test_basic_auth_from_env_and_url_userinfo_never_shown(fake, sources, caplog,
             assert "pa55-word-XYZ" not in s and basic not in s
     finally:
         src.close()
+    fake.clear()
     host = fake.url.split("//", 1)[1]
     src2 = sources(f"http://bob:hunter2-pw@{host}")
     assert src2.describe() == f"prometheus http://{host} (preset http)"
@@ -392,10 +393,10 @@ def test_from_config_istio_preset_and_versions_from_subsets(fake):
                                                          ({"destination_version": "v1"}, 3.0)]))
         fake.answer("istio_request_duration_milliseconds_bucket",
                     vector([({"destination_version": "v2", "le": le}, c)
-                            for le, c in [("100", 1), ("250", 9), ("+Inf", 10)]]))
+                            for le, c in [("100", 1), ("250", 9.9), ("+Inf", 10)]]))
         snap = src.poll()
         assert snap.canary.requests_per_second == 7.0 and snap.stable.requests_per_second == 3.0
-        assert snap.canary.p95_ms == pytest.approx(100 + 150 * (9.5 - 1) / 8)  # le already in ms
+        assert snap.canary.p95_ms == pytest.approx(100 + 150 * (9.5 - 1) / 8.9)  # le already in ms
         assert snap.canary.cpu_cores is None and snap.canary.memory_bytes is None
         assert src.describe() == f"prometheus {fake.url} (preset istio)"
     finally:

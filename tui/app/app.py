@@ -27,7 +27,7 @@ from tui.app.widgets.traffic import TrafficPanel
 from tui.backends.demo.simulation import FAULTS
 from tui.controller import ActionResult, ConsoleState, RolloutController
 
-MUTATING = {"step_up", "step_down", "set_weight", "promote", "rollback"}
+MUTATING = {"step_up", "step_down", "set_weight", "promote", "rollback", "toggle_auto"}
 
 
 class StateUpdated(Message):
@@ -53,6 +53,7 @@ class CanaryApp(App[None]):
         Binding("w", "set_weight", "Weight"),
         Binding("p", "promote", "Promote"),
         Binding("r", "rollback", "Rollback"),
+        Binding("a", "toggle_auto", "Auto"),
         Binding("f", "cycle_fault", "Fault"),
         Binding("s", "screenshot", "Screenshot"),
         Binding("question_mark", "help", "Help"),
@@ -65,6 +66,7 @@ class CanaryApp(App[None]):
         ("w", "set an exact canary weight (0-100)", "set_weight"),
         ("p", "promote: canary 100% (asks first)", "promote"),
         ("r", "rollback: canary 0%, canary scaled to 0 (asks first)", "rollback"),
+        ("a", "automatic progression on / off; resumes after a manual hold", "toggle_auto"),
         ("f", "demo only: cycle the canary fault none → errors → latency", "cycle_fault"),
         ("s", "save an SVG screenshot of the screen", "screenshot"),
         ("?", "this help", "help"),
@@ -125,6 +127,7 @@ class CanaryApp(App[None]):
     # --- polling: workers post, the UI applies ---------------------------
 
     def _start_work(self) -> None:
+        self.controller.resume_automation()
         self.controller.backfill()
         self._poll_work()
 
@@ -214,6 +217,9 @@ class CanaryApp(App[None]):
 
         self.push_screen(ConfirmScreen("Rollback: send all traffic to stable and scale the canary to 0?",
                                        "Every driven route gets canary 0 / stable 100."), done)
+
+    def action_toggle_auto(self) -> None:
+        self._act(lambda: self.controller.toggle_auto())
 
     def action_cycle_fault(self) -> None:
         current = self.controller.fault or "none"

@@ -19,6 +19,7 @@ from tui.clock import Clock, RealClock, utc
 from tui.config import Config
 from tui.controller.evaluation import Evaluator, PointEvaluator
 from tui.controller.history import History, HistoryPoint
+from tui.controller.progression import AUTOMATION, Autopilot
 from tui.identity import whoami
 from tui.model import (
     Event,
@@ -117,6 +118,7 @@ class RolloutController:
         self._listeners: list[EventListener] = []
         self.fault_switch: Callable[[str], None] | None = None  # set by the demo
         self.fault: str | None = None
+        self.autopilot = Autopilot(self, config.rollout)
 
     # --- events --------------------------------------------------------
 
@@ -202,6 +204,8 @@ class RolloutController:
         if verdict.result is Result.FAIL and (previous is None or previous.result is not Result.FAIL):
             failing = [c for c in verdict.checks if c.result is Result.FAIL]
             self.record("check", "check failed: " + "; ".join(f"{c.name}: {c.reason}" for c in failing), ok=False)
+        if not self.read_only:
+            self.autopilot.on_verdict(verdict, stale=snap is None)
 
     def _nodata_verdict(self, why: str) -> Verdict:
         previous = self._latest.verdict
@@ -225,11 +229,41 @@ class RolloutController:
                 router=self.router.describe(),
                 metrics=self.metrics.describe(),
                 interval_s=self.config.interval_s,
-                mode="READ-ONLY" if self.read_only else "MANUAL",
+                mode=self._mode(),
+                automation=self.autopilot.describe(),
                 fault=self.fault,
             )
 
+    def _mode(self) -> str:
+        if self.read_only:
+            return "READ-ONLY"
+        p = self.autopilot.progress
+        if p.enabled:
+            return "AUTO HELD" if p.held else "AUTO"
+        return "MANUAL"
+
     # --- actions -------------------------------------------------------
+
+    def toggle_auto(self, who: str | None = None) -> ActionResult:
+        """`a`: start automatic progression, stop it, or resume it after a manual hold."""
+        who = who or self.who
+        if self.read_only:
+            return self._refused("auto", "read-only: automation is disabled", None, None, "key a", who)
+        p = self.autopilot.progress
+        try:
+            if p.enabled and p.held:
+                message = self.autopilot.resume(who)
+            elif p.enabled:
+                message = self.autopilot.disable(who)
+            else:
+                message = self.autopilot.enable(who)
+        except BackendError as exc:
+            return self._refused("auto", str(exc), None, None, "key a", who)
+        return ActionResult(True, message)
+
+    def resume_automation(self) -> bool:
+        """At start: continue a progression a previous console (or run) left enabled."""
+        return self.autopilot.resume_from_store()
 
     def current_split(self) -> TrafficSplit:
         split = self.router.read()
@@ -264,6 +298,12 @@ class RolloutController:
             self.evaluator.reset()
             message = f"canary {frm}% -> {canary}%" + (f" on route {route}" if route else "")
             self.record(action, message, who=change.who, from_canary=frm, to_canary=canary, reason=reason)
+            if change.who != AUTOMATION:
+                # The console never fights its operator: a person's change holds (or ends) automation.
+                if action in ("promote", "rollback") and self.autopilot.progress.enabled:
+                    self.autopilot.disable(change.who, why=f"{action} by {change.who}")
+                else:
+                    self.autopilot.on_manual_change(change.who, canary)
             return ActionResult(True, message, after)
 
     def step(self, direction: int, reason: str, route: str | None = None, force: bool = False,

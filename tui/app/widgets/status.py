@@ -32,13 +32,10 @@ class StatusHeader(Widget):
         if s is None:
             return Text(" canary-console · starting…", style="bold")
         text.append(f" {s.name} ", style="bold reverse")
-        mode_style = {"MANUAL": "bold black on #8b949e", "READ-ONLY": "bold white on #8250df"}.get(
-            s.mode, "bold black on #3fb950"
-        )
+        mode_style = {"MANUAL": "bold black on #8b949e", "READ-ONLY": "bold white on #8250df",
+                      "AUTO HELD": "bold black on #d29922"}.get(s.mode, "bold black on #3fb950")
         text.append(" ")
         text.append(f" {s.mode} ", style=mode_style)
-        if s.automation:
-            text.append(f" {s.automation}", style="bold")
         age = None if s.last_success is None or self.now is None else max(0.0, self.now - s.last_success.timestamp())
         stale = s.error is not None or age is None or age > 2 * s.interval_s
         if age is None:
@@ -47,6 +44,8 @@ class StatusHeader(Widget):
             data = f" data {format_duration(age)} old " + ("STALE " if stale else "")
         text.append("  ")
         text.append(data, style="bold white on #b62324" if stale else "black on #3fb950")
+        if s.automation:
+            text.append(f"  {s.automation}", style="bold")
         if s.fault and s.fault != "none":
             text.append("  ")
             text.append(f" demo fault: {s.fault} ", style="bold black on #d29922")

@@ -540,7 +540,9 @@ def _chain_text(exc: BaseException) -> str:
 def _innermost(exc: BaseException) -> str:
     e: Any = exc
     for _ in range(10):
-        nxt = getattr(e, "reason", None) or (e.args[0] if e.args and isinstance(e.args[0], BaseException) else None)
+        nxt = getattr(e, "reason", None)
+        if not isinstance(nxt, BaseException):
+            nxt = e.args[0] if e.args and isinstance(e.args[0], BaseException) else None
         if nxt is None or nxt is e:
             break
         e = nxt

@@ -1,0 +1,200 @@
+"""Automatic progression: walk rollout.steps with a bake time, advance only on a passing verdict.
+
+The autopilot acts only through the controller's own actions (one rollback path),
+never fights its operator (a manual change holds it), and keeps its state where a
+restarted console can resume it (the router's progress store).
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, replace
+from typing import TYPE_CHECKING, Any
+
+from tui.config import RolloutPolicy
+from tui.durations import format_duration
+from tui.model import Result, Verdict
+
+if TYPE_CHECKING:
+    from tui.controller.controller import RolloutController
+
+AUTOMATION = "automation"
+
+
+@dataclass(frozen=True)
+class Progress:
+    """What a restarted console needs to resume; stored as JSON by the router."""
+
+    enabled: bool = False
+    step: int = 0  # index into rollout.steps of the weight now baking
+    since: float = 0.0  # epoch seconds the current step started baking
+    held: str = ""  # why automation is held (a manual change), empty when not
+    finished: str = ""  # promoted | rolled back | halted: ... | waiting for promotion
+    no_data_since: float | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any] | None) -> "Progress":
+        if not data:
+            return cls()
+        known = {k: data[k] for k in cls.__dataclass_fields__ if k in data}
+        try:
+            return cls(**known)
+        except TypeError:
+            return cls()
+
+
+def step_index_for(steps: tuple[int, ...], weight: int | None) -> int:
+    """The last step at or below `weight` (0 when below the first)."""
+    index = 0
+    for i, w in enumerate(steps):
+        if weight is not None and w <= weight:
+            index = i
+    return index
+
+
+class Autopilot:
+    def __init__(self, controller: "RolloutController", policy: RolloutPolicy) -> None:
+        self.controller = controller
+        self.policy = policy
+        self.progress = Progress()
+
+    # --- state ---------------------------------------------------------
+
+    def _save(self, progress: Progress) -> None:
+        self.progress = progress
+        store = getattr(self.controller.router, "save_progress", None)
+        if store is not None:
+            try:
+                store(progress.as_dict())
+            except Exception as exc:  # losing the resume point must be visible, not fatal
+                self.controller.record("error", f"could not store progression state: {exc}", ok=False)
+
+    def resume_from_store(self) -> bool:
+        """Pick up where a previous console left off; True if automation was on."""
+        load = getattr(self.controller.router, "load_progress", None)
+        if load is None:
+            return False
+        try:
+            progress = Progress.from_dict(load())
+        except Exception as exc:
+            self.controller.record("error", f"could not read progression state: {exc}", ok=False)
+            return False
+        self.progress = progress
+        if progress.enabled:
+            self.controller.record("auto", f"resumed automatic progression at step {progress.step + 1}"
+                                   f"/{len(self.policy.steps)} ({self.policy.steps[progress.step]}%)",
+                                   who=AUTOMATION)
+        return progress.enabled
+
+    # --- operator controls ---------------------------------------------
+
+    def enable(self, who: str) -> str:
+        now = self.controller.clock.time()
+        weight = self.controller.current_split().canary_weight
+        step = step_index_for(self.policy.steps, weight)
+        self._save(Progress(enabled=True, step=step, since=now))
+        message = f"automatic progression on from {weight}% (step {step + 1}/{len(self.policy.steps)})"
+        self.controller.record("auto", message, who=who)
+        if weight is None or weight < self.policy.steps[0]:
+            self._advance_to(0, "automation started below the first step")
+        return message
+
+    def disable(self, who: str, why: str = "turned off") -> str:
+        self._save(replace(self.progress, enabled=False, held=""))
+        message = f"automatic progression off ({why})"
+        self.controller.record("auto", message, who=who)
+        return message
+
+    def resume(self, who: str) -> str:
+        weight = self.controller.current_split().canary_weight
+        step = step_index_for(self.policy.steps, weight)
+        self._save(replace(self.progress, held="", step=step, since=self.controller.clock.time(),
+                           no_data_since=None))
+        message = f"automatic progression resumed at {weight}%"
+        self.controller.record("auto", message, who=who)
+        return message
+
+    def on_manual_change(self, who: str, to: int) -> None:
+        """A person moved the weight: hold at that weight until a person resumes."""
+        if self.progress.enabled and not self.progress.held:
+            self._save(replace(self.progress, held=f"manual change to {to}% by {who}"))
+            self.controller.record("auto", f"automation held at {to}%: manual change by {who} "
+                                   "(press a to resume)", who=AUTOMATION)
+
+    # --- the decision, once per poll ---------------------------------------
+
+    def on_verdict(self, verdict: Verdict, stale: bool) -> None:
+        p = self.progress
+        if not p.enabled or p.held:
+            return
+        now = self.controller.clock.time()
+        if verdict.result is Result.FAIL:
+            if self.policy.auto_rollback:
+                failing = [c for c in verdict.checks if c.result is Result.FAIL]
+                reason = "auto-rollback: " + "; ".join(f"{c.name}: {c.reason}" for c in failing)
+                self._finish(f"rolled back ({failing[0].name if failing else 'check failed'})")
+                self.controller.rollback(reason=reason, who=AUTOMATION)
+            else:
+                self._finish("halted: a check failed (autoRollback is off)")
+            return
+        if stale or verdict.result is Result.NODATA:
+            since = p.no_data_since if p.no_data_since is not None else now
+            if p.no_data_since is None:
+                self._save(replace(p, no_data_since=now))
+            if now - since > self.policy.no_data_timeout_s:
+                why = f"no data for {format_duration(now - since)}"
+                self._finish(f"halted: {why}")
+                if self.policy.rollback_on_no_data:
+                    self.controller.rollback(reason=f"auto-rollback: {why}", who=AUTOMATION)
+            return
+        if p.no_data_since is not None:
+            p = replace(p, no_data_since=None)
+            self._save(p)
+        if verdict.result is not Result.PASS:
+            return  # WARN: stable is unhealthy too; hold here, neither advance nor roll back
+        if now - p.since < self.policy.bake_s:
+            return
+        last = len(self.policy.steps) - 1
+        if p.step < last:
+            self._advance_to(p.step + 1, f"step {p.step + 1} baked {format_duration(now - p.since)} "
+                                         "with every check passing")
+        elif self.policy.promote == "auto":
+            self._finish("promoted")
+            self.controller.promote(reason="auto-promote: last step baked with every check passing",
+                                    who=AUTOMATION)
+        elif p.finished != "waiting for promotion":
+            self._save(replace(p, finished="waiting for promotion"))
+            self.controller.record("auto", "last step baked, every check passing: waiting for a person "
+                                   "to promote (p)", who=AUTOMATION)
+
+    def _advance_to(self, step: int, why: str) -> None:
+        target = self.policy.steps[step]
+        result = self.controller.set_weight(target, reason=f"auto: {why}", action="auto-step", who=AUTOMATION)
+        if result.ok:
+            self._save(replace(self.progress, step=step, since=self.controller.clock.time(), finished=""))
+        else:
+            self._finish(f"halted: could not set {target}%: {result.message}")
+
+    def _finish(self, outcome: str) -> None:
+        self._save(replace(self.progress, enabled=False, finished=outcome))
+        self.controller.record("auto", f"automatic progression ended: {outcome}", who=AUTOMATION,
+                               ok=not outcome.startswith(("halted", "rolled back")))
+
+    # --- what the header says ----------------------------------------------
+
+    def describe(self) -> str:
+        p = self.progress
+        steps = self.policy.steps
+        if p.held:
+            return f"HELD: {p.held} (a: resume)"
+        if not p.enabled:
+            return p.finished and f"last run: {p.finished}"
+        now = self.controller.clock.time()
+        current = f"step {p.step + 1}/{len(steps)} at {steps[p.step]}%"
+        left = max(0.0, self.policy.bake_s - (now - p.since))
+        if p.step < len(steps) - 1:
+            return f"{current} → {steps[p.step + 1]}% in {format_duration(left)} if checks pass"
+        ending = "promote" if self.policy.promote == "auto" else "wait for a person"
+        return f"{current} (last) → {ending} in {format_duration(left)} if checks pass"
