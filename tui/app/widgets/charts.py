@@ -48,13 +48,17 @@ class MetricChart(PlotextPlot):
             return
         now = self.now if self.now is not None else self.points[-1].t
         ymax = 0.0
+        # A chart has ~2 dots per cell: more points than that only cost CPU. Each bucket shows its
+        # worst value, so a short spike is never averaged away.
+        per_bucket = max(1, len(self.points) // max(1, 2 * self.size.width))
         for label, series, colour in (("stable", self.stable_of, STABLE_RGB), ("canary", self.canary_of, CANARY_RGB)):
             xs, ys = [], []
-            for p in self.points:
-                v = series(p)
-                if v is not None:
-                    xs.append((p.t - now) / 60.0)
-                    ys.append(v * self.scale)
+            for start in range(0, len(self.points), per_bucket):
+                bucket = self.points[start:start + per_bucket]
+                values = [v for v in map(series, bucket) if v is not None]
+                if values:
+                    xs.append((bucket[-1].t - now) / 60.0)
+                    ys.append(max(values) * self.scale)
             if xs:
                 plt.plot(xs, ys, label=label, color=colour, marker="hd")
                 ymax = max(ymax, max(ys))

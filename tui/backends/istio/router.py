@@ -193,7 +193,7 @@ class IstioRouter:
     def _fetch(self) -> dict[str, Any]:
         obj = self._get_virtual_service()
         if not self._checked:
-            self._check_destination_rules()
+            self._check_destination_rules(obj)
             self._checked = True
         with self._lock:
             self._last = obj
@@ -222,8 +222,14 @@ class IstioRouter:
         raise BackendError(f"the Kubernetes API serves neither {GROUP}/v1 nor v1beta1 "
                            "VirtualServices: is Istio installed?")
 
-    def _check_destination_rules(self) -> None:
-        """Every configured subset must be defined by a DestinationRule for its host."""
+    def _check_destination_rules(self, vs: dict[str, Any]) -> None:
+        """Every configured subset must be defined by a DestinationRule for its host.
+
+        Looked up by name (router.destinationRule, in router.namespace) or else by host:
+        in router.namespace and in the namespace of the host (from the config or, for a
+        short name, from the matching destinations of the VirtualService), where Istio
+        also looks.
+        """
         from tui.backends.istio.kube import NotFound
 
         wanted = [(role, t) for role, t in (("stable", self.roles.stable), ("canary", self.roles.canary))
@@ -243,8 +249,12 @@ class IstioRouter:
         looked = {self.namespace} if self.destination_rule else set()
         unsure = False
         if uncovered:
-            namespaces = [self.namespace] + sorted({host_namespace(t.host) for _, t in uncovered}
-                                                   - {None, self.namespace})  # type: ignore[operator]
+            hosts = {t.host for _, t in uncovered}
+            for route in parse_split(vs, self.roles, self.source).routes:
+                hosts.update(d.host for d in route.destinations
+                             if d.role in {role for role, _ in uncovered})
+            found_ns = {host_namespace(h) for h in hosts} - {None, self.namespace}
+            namespaces = [self.namespace] + sorted(found_ns)  # type: ignore[type-var]
             for ns in namespaces:
                 try:
                     rules.extend(self.kube.list(GROUP, version, ns, DESTINATION_RULES))

@@ -181,32 +181,19 @@ class FakePrometheus:
         with self._lock:
             self.in_flight += 1
             self.max_in_flight = max(self.max_in_flight, self.in_flight)
+        parts = urlsplit(h.path)
+        params = {k: v[-1] for k, v in parse_qs(parts.query).items()}
         try:
-            parts = urlsplit(h.path)
-            params = {k: v[-1] for k, v in parse_qs(parts.query).items()}
             length = int(h.headers.get("Content-Length") or 0)
             if length:
                 params.update({k: v[-1] for k, v in parse_qs(h.rfile.read(length).decode()).items()})
-            promql = params.get("query", "")
-            rule = self._rule(promql) if parts.path in ("/api/v1/query", "/api/v1/query_range") else None
-            delay = self.delay + (rule.delay if rule else 0.0)
-            if delay:
-                time.sleep(delay)
-            if parts.path not in ("/api/v1/query", "/api/v1/query_range"):
-                status, body, ctype = 404, b"404 page not found\n", "text/plain"
-            elif rule is not None and rule.body is not None:
-                status, body, ctype = rule.status, rule.body, "text/plain"
-            else:
-                result: Any = [] if rule is None else rule.result
-                if callable(result):
-                    result = result(promql, params)
-                rtype = "matrix" if parts.path.endswith("_range") else (rule.result_type if rule else "vector")
-                status = rule.status if rule else 200
-                if status == 200:
-                    payload = {"status": "success", "data": {"resultType": rtype, "result": result or []}}
-                else:
-                    payload = {"status": "error", "errorType": "bad_data", "error": str(result or "error")}
-                body, ctype = json.dumps(payload).encode(), "application/json"
+            status, body, ctype, rule = self._answer(parts.path, params)
+        finally:
+            # Recorded before the answer goes out: a client that has its answer sees it counted.
+            with self._lock:
+                self.in_flight -= 1
+                self.requests.append(Seen(parts.path, params, dict(h.headers.items()), started, time.time()))
+        try:
             h.send_response(status)
             h.send_header("Content-Type", ctype)
             h.send_header("Content-Length", str(len(body)))
@@ -216,7 +203,25 @@ class FakePrometheus:
             h.wfile.write(body)
         except (BrokenPipeError, ConnectionResetError):
             pass
-        finally:
-            with self._lock:
-                self.in_flight -= 1
-                self.requests.append(Seen(parts.path, params, dict(h.headers.items()), started, time.time()))
+
+    def _answer(self, path: str, params: dict[str, str]) -> tuple[int, bytes, str, Rule | None]:
+        api = path in ("/api/v1/query", "/api/v1/query_range")
+        promql = params.get("query", "")
+        rule = self._rule(promql) if api else None
+        delay = self.delay + (rule.delay if rule else 0.0)
+        if delay:
+            time.sleep(delay)
+        if not api:
+            return 404, b"404 page not found\n", "text/plain", None
+        if rule is not None and rule.body is not None:
+            return rule.status, rule.body, "text/plain", rule
+        result: Any = [] if rule is None else rule.result
+        if callable(result):
+            result = result(promql, params)
+        rtype = "matrix" if path.endswith("_range") else (rule.result_type if rule else "vector")
+        status = rule.status if rule else 200
+        if status == 200:
+            payload = {"status": "success", "data": {"resultType": rtype, "result": result or []}}
+        else:
+            payload = {"status": "error", "errorType": "bad_data", "error": str(result or "error")}
+        return status, json.dumps(payload).encode(), "application/json", rule
