@@ -195,7 +195,7 @@ def change(to: int) -> WeightChange:
                         to_canary=to, reason="property", action="set-weight")
 
 
-PROPERTY = settings(max_examples=40, deadline=None,
+PROPERTY = settings(max_examples=50, deadline=None,
                     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 
 

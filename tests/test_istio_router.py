@@ -487,6 +487,8 @@ def test_persistent_conflicts_raise_conflict_error(guide, make_router):
         lambda _r: guide.mutate(G, NS, "virtualservices", VS, lambda o: None), times=100)
     with pytest.raises(ConflictError, match="3 attempts conflicted"):
         router.set_canary_weight(40, change(40, 5))
+    assert [r.method for r in guide.requests if "/virtualservices/" in r.path][-5:] == \
+        ["PATCH", "GET", "PATCH", "GET", "PATCH"]
     assert len(patches(guide)) == router.max_attempts == 3
     assert weights(stored_vs(guide), "default") == [95, 5]
     guide.clear_write_hooks()
@@ -617,6 +619,33 @@ def test_timeout_is_a_backend_error_not_a_hang(guide, make_router):
         router.set_canary_weight(10, change(10, 5))
     assert time.monotonic() - start < 2
     guide.clear_delays()
+
+
+def test_every_call_passes_a_request_timeout(guide, make_router):
+    router = make_router(timeout=2.5)
+    seen = []
+
+    class Spy:
+        def __init__(self, api):
+            self.api = api
+
+        def __getattr__(self, name):
+            method = getattr(self.api, name)
+
+            def call(*args, **kwargs):
+                seen.append((name, kwargs.get("_request_timeout")))
+                return method(*args, **kwargs)
+            return call
+
+    router.kube.custom = Spy(router.kube.custom)
+    router.kube.apps = Spy(router.kube.apps)
+    router.read()
+    router.read()
+    router.set_canary_weight(10, change(10, 5))
+    router.scale_canary(0)
+    assert {name for name, _ in seen} == {"get_namespaced_custom_object", "list_namespaced_custom_object",
+                                         "patch_namespaced_custom_object", "patch_namespaced_deployment_scale"}
+    assert all(timeout == 2.5 for _, timeout in seen), seen
 
 
 def test_default_timeout_message_says_5s(guide, make_router):

@@ -12,6 +12,7 @@ from typing import Any, Sequence
 
 from tui import config as config_mod
 from tui.config import Config, ConfigError
+from tui.durations import parse_duration
 from tui.formatting import RESULT_MARK, check_value, ms, pct, rate
 from tui.model import Result
 
@@ -23,6 +24,9 @@ def _common(p: argparse.ArgumentParser) -> None:
     src.add_argument("--config", "-c", metavar="FILE", help="rollout config (YAML)")
     src.add_argument("--demo", action="store_true", help="the built-in demo rollout (no file needed)")
     p.add_argument("--context", metavar="CTX", help="kubeconfig context (default: current)")
+    p.add_argument("--speed", type=float, default=None, help="demo: simulated seconds per real second")
+    p.add_argument("--fault", choices=("none", "errors", "latency"), default=None,
+                   help="demo: the canary's fault at start")
 
 
 def _writer(p: argparse.ArgumentParser) -> None:
@@ -38,9 +42,6 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _common(parser)
     parser.add_argument("--read-only", action="store_true", help="watch only: every write is disabled")
-    parser.add_argument("--speed", type=float, default=None, help="demo: simulated seconds per real second")
-    parser.add_argument("--fault", choices=("none", "errors", "latency"), default=None,
-                        help="demo: the canary's fault at start")
     sub = parser.add_subparsers(dest="verb", metavar="VERB")
 
     p = sub.add_parser("status", help="routes, weights, metrics and the verdict")
@@ -60,6 +61,13 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("rollback", help="canary 0%% on every driven route, canary scaled to 0")
     _common(p)
     _writer(p)
+
+    p = sub.add_parser("run", help="drive the automatic progression headless (CI gate): "
+                                   "exit 0 promoted, 1 rolled back")
+    _common(p)
+    p.add_argument("--timeout", metavar="DURATION", default=None,
+                   help="roll back and exit 1 if not promoted within this time (e.g. 2h)")
+    p.add_argument("--force", action="store_true", help="drive even when another controller owns the routes")
     return parser
 
 
@@ -68,9 +76,9 @@ def load_config(args: argparse.Namespace) -> Config:
         return config_mod.load(args.config)
     if getattr(args, "demo", False) or args.verb is None:
         overrides: dict[str, Any] = {}
-        if getattr(args, "speed", None):
+        if args.speed:
             overrides["speed"] = args.speed
-        if getattr(args, "fault", None):
+        if args.fault:
             overrides["fault"] = args.fault
         return config_mod.demo_config(**overrides)
     raise ConfigError("--config FILE (or --demo) is required")
@@ -81,8 +89,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         config = load_config(args)
+        timeout_s = parse_duration(args.timeout) if getattr(args, "timeout", None) else None
     except ConfigError as exc:
         print(f"canary-console: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except ValueError as exc:
+        print(f"canary-console: --timeout: {exc}", file=sys.stderr)
         return EXIT_USAGE
     from tui.backends.base import BackendError
     from tui.backends.factory import build_controller
@@ -98,6 +110,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             return run_console(controller)
         if args.verb == "status":
             return status(controller, as_json=args.json)
+        if args.verb == "run":
+            from tui.controller.headless import run_rollout
+
+            return run_rollout(controller, timeout_s, sys.stderr)
         return write_verb(controller, args)
     finally:
         controller.close()

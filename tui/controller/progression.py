@@ -135,7 +135,9 @@ class Autopilot:
                 failing = [c for c in verdict.checks if c.result is Result.FAIL]
                 reason = "auto-rollback: " + "; ".join(f"{c.name}: {c.reason}" for c in failing)
                 self._finish(f"rolled back ({failing[0].name if failing else 'check failed'})")
-                self.controller.rollback(reason=reason, who=AUTOMATION)
+                result = self.controller.rollback(reason=reason, who=AUTOMATION)
+                if not result.ok:
+                    self._finish(f"halted: rollback failed: {result.message}")
             else:
                 self._finish("halted: a check failed (autoRollback is off)")
             return

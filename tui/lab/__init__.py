@@ -17,6 +17,7 @@ Default profile (both versions): 0.5 % errors, lognormal latency with median 180
 and p95 300 ms (p99 ~370 ms); fault ``errors`` -> 5 % errors, fault ``latency`` ->
 latency x1.5. Default load: 100 req/s in total, 95/5 stable/canary.
 The latency is drawn, observed and recorded but not slept (see :mod:`tui.lab.service`).
+At the default load the lab costs ~5 % of one core (Python side) plus ~0.1 % (Prometheus).
 """
 
 from __future__ import annotations

@@ -114,6 +114,8 @@ class IstioRouter:
             validate_weight(canary)
         except WeightError as exc:
             raise WriteRefused(str(exc)) from None
+        from tui.backends.istio.kube import Conflict
+
         route = route or self.default_route
         # The object from the last read is the starting point (the controller reads just before
         # writing); the resourceVersion test makes a stale one fail safely and be re-read.
@@ -122,22 +124,21 @@ class IstioRouter:
         if obj is None:
             obj, fresh = self._fetch(), True
         last_error = ""
-        for _attempt in range(self.max_attempts):
+        for attempt in range(1, self.max_attempts + 1):
             try:
                 ops = self._plan(obj, canary, change, route, force)
-            except WriteRefused:
+            except BackendError:  # WriteRefused included
                 if fresh:
                     raise
                 obj, fresh = self._fetch(), True  # refuse only on what is really there now
                 ops = self._plan(obj, canary, change, route, force)
-            from tui.backends.istio.kube import Conflict
-
             try:
                 result = self.kube.json_patch(GROUP, self._version(), self.namespace, VIRTUAL_SERVICES,
                                               self.virtual_service, ops)
             except Conflict as exc:
                 last_error = str(exc)
-                obj, fresh = self._fetch(), True
+                if attempt < self.max_attempts:
+                    obj, fresh = self._fetch(), True
                 continue
             with self._lock:
                 self._last = result

@@ -1,0 +1,84 @@
+"""`canary-console run`: the automatic progression without a screen, for CI.
+
+The same controller, judge and rollback as the console. Progress lines go to
+`out` (stderr); the outcome is an exit status: 0 promoted, 1 rolled back (or
+halted / timed out, then rolled back).
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import TextIO
+
+from tui.controller.controller import RolloutController
+from tui.durations import format_duration
+from tui.formatting import hhmmss, ms, pct
+from tui.model import Result
+
+PROMOTED, ROLLED_BACK = 0, 1
+
+
+def _line(controller: RolloutController) -> str:
+    state = controller.state()
+    split = state.split
+    weight = f"canary {split.canary_weight}%" if split and split.canary_weight is not None else "canary ?"
+    verdict = state.verdict
+    parts = [f"{hhmmss(state.now)}Z", weight, f"verdict {verdict.result.value.upper() if verdict else 'NODATA'}"]
+    if state.snapshot is not None:
+        c, s = state.snapshot.canary, state.snapshot.stable
+        parts.append(f"p95 {ms(c.p95_ms)} vs {ms(s.p95_ms)}")
+        parts.append(f"errors {pct(c.error_rate)} vs {pct(s.error_rate)}")
+    if verdict is not None:
+        failing = [f"{c.name}: {c.reason}" for c in verdict.checks if c.result is Result.FAIL]
+        waiting = sum(c.result is Result.NODATA for c in verdict.checks)
+        if failing:
+            parts.append("FAILING " + "; ".join(failing))
+        elif waiting:
+            parts.append(f"{waiting} check(s) still gathering data")
+    if state.automation:
+        parts.append(state.automation)
+    return " | ".join(parts)
+
+
+def run_rollout(controller: RolloutController, timeout_s: float | None, out: TextIO,
+                report_every_s: float = 60.0) -> int:
+    """Drive the rollout to promotion or rollback; return the exit status."""
+    autopilot = controller.autopilot
+    # `run` is the automation: at the last step it promotes rather than wait for a person.
+    autopilot.policy = replace(autopilot.policy, promote="auto")
+    clock = controller.clock
+    start = clock.time()
+    controller.backfill()
+    if not controller.resume_automation():
+        result = controller.toggle_auto()
+        if not result.ok:
+            print(f"run: cannot start: {result.message}", file=out)
+            return ROLLED_BACK
+    print(f"run: {controller.config.name}: {autopilot.describe()}", file=out, flush=True)
+    last_line, last_report = "", start
+    while True:
+        clock.sleep(controller.config.interval_s)
+        controller.poll_once()
+        now = clock.time()
+        line = _line(controller)
+        key = line.split(" | ", 1)[1] if " | " in line else line
+        if key != last_line or now - last_report >= report_every_s:
+            print(line, file=out, flush=True)
+            last_line, last_report = key, now
+        progress = autopilot.progress
+        if not progress.enabled:
+            outcome = progress.finished or "stopped"
+            if outcome == "promoted":
+                print(f"run: promoted after {format_duration(now - start)}", file=out, flush=True)
+                return PROMOTED
+            if not outcome.startswith("rolled back"):
+                # Halted (no data, failed check without autoRollback, or stopped): leave nothing half-done.
+                controller.rollback(reason=f"run: {outcome}", who="automation")
+            print(f"run: {outcome}; canary rolled back after {format_duration(now - start)}", file=out, flush=True)
+            return ROLLED_BACK
+        if timeout_s is not None and now - start >= timeout_s:
+            why = f"timed out after {format_duration(timeout_s)}"
+            autopilot.disable("automation", why=why)
+            controller.rollback(reason=f"run: {why}", who="automation")
+            print(f"run: {why}; canary rolled back", file=out, flush=True)
+            return ROLLED_BACK
