@@ -109,6 +109,10 @@ def test_istio_buckets_already_in_ms():
 # --- the error rate and PromQL's missing series ---------------------------
 
 
+def test_error_rate_is_errors_over_requests_client_side():
+    assert parse.error_fraction(0.5, 10.0, error_series_present=True) == 0.05
+
+
 def test_no_error_series_with_traffic_is_zero():
     assert parse.error_fraction(None, 12.0, error_series_present=False) == 0.0
 
@@ -116,16 +120,17 @@ def test_no_error_series_with_traffic_is_zero():
 def test_no_traffic_is_no_data_not_zero():
     assert parse.error_fraction(None, 0.0, error_series_present=False) is None
     assert parse.error_fraction(None, None, error_series_present=False) is None
+    assert parse.error_fraction(0.0, 0.0, error_series_present=True) is None
 
 
-def test_nan_error_series_is_no_data_even_with_traffic():
-    # A NaN (0/0) or stale series is present but unusable: not a "no errors".
+def test_nan_or_stale_error_series_is_no_data_even_with_traffic():
+    # Present but unusable (NaN, or dropped as stale): not a "no errors".
     assert parse.error_fraction(None, 5.0, error_series_present=True) is None
 
 
 def test_error_fraction_is_clamped():
     assert parse.error_fraction(1.2, 1.0, True) == 1.0
-    assert parse.error_fraction(0.02, 1.0, True) == 0.02
+    assert parse.error_fraction(-0.1, 1.0, True) == 0.0
 
 
 def test_error_count_zero_when_requests_counted():
@@ -136,8 +141,8 @@ def test_error_count_zero_when_requests_counted():
 
 def test_make_sample_end_to_end_no_series_for_zero_errors():
     rps = vector([({"version": "stable"}, 90.0), ({"version": "canary"}, 10.0)], ts=NOW)
-    # sum(rate(5xx)) / sum(rate(all)): only stable has 5xx series.
-    err = vector([({"version": "stable"}, 0.01)], ts=NOW)
+    # sum by (version) (rate(x{status=~"5.."})): only stable has 5xx series.
+    err = vector([({"version": "stable"}, 0.9)], ts=NOW)
     vals = {v: {} for v in V}
     present = {v: {} for v in V}
     for name, result in (("requests_per_second", rps), ("error_rate", err)):

@@ -67,7 +67,7 @@ def serve(fake: FakePrometheus, source: PrometheusMetrics, results: dict, **kwar
 def typical_results(ts: float | None = None) -> dict:
     return {
         "requests_per_second": vector([({"version": "stable"}, 95.0), ({"version": "canary"}, 5.0)], ts),
-        "error_rate": vector([({"version": "stable"}, 0.005), ({"version": "canary"}, 0.05)], ts),
+        "error_rate": vector([({"version": "stable"}, 0.475), ({"version": "canary"}, 0.25)], ts),  # errors/s
         "latency_buckets_window": vector(
             [({"version": "stable", "le": le}, c) for le, c in zip(LES, [9.5, 47.5, 90.25, 95, 95])]
             + [({"version": "canary", "le": le}, c) for le, c in zip(LES, [0.5, 2.5, 4.0, 4.9, 5])], ts),
@@ -98,7 +98,7 @@ def test_poll_one_query_per_metric_and_values(fake, sources):
     assert all('app="x0tta6bl4-app"' in r.query and "by (version" in r.query for r in fake.requests)
     s, c = snap.stable, snap.canary
     assert (s.requests_per_second, c.requests_per_second) == (95.0, 5.0)
-    assert (s.error_rate, c.error_rate) == (0.005, 0.05)
+    assert s.error_rate == pytest.approx(0.005) and c.error_rate == pytest.approx(0.05)  # divided here
     assert s.p50_ms == pytest.approx(200.0)
     assert s.p95_ms == pytest.approx(300.0 + 200.0 * (90.25 - 90.25) / (95 - 90.25))
     assert c.p95_ms == pytest.approx(300 + 200 * (4.75 - 4.0) / 0.9)
@@ -144,8 +144,8 @@ def test_no_series_for_zero_errors_over_http(fake, sources):
     src = sources(fake.url)
     results = typical_results()
     results["requests_per_second"] = vector([({"version": "stable"}, 95.0), ({"version": "canary"}, 0.0)])
-    # 5xx/total: stable has no 5xx series at all; canary has no traffic, so 0/0 = NaN.
-    results["error_rate"] = vector([({"version": "canary"}, "NaN")])
+    # rate of 5xx: stable has no 5xx series at all (not a 0); canary has no traffic.
+    results["error_rate"] = vector([({"version": "canary"}, 0.0)])
     results["errors_increase"] = vector([])
     serve(fake, src, results)
     snap = src.poll()
@@ -349,7 +349,7 @@ def test_backfill_one_range_query_per_window_metric(fake, sources):
     fake.answer(lambda s: s == q["requests_per_second"],
                 matrix([({"version": "stable"}, [(t, 95) for t in times]),
                         ({"version": "canary"}, [(times[1], 5), (times[2], 0)])]))
-    fake.answer(lambda s: s == q["error_rate"], matrix([({"version": "canary"}, [(times[1], 0.1)])]))
+    fake.answer(lambda s: s == q["error_rate"], matrix([({"version": "canary"}, [(times[1], 0.1)])]))  # errors/s
     fake.answer(lambda s: s == q["latency_buckets_window"],
                 matrix([({"version": "canary", "le": le}, [(times[1], c)]) for le, c in zip(LES, [1, 2, 4, 5, 5])]))
     snaps = src.backfill(600, 2.0)
@@ -360,7 +360,7 @@ def test_backfill_one_range_query_per_window_metric(fake, sources):
     assert [s.at.timestamp() for s in snaps] == times  # oldest first
     assert snaps[0].canary.requests_per_second is None and snaps[0].stable.requests_per_second == 95.0
     assert snaps[0].stable.error_rate == 0.0  # traffic, no 5xx series at that instant
-    assert snaps[1].canary.error_rate == 0.1 and snaps[1].canary.p95_ms == pytest.approx(300 + 200 * 0.75)
+    assert snaps[1].canary.error_rate == pytest.approx(0.02) and snaps[1].canary.p95_ms == pytest.approx(300 + 200 * 0.75)
     assert snaps[2].canary.error_rate is None  # no traffic
     assert all(s.canary.requests is None and s.canary.histogram == () for s in snaps)
 

@@ -42,6 +42,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _common(parser)
     parser.add_argument("--read-only", action="store_true", help="watch only: every write is disabled")
+    parser.add_argument("--large", action="store_true",
+                        help="open in large print (weights, verdict, p95s, error rates, last decision)")
     sub = parser.add_subparsers(dest="verb", metavar="VERB")
 
     p = sub.add_parser("status", help="routes, weights, metrics and the verdict")
@@ -107,7 +109,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_FAILED
     try:
         if args.verb is None:
-            return run_console(controller)
+            return run_console(controller, large=args.large)
         if args.verb == "status":
             return status(controller, as_json=args.json)
         if args.verb == "run":
@@ -119,10 +121,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         controller.close()
 
 
-def run_console(controller) -> int:
+def run_console(controller, large: bool = False) -> int:
     from tui.app.app import CanaryApp  # Textual is imported only for the console itself
 
-    CanaryApp(controller).run()
+    CanaryApp(controller, large_print=large).run()
     return EXIT_OK
 
 

@@ -14,8 +14,9 @@ from textual.app import App, ComposeResult
 from textual.binding import Binding
 from textual.containers import Grid
 from textual.message import Message
-from textual.widgets import Footer
+from textual.widgets import Footer, Static
 
+from tui.app.screens.bridge import BridgeScreen
 from tui.app.screens.confirm import ConfirmScreen
 from tui.app.screens.help import HelpScreen
 from tui.app.screens.weight import WeightScreen
@@ -27,7 +28,7 @@ from tui.app.widgets.traffic import TrafficPanel
 from tui.backends.demo.simulation import FAULTS
 from tui.controller import ActionResult, ConsoleState, RolloutController
 
-MUTATING = {"step_up", "step_down", "set_weight", "promote", "rollback", "toggle_auto"}
+MUTATING = {"step_up", "step_down", "set_weight", "promote", "rollback", "toggle_auto", "cycle_fault"}
 
 
 class StateUpdated(Message):
@@ -56,6 +57,7 @@ class CanaryApp(App[None]):
         Binding("a", "toggle_auto", "Auto"),
         Binding("f", "cycle_fault", "Fault"),
         Binding("s", "screenshot", "Screenshot"),
+        Binding("L", "large_print", "Large print"),
         Binding("question_mark", "help", "Help"),
         Binding("q", "quit", "Quit"),
     ]
@@ -69,14 +71,17 @@ class CanaryApp(App[None]):
         ("a", "automatic progression on / off; resumes after a manual hold", "toggle_auto"),
         ("f", "demo only: cycle the canary fault none → errors → latency", "cycle_fault"),
         ("s", "save an SVG screenshot of the screen", "screenshot"),
+        ("L", "large print for a shared screen: weights, verdict, p95s, error rates, last decision",
+         "large_print"),
         ("?", "this help", "help"),
         ("q", "quit (the rollout stays where it is)", "quit"),
     ]
 
     def __init__(self, controller: RolloutController, poll: bool = True,
-                 screenshot_dir: str | Path = ".") -> None:
+                 screenshot_dir: str | Path = ".", large_print: bool = False) -> None:
         super().__init__()
         self.controller = controller
+        self.start_large = large_print
         self.poll_enabled = poll
         self.screenshot_dir = Path(screenshot_dir)
         self.state: ConsoleState | None = None
@@ -92,6 +97,7 @@ class CanaryApp(App[None]):
 
     def compose(self) -> ComposeResult:
         yield StatusHeader(id="status")
+        yield Static("", id="banner")
         with Grid(id="body"):
             yield ChecksPanel(id="checks", classes="panel")
             yield TrafficPanel(id="traffic", classes="panel")
@@ -103,6 +109,8 @@ class CanaryApp(App[None]):
 
     def on_mount(self) -> None:
         self.apply_state(self.controller.state())
+        if self.start_large:
+            self.action_large_print()
         if self.poll_enabled:
             speed = float(getattr(self.controller.clock, "speed", 1.0))
             self.run_worker(self._start_work, thread=True, exit_on_error=False, group="poll")
@@ -117,10 +125,12 @@ class CanaryApp(App[None]):
         body = self.query_one("#body")
         narrow = self.size.width < 100
         body.set_class(narrow, "-narrow")
-        checks = len(self.state.verdict.checks) if self.state and self.state.verdict else 6
-        routes = len(self.state.split.routes) + 2 * len(self.state.split.driven_routes) if (
-            self.state and self.state.split) else 4
-        top = checks + 4 if narrow else max(checks + 4, routes + 2)
+        verdict = self.state.verdict if self.state else None
+        # header row + one row per check + the summary line, if any + the border
+        checks = (len(verdict.checks) if verdict else 6) + (1 if verdict and verdict.summary else 0) + 3
+        split = self.state.split if self.state else None
+        routes = 2 * len(split.routes) + len(split.driven_routes) + 2 if split else 6
+        top = checks if narrow else max(checks, routes)
         events = 4 if self.size.height < 30 else 9
         body.styles.grid_rows = f"{top} 1fr {events}"
 
@@ -140,7 +150,11 @@ class CanaryApp(App[None]):
         self.run_worker(self._poll_work, thread=True, exit_on_error=False, group="poll")
 
     def _tick(self) -> None:
-        self.query_one(StatusHeader).tick(self.controller.clock.time())
+        now = self.controller.clock.time()
+        for header in self.query(StatusHeader):
+            header.tick(now)
+        if isinstance(self.screen, BridgeScreen):
+            self.screen.query_one(StatusHeader).tick(now)
 
     @on(StateUpdated)
     def _on_state(self, message: StateUpdated) -> None:
@@ -169,7 +183,13 @@ class CanaryApp(App[None]):
                 chart.show(state.history, now)
                 chart.set_class(state.stale, "-stale")
             self.query_one(EventPanel).show(state.events)
+            banner = self.query_one("#banner", Static)
+            banner.display = state.read_only
+            if state.read_only:
+                banner.update(f"READ-ONLY ({state.read_only_reason or 'watching'}): every write is disabled")
             self._layout()
+            if isinstance(self.screen, BridgeScreen):
+                self.screen.show(state, now)
 
     # --- actions: dialogs on the UI thread, writes in workers --------------
 
@@ -231,6 +251,15 @@ class CanaryApp(App[None]):
         stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
         path = self.save_screenshot(f"canary-console-{stamp}.svg", str(self.screenshot_dir))
         self.notify(f"saved {path}")
+
+    def action_large_print(self) -> None:
+        if isinstance(self.screen, BridgeScreen):
+            self.screen.dismiss(None)
+            return
+        screen = BridgeScreen()
+        self.push_screen(screen)
+        if self.state is not None:
+            self.call_after_refresh(screen.show, self.state, self.state.now.timestamp())
 
     def action_help(self) -> None:
         keys = [(k, what) for k, what, action in self.HELP if self.check_action(action, ()) is not False]

@@ -65,6 +65,7 @@ class ConsoleState:
     router: str
     metrics: str
     interval_s: float
+    read_only_reason: str = ""
     mode: str = "MANUAL"
     automation: str = ""  # one line about automatic progression, when on
     fault: str | None = None  # the demo's current fault, when there is one
@@ -110,6 +111,7 @@ class RolloutController:
         self.evaluator = evaluator or PointEvaluator(config.criteria)
         self.who = who or whoami()
         self.read_only = read_only
+        self.read_only_reason = "--read-only" if read_only else ""
         self.history = History(history_capacity)
         self._latest = _Latest()
         self._poll_lock = threading.Lock()
@@ -226,6 +228,7 @@ class RolloutController:
                 last_success=latest.last_success,
                 error=latest.error,
                 read_only=self.read_only,
+                read_only_reason=self.read_only_reason,
                 router=self.router.describe(),
                 metrics=self.metrics.describe(),
                 interval_s=self.config.interval_s,
@@ -344,6 +347,8 @@ class RolloutController:
         """Demo only: switch the simulated canary fault."""
         if self.fault_switch is None:
             return ActionResult(False, "faults can only be switched in the demo")
+        if self.read_only:
+            return self._refused("fault", "read-only: writes are disabled", None, None, "key f", self.who)
         self.fault_switch(fault)
         self.fault = fault
         self.record("fault", f"demo fault: {fault}", who=self.who)

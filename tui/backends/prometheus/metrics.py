@@ -388,7 +388,7 @@ class PrometheusMetrics:
                         "grouped by %s; those values read as no data", ", ".join(sorted(stats.ambiguous)), vl)
         error = None
         if stats.series and stats.stale == stats.series:
-            age = now - (stats.oldest_stale or now)
+            age = now - (stats.newest_stale or now)
             error = f"stale data: the newest sample is {age:.0f}s old (more than 2 intervals)"
         at = stats.newest if stats.newest is not None else now
         return MetricsSnapshot(

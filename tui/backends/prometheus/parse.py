@@ -74,7 +74,7 @@ class VectorStats:
     series: int = 0
     stale: int = 0
     newest: float | None = None  # newest fresh sample timestamp
-    oldest_stale: float | None = None
+    newest_stale: float | None = None
     ambiguous: set[str] = field(default_factory=set)
 
     def saw(self, ts: float) -> None:
@@ -99,7 +99,7 @@ def vector_by_version(result: Any, version_label: str, versions: Iterable[str], 
         if now is not None and max_age_s is not None and now - ts > max_age_s:
             if stats is not None:
                 stats.stale += 1
-                stats.oldest_stale = ts if stats.oldest_stale is None else min(stats.oldest_stale, ts)
+                stats.newest_stale = ts if stats.newest_stale is None else max(stats.newest_stale, ts)
             continue
         if stats is not None:
             stats.saw(ts)
@@ -133,7 +133,7 @@ def buckets_by_version(result: Any, version_label: str, versions: Iterable[str],
         if now is not None and max_age_s is not None and now - ts > max_age_s:
             if stats is not None:
                 stats.stale += 1
-                stats.oldest_stale = ts if stats.oldest_stale is None else min(stats.oldest_stale, ts)
+                stats.newest_stale = ts if stats.newest_stale is None else max(stats.newest_stale, ts)
             continue
         if stats is not None:
             stats.saw(ts)
@@ -174,20 +174,19 @@ def quantiles(histogram: Histogram) -> tuple[float | None, float | None, float |
             histogram_quantile(histogram, 0.99))
 
 
-def error_fraction(error_rate: float | None, requests_per_second: float | None,
+def error_fraction(errors_per_second: float | None, requests_per_second: float | None,
                    error_series_present: bool) -> float | None:
-    """The error rate, honest about PromQL's missing series.
+    """The error rate (a fraction 0..1) from the errors/s and requests/s of one version.
 
-    ``5xx / total`` gives NO series for a version that never answered a 5xx (the 5xx
-    side has no series) and NaN for one without traffic (0/0). So: a value -> that value
-    (clamped to 0..1); no value but traffic (requests/s > 0) -> 0.0; no traffic or no
-    request data -> None.
+    PromQL gives NO series for ``rate(x{status=~"5.."})`` of a version that never
+    answered a 5xx (not a 0), so: traffic (requests/s > 0) and no error series -> 0.0;
+    no traffic, no request data, or an error series that is NaN or stale -> None.
     """
-    if error_rate is not None:
-        return min(1.0, max(0.0, error_rate))
-    if requests_per_second is not None and requests_per_second > 0 and not error_series_present:
-        return 0.0
-    return None
+    if requests_per_second is None or requests_per_second <= 0:
+        return None
+    if errors_per_second is not None:
+        return min(1.0, max(0.0, errors_per_second / requests_per_second))
+    return 0.0 if not error_series_present else None
 
 
 def error_count(errors: float | None, requests: float | None, error_series_present: bool) -> float | None:

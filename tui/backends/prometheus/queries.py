@@ -6,7 +6,8 @@ groups by the version label, so ONE query per metric answers for every version a
 Query names (each can be replaced in ``metrics.queries`` by name):
 
 ``requests_per_second``       requests/s per version over the window
-``error_rate``                the 5xx fraction per version over the window (a ratio 0..1)
+``error_rate``                5xx answers per second per version over the window; the console
+                              divides it by requests_per_second (client side) for the fraction
 ``latency_buckets_window``    latency bucket rates by (version, le) over the window: p50/p95/p99
 ``requests_increase``         requests per version over the last poll interval (the judge's counts)
 ``errors_increase``           5xx answers per version over the last poll interval
@@ -17,8 +18,27 @@ Query names (each can be replaced in ``metrics.queries`` by name):
 An override must return the same shape as the preset query it replaces: one series per
 version (labelled with the version label), and for the two ``latency_buckets_*`` queries
 one series per (version, ``le``), with ``le`` in the preset's unit (seconds for ``http``,
-milliseconds for ``istio``). ``error_rate`` must be a fraction: a version that has
-traffic and no series in the error_rate result counts as 0 errors (see parse.py).
+milliseconds for ``istio``). ``error_rate`` is a rate of errors (per second, like
+requests_per_second), not a fraction: the fraction is errors/s / requests/s, computed
+here. A version with traffic and no series in the error_rate (or errors_increase) result
+counts as 0 errors, because ``rate(x{status=~"5.."})`` has NO series, not a 0, for a
+version that never answered a 5xx; a version without traffic has no error rate (None).
+
+For the istio preset, CPU and memory per version are left out (no data) because joining
+``container_*`` series to a pod's version label depends on the cluster. With
+kube-state-metrics exporting the pods' ``version`` label, for example::
+
+    queries:
+      cpu_cores: >-
+        avg by (destination_version) (label_replace(sum by (namespace, pod)
+          (rate(container_cpu_usage_seconds_total{namespace="shop", container!="", container!="POD"}[1m]))
+          * on (namespace, pod) group_left (label_version) kube_pod_labels{namespace="shop"},
+          "destination_version", "$1", "label_version", "(.*)"))
+      memory_bytes: >-
+        avg by (destination_version) (label_replace(sum by (namespace, pod)
+          (container_memory_working_set_bytes{namespace="shop", container!="", container!="POD"})
+          * on (namespace, pod) group_left (label_version) kube_pod_labels{namespace="shop"},
+          "destination_version", "$1", "label_version", "(.*)"))
 
 Percentiles come from ONE bucket query per poll, with model.histogram_quantile applied on
 the client side, instead of three ``histogram_quantile`` queries: 1 query instead of 3,
@@ -152,8 +172,7 @@ def preset_queries(preset: str, selector: str = "", version_label: str | None = 
     req, bkt = p.requests_metric, p.buckets_metric
     q = {
         "requests_per_second": f"sum by ({vl}) (rate({req}{every}[{w}]))",
-        "error_rate": (f"sum by ({vl}) (rate({req}{errors}[{w}]))"
-                       f" / sum by ({vl}) (rate({req}{every}[{w}]))"),
+        "error_rate": f"sum by ({vl}) (rate({req}{errors}[{w}]))",
         "latency_buckets_window": f"sum by ({vl}, le) (rate({bkt}{every}[{w}]))",
         "requests_increase": f"sum by ({vl}) (increase({req}{every}[{i}]))",
         "errors_increase": f"sum by ({vl}) (increase({req}{errors}[{i}]))",

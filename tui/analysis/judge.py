@@ -1,0 +1,467 @@
+"""The statistical judge: pass, fail or not enough data, decided sequentially from counts.
+
+Every count criterion is "the canary's share of bad requests is at most p0":
+
+* "error rate":             errors / requests           <= errorRate.max
+* "error rate vs stable":   errors / requests           <= stable's rate + errorRate.maxDeltaToStable
+* "p95 latency":            requests slower than max    <= 5%  (p95 <= max)
+* "p95 latency vs stable":  requests slower than ratio x stable's p95 <= 5%
+
+"Slower than T" is read from the latency histogram: the requests above the largest
+bucket bound <= T (the bound used is named in the check's bound text).
+
+Each criterion runs two sequential tests on the counts of every poll
+(tui.analysis.sequential):
+
+* FAIL: a CUSUM of the likelihood ratio of an alternative p1 against p0. p1 is
+  the rate whose evidence per request, KL(p1 || p0), reaches the threshold in about
+  `effect_requests` requests: an effect of the same detectability at any p0 (for
+  an error bound of 1% it is 2.9%). The canary fails when a stretch of evidence
+  reaches log(1/alpha). Under any rate <= p0 a stretch gets there with
+  probability <= alpha (Ville's inequality), however often it is looked at; the
+  CUSUM restarts a stretch when the evidence turns healthy so a canary that turns
+  bad after an hour is caught as fast as one that is bad from the start.
+* PASS: a mixture SPRT since the reset of alternatives below p0 (odds x0.5 and
+  x0.8). It passes when the evidence that the rate is below p0 reaches
+  log(1/pass_alpha): an anytime-valid upper confidence bound below the bound.
+* Otherwise: NODATA, "not enough data yet (N requests)".
+
+Stable's own uncertainty: the "vs stable" bounds are plug-ins fixed before each
+poll's canary counts are used. For FAIL they take stable's upper confidence
+bound over the last `stable_window_s` (error rate: Wilson; p95: the histogram
+quantile at rank 0.95 + z * sqrt(0.95 * 0.05 / n)), so a stable sample that
+happens to look good does not make the canary look bad; for PASS stable's lower
+bound since the reset (error rate) or its point estimate (p95). With stable at
+~19x the canary's traffic its uncertainty is small, but it is not ignored.
+
+Stable degraded: stable's own counts run the same FAIL test against the absolute
+bounds. When stable breaches an absolute bound and the canary is not worse than
+stable (its "vs stable" test does not fail), the absolute check is WARN instead of
+FAIL: rolling back would not help.
+
+A failed check stays failed until `reset()` (the controller resets on every
+weight change): a sequential test's rejection is a decision, not a reading.
+
+cpu, memory and business criteria are the point checks of tui.analysis.criteria.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+from tui.analysis.criteria import resource_checks
+from tui.analysis.sequential import (
+    CountWindow,
+    LowerSprt,
+    UpperCusum,
+    alternative,
+    clamp_rate,
+    kl_bernoulli,
+    llr_terms,
+    wilson,
+)
+from tui.config import Criteria
+from tui.model import Check, MetricsSnapshot, Result, Verdict, VersionSample, count_above, histogram_quantile
+
+QUANTILE = 0.95  # the criteria are on p95: at most 5% of requests may be slower than the bound
+SLOW_SHARE = 1.0 - QUANTILE
+
+ERROR_ABS = "error rate"
+ERROR_REL = "error rate vs stable"
+LATENCY_ABS = "p95 latency"
+LATENCY_REL = "p95 latency vs stable"
+
+
+@dataclass
+class _Counts:
+    """A version's counts in one poll (None: the sample had no counts)."""
+
+    requests: float | None
+    errors: float | None
+    histogram: tuple[tuple[float, float], ...]
+
+    @staticmethod
+    def of(sample: VersionSample) -> "_Counts":
+        n, x = sample.value("requests"), sample.value("errors")
+        if n is None or n < 0:
+            return _Counts(None, None, ())
+        if x is None or x < 0:
+            x = None
+        else:
+            x = min(x, n)
+        hist = sample.histogram if sample.histogram and sample.histogram[-1][1] > 0 else ()
+        return _Counts(n, x, hist)
+
+
+@dataclass
+class _Test:
+    """One count criterion: its FAIL and PASS tests and the counts they used since the reset."""
+
+    name: str
+    pass_factors: tuple[float, ...]
+    cusum: UpperCusum = field(default_factory=UpperCusum)
+    sprt: LowerSprt | None = None
+    requests: float = 0.0
+    events: float = 0.0
+    p0_fail: float | None = None  # the latest null of the FAIL test
+    p0_pass: float | None = None
+    bucket_ms: float | None = None  # latency tests: the bucket bound counted above
+    why_not: str = ""  # why the latest poll could not be used
+    latched: Check | None = None
+
+    def __post_init__(self) -> None:
+        self.sprt = LowerSprt(self.pass_factors)
+
+    def feed(self, requests: float, fail_events: float | None, p0_fail: float | None,
+             pass_events: float | None, p0_pass: float | None, kl: float) -> None:
+        if requests <= 0:
+            return
+        if fail_events is not None and p0_fail is not None:
+            self.p0_fail = p0_fail
+            self.cusum.update(requests, fail_events, p0_fail, alternative(p0_fail, kl))
+            self.requests += requests
+            self.events += fail_events
+        if pass_events is not None and p0_pass is not None:
+            self.p0_pass = p0_pass
+            self.sprt.update(requests, pass_events, p0_pass)
+
+
+def _pct(p: float | None) -> str:
+    return "n/a" if p is None else f"{p * 100:.2f}%"
+
+
+def _ms(v: float | None) -> str:
+    return "n/a" if v is None or math.isinf(v) else f"{v:.0f} ms"
+
+
+class SequentialJudge:
+    """Evaluator: sequential tests on the canary's counts (see the module docstring)."""
+
+    def __init__(
+        self,
+        criteria: Criteria,
+        alpha: float = 0.005,
+        pass_alpha: float = 0.05,
+        effect_requests: float = 420.0,
+        stable_window_s: float = 30.0,
+        stable_z: float = 2.5,
+        idle_s: float = 10.0,
+        default_interval_s: float = 2.0,
+    ) -> None:
+        if not 0 < alpha < 1 or not 0 < pass_alpha < 1:
+            raise ValueError("alpha and pass_alpha must be in (0, 1)")
+        self.criteria = criteria
+        self.alpha = alpha
+        self.pass_alpha = pass_alpha
+        self.threshold = math.log(1 / alpha)  # FAIL when a CUSUM stretch reaches this log-likelihood ratio
+        self.pass_threshold = math.log(1 / pass_alpha)
+        self.effect_requests = effect_requests
+        self.kl = self.threshold / effect_requests  # evidence per request of the alternative
+        self.stable_window_s = stable_window_s
+        self.stable_z = stable_z
+        self.idle_s = idle_s
+        self.default_interval_s = default_interval_s
+        self.reset()
+
+    # --- Evaluator ---------------------------------------------------------
+
+    def reset(self) -> None:
+        factors = (0.5, 0.8)
+        self._tests = {name: _Test(name, factors) for name in (ERROR_ABS, ERROR_REL, LATENCY_ABS, LATENCY_REL)}
+        # stable against the absolute bounds: is stable itself degraded?
+        self._stable_tests = {name: _Test(name, factors) for name in (ERROR_ABS, LATENCY_ABS)}
+        self._stable_recent = CountWindow(self.stable_window_s)
+        self._stable_all = CountWindow(None)
+        self._canary_recent = CountWindow(self.stable_window_s)
+        self._canary_all = CountWindow(None)
+        self._canary_idle_s = 0.0
+        self._canary_seen = False
+        self._canary_missing = False
+        self._stable_missing = False
+        self._prev_at = None
+        self._polls = 0
+
+    def observe(self, snap: MetricsSnapshot, canary_weight: int | None) -> Verdict:
+        c, s = _Counts.of(snap.canary), _Counts.of(snap.stable)
+        dt = snap.interval_s
+        if not dt or dt <= 0:
+            dt = (snap.at - self._prev_at).total_seconds() if self._prev_at is not None else self.default_interval_s
+            dt = dt if dt > 0 else self.default_interval_s
+        self._prev_at = snap.at
+        self._polls += 1
+        if snap.error:
+            c, s = _Counts(None, None, ()), _Counts(None, None, ())
+        self._canary_missing = c.requests is None
+        self._stable_missing = s.requests is None
+
+        # Plug-ins from stable, fixed before this poll's canary counts are used.
+        refs = self._stable_references(s, dt)
+        self._feed_canary(c, dt, refs)
+        self._feed_stable(s)
+
+        checks = [self._decide(name, snap) for name in self._displayed()]
+        checks += resource_checks(self.criteria, snap)
+        verdict = Verdict.combine(tuple(checks), at=snap.at)
+        return Verdict(verdict.result, verdict.checks, self._summary(verdict), snap.at)
+
+    # --- feeding the tests ---------------------------------------------------
+
+    def _displayed(self) -> list[str]:
+        names = [ERROR_ABS]
+        if self.criteria.error_max_delta is not None:
+            names.append(ERROR_REL)
+        names.append(LATENCY_ABS)
+        if self.criteria.p95_max_ratio is not None:
+            names.append(LATENCY_REL)
+        return names
+
+    def _stable_references(self, s: _Counts, dt: float) -> dict[str, float | None]:
+        """Stable's bounds for the "vs stable" tests: upper for FAIL (recent), lower for PASS (since reset)."""
+        if s.requests is not None:
+            self._stable_recent.add(dt, s.requests, s.errors or 0.0, s.histogram)
+            self._stable_all.add(dt, s.requests, s.errors or 0.0, s.histogram)
+        recent, whole = self._stable_recent, self._stable_all
+        refs: dict[str, float | None] = {"err_hi": None, "err_lo": None, "p95_hi": None, "p95": None}
+        if s.requests is None:
+            return refs  # no stable counts in this sample: the "vs stable" tests wait
+        if recent.requests > 0:
+            refs["err_hi"] = wilson(recent.events, recent.requests, self.stable_z)[1]
+        if whole.requests > 0:
+            refs["err_lo"] = wilson(whole.events, whole.requests, self.stable_z)[0]
+        hist = recent.histogram()
+        if hist and hist[-1][1] > 0:
+            n = hist[-1][1]
+            rank = min(0.999, QUANTILE + self.stable_z * math.sqrt(QUANTILE * SLOW_SHARE / n))
+            refs["p95_hi"] = histogram_quantile(hist, rank)
+        hist = whole.histogram()
+        if hist and hist[-1][1] > 0:
+            refs["p95"] = histogram_quantile(hist, QUANTILE)
+        return refs
+
+    def _feed_canary(self, c: _Counts, dt: float, refs: dict[str, float | None]) -> None:
+        crit, kl = self.criteria, self.kl
+        for t in self._tests.values():
+            t.why_not = ""
+        if c.requests is None:
+            for t in self._tests.values():
+                t.why_not = "no canary counts in the latest sample"
+            return
+        self._canary_idle_s = 0.0 if c.requests > 0 else self._canary_idle_s + dt
+        self._canary_recent.add(dt, c.requests, c.errors or 0.0, c.histogram)
+        self._canary_all.add(dt, c.requests, c.errors or 0.0, c.histogram)
+        if c.requests <= 0:
+            return
+        self._canary_seen = True
+        n = c.requests
+
+        # error rate, absolute and vs stable
+        if c.errors is None:
+            for name in (ERROR_ABS, ERROR_REL):
+                self._tests[name].why_not = "no canary error count"
+        else:
+            self._tests[ERROR_ABS].feed(n, c.errors, crit.error_max, c.errors, crit.error_max, kl)
+            delta = crit.error_max_delta or 0.0
+            hi, lo = refs["err_hi"], refs["err_lo"]
+            rel = self._tests[ERROR_REL]
+            if hi is None:
+                rel.why_not = "no stable counts"
+            else:
+                rel.feed(n, c.errors, clamp_rate(hi + delta), c.errors,
+                         None if lo is None else clamp_rate(lo + delta), kl)
+
+        # latency, absolute and vs stable: requests above a bucket bound, from the histogram
+        if not c.histogram:
+            for name in (LATENCY_ABS, LATENCY_REL):
+                self._tests[name].why_not = "no canary latency histogram"
+            return
+        above = count_above(c.histogram, crit.p95_max_ms)
+        t_abs = self._tests[LATENCY_ABS]
+        if above is None:
+            t_abs.why_not = f"no histogram bucket <= {crit.p95_max_ms:g} ms"
+        else:
+            t_abs.bucket_ms = above[1]
+            t_abs.feed(c.histogram[-1][1], above[0], SLOW_SHARE, above[0], SLOW_SHARE, kl)
+        ratio = crit.p95_max_ratio or 1.0
+        rel = self._tests[LATENCY_REL]
+        if refs["p95_hi"] is None:
+            rel.why_not = "no stable latency histogram"
+            return
+        fail_above = count_above(c.histogram, ratio * refs["p95_hi"])
+        pass_above = count_above(c.histogram, ratio * refs["p95"]) if refs["p95"] is not None else None
+        if fail_above is None:
+            rel.why_not = f"{ratio:.2f}x stable's p95 is below the smallest bucket"
+            return
+        rel.bucket_ms = fail_above[1]
+        rel.feed(c.histogram[-1][1], fail_above[0], SLOW_SHARE,
+                 None if pass_above is None else pass_above[0], SLOW_SHARE, kl)
+
+    def _feed_stable(self, s: _Counts) -> None:
+        if s.requests is None or s.requests <= 0:
+            return
+        crit = self.criteria
+        if s.errors is not None:
+            self._stable_tests[ERROR_ABS].feed(s.requests, s.errors, crit.error_max, None, None, self.kl)
+        if s.histogram:
+            above = count_above(s.histogram, crit.p95_max_ms)
+            if above is not None:
+                t = self._stable_tests[LATENCY_ABS]
+                t.bucket_ms = above[1]
+                t.feed(s.histogram[-1][1], above[0], SLOW_SHARE, None, None, self.kl)
+
+    # --- decisions ---------------------------------------------------------
+
+    def _decide(self, name: str, snap: MetricsSnapshot) -> Check:
+        t = self._tests[name]
+        if t.latched is not None:
+            return t.latched
+        latency = name in (LATENCY_ABS, LATENCY_REL)
+        unit = "ms" if latency else "%"
+        metric = "p95_ms" if latency else "error_rate"
+        bound = self._bound_text(name, t)
+        canary_v, stable_v = self._values(name, t, failing=False)
+
+        def check(result: Result, reason: str, confidence: float | None,
+                  cv: float | None = canary_v, sv: float | None = stable_v) -> Check:
+            return Check(name, metric, cv, sv, bound, result, reason, confidence, unit)
+
+        if self._canary_missing:
+            return check(Result.NODATA, "no canary counts in the latest sample", None)
+        if not self._canary_seen:
+            return check(Result.NODATA, "no canary requests yet", None)
+        if self._canary_idle_s >= self.idle_s:
+            return check(Result.NODATA, f"no canary requests in the last {self._canary_idle_s:.0f} s", None)
+        rel = name in (ERROR_REL, LATENCY_REL)
+        if rel and self._stable_missing:
+            return check(Result.NODATA, "no stable counts in the latest sample", None)
+        if t.requests <= 0:
+            return check(Result.NODATA, t.why_not or "no data yet", None)
+
+        s, h = t.cusum.llr, self.threshold
+        stable_bad = self._stable_breach(name)
+        if s >= h and stable_bad is None:
+            cv, sv = self._values(name, t, failing=True)
+            reason = self._fail_reason(name, t)
+            failed = check(Result.FAIL, reason, 1 - math.exp(-s), cv, sv)
+            at = snap.at.strftime("%H:%M:%S")
+            t.latched = Check(failed.name, failed.metric, failed.canary, failed.stable, failed.bound,
+                              failed.result, f"{reason}; decided {at}", failed.confidence, failed.unit)
+            return failed
+        if stable_bad is not None:
+            return check(Result.WARN, stable_bad, 1 - math.exp(-self._stable_tests[name].cusum.llr))
+        evidence = t.sprt.log_evidence if t.p0_pass is not None else 0.0
+        if evidence >= self.pass_threshold:
+            return check(Result.PASS, "", 1 - math.exp(-evidence))
+        lean = max(s, evidence, 0.0)
+        return check(Result.NODATA, f"not enough data yet ({t.requests:.0f} requests)", 1 - math.exp(-lean))
+
+    def _stable_breach(self, name: str) -> str | None:
+        """Why the check is WARN (stable breaches the absolute bound, canary not worse), or None."""
+        if name not in self._stable_tests:
+            return None
+        st = self._stable_tests[name]
+        if st.cusum.llr < self.threshold:
+            return None
+        rel = self._tests[ERROR_REL if name == ERROR_ABS else LATENCY_REL]
+        if rel.latched is not None or rel.cusum.llr >= self.threshold:
+            return None  # the canary is worse than stable too: its failure stands
+        crit = self.criteria
+        if name == ERROR_ABS:
+            rate = st.cusum.events / st.cusum.requests if st.cusum.requests else None
+            return (f"stable itself at {_pct(rate)} errors > {_pct(crit.error_max)}; "
+                    "canary not worse: rollback would not help")
+        share = st.cusum.events / st.cusum.requests if st.cusum.requests else None
+        return (f"stable itself has {_pct(share)} slower than {_ms(st.bucket_ms)} > 5%; "
+                "canary not worse: rollback would not help")
+
+    def _bound_text(self, name: str, t: _Test) -> str:
+        crit = self.criteria
+        if name == ERROR_ABS:
+            return f"<= {_pct(crit.error_max)}"
+        if name == ERROR_REL:
+            return f"<= stable + {_pct(crit.error_max_delta or 0.0)}"
+        if name == LATENCY_ABS:
+            if t.bucket_ms is None:
+                return f"<= {crit.p95_max_ms:g} ms"
+            return f"<= {crit.p95_max_ms:g} ms (<= 5% above the {t.bucket_ms:g} ms bucket)"
+        ratio = crit.p95_max_ratio or 1.0
+        ref = self._stable_p95_threshold()
+        if t.bucket_ms is None or ref is None:
+            return f"<= {ratio:.2f}x stable"
+        return f"<= {ratio:.2f}x stable = {ref:.0f} ms (<= 5% above the {t.bucket_ms:g} ms bucket)"
+
+    def _stable_p95_threshold(self) -> float | None:
+        hist = self._stable_all.histogram()
+        p95 = histogram_quantile(hist, QUANTILE) if hist else None
+        return None if p95 is None else p95 * (self.criteria.p95_max_ratio or 1.0)
+
+    def _values(self, name: str, t: _Test, failing: bool) -> tuple[float | None, float | None]:
+        if name in (ERROR_ABS, ERROR_REL):
+            if failing and t.cusum.requests > 0:
+                return t.cusum.events / t.cusum.requests, self._stable_recent.rate
+            return self._canary_all.rate, self._stable_all.rate
+        ch, sh = self._canary_all.histogram(), self._stable_all.histogram()
+        return (histogram_quantile(ch, QUANTILE) if ch else None,
+                histogram_quantile(sh, QUANTILE) if sh else None)
+
+    def _fail_reason(self, name: str, t: _Test) -> str:
+        cs = t.cusum
+        rate = cs.events / cs.requests if cs.requests else 0.0
+        tail = f"(LLR {cs.llr:.1f} > {self.threshold:.1f})"
+        if name in (ERROR_ABS, ERROR_REL):
+            return f"canary {_pct(rate)} errors in {cs.requests:.0f} requests vs bound {_pct(cs.p0)} {tail}"
+        return (f"canary {rate * 100:.1f}% of {cs.requests:.0f} requests slower than {_ms(t.bucket_ms)} "
+                f"vs bound 5% {tail}")
+
+    # --- the summary line --------------------------------------------------
+
+    def _projection(self, name: str) -> tuple[float, float] | None:
+        """(seconds to FAIL, bad rate) if the canary keeps the rate of its current stretch of evidence."""
+        t = self._tests[name]
+        cs = t.cusum
+        if t.latched is not None or cs.requests <= 0 or cs.llr <= 0 or t.p0_fail is None:
+            return None
+        rate = cs.events / cs.requests
+        p1 = alternative(t.p0_fail, self.kl)
+        per_request = cs.drift_per_request(rate, t.p0_fail, p1)
+        recent = self._canary_recent
+        rps = recent.requests / recent.seconds if recent.seconds > 0 else 0.0
+        if per_request <= 0 or rps <= 0:
+            return None
+        return max(0.0, (self.threshold - cs.llr) / (per_request * rps)), rate
+
+    def _summary(self, verdict: Verdict) -> str:
+        by_name = {c.name: c for c in verdict.checks}
+        shown = [n for n in self._displayed() if n in by_name]
+        failing = [c for c in verdict.checks if c.result is Result.FAIL]
+        if failing:
+            c = failing[0]
+            more = f" (+{len(failing) - 1} more)" if len(failing) > 1 else ""
+            return f"rollback now: {c.name}: {c.reason}{more}"
+        warns = [c for c in verdict.checks if c.result is Result.WARN]
+        if warns:
+            return f"hold: {warns[0].name}: {warns[0].reason}"
+        projections = []
+        for name in shown:
+            p = self._projection(name)
+            if p is not None:
+                projections.append((p[0], name, p[1]))
+        if projections:
+            eta, name, rate = min(projections)
+            what = "errors" if name in (ERROR_ABS, ERROR_REL) else "requests slow"
+            return f"{name}: rollback in ~{max(1, round(eta))} s if the canary keeps {rate * 100:.1f}% {what}"
+        waiting = [n for n in shown if by_name[n].result is Result.NODATA]
+        if shown:
+            nearest = max(shown, key=lambda n: self._tests[n].cusum.llr)
+            near = f"nearest to failing: {nearest} (LLR {self._tests[nearest].cusum.llr:.1f} of {self.threshold:.1f})"
+        else:
+            near = ""
+        if not self._canary_seen:
+            return "no canary requests yet: nothing decided"
+        if waiting:
+            n = max(self._tests[w].requests for w in waiting)
+            return f"no check trending to fail; {near}; {len(waiting)} still gathering data ({n:.0f} requests)"
+        return f"all checks passing; {near}"
+
+
+__all__ = ["SequentialJudge", "ERROR_ABS", "ERROR_REL", "LATENCY_ABS", "LATENCY_REL", "kl_bernoulli", "llr_terms"]

@@ -1,0 +1,77 @@
+"""Large print for a shared screen: only what a bridge needs at a glance, legible at low resolution.
+
+Weights, the verdict, the two p95s, the two error rates and the last decision, in big digits.
+"""
+
+from __future__ import annotations
+
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Grid
+from textual.screen import Screen
+from textual.widgets import Digits, Footer, Static
+
+from tui.app.widgets.status import StatusHeader
+from tui.controller import ConsoleState
+from tui.formatting import RESULT_MARK, hhmmss
+from tui.model import Result
+
+DECISIONS = ("promote", "rollback", "set-weight", "step", "auto-step", "auto")
+
+
+def _num(value: float | None, digits: int) -> str:
+    return "-" if value is None else f"{value:.{digits}f}"
+
+
+class BridgeScreen(Screen[None]):
+    BINDINGS = [Binding("L,escape", "close", "Full console")]
+
+    def compose(self) -> ComposeResult:
+        yield StatusHeader(id="bridge-status")
+        yield Static("", id="verdict")
+        with Grid(id="bridge"):
+            yield Static("")
+            yield Static("stable", classes="stable-label")
+            yield Static("canary", classes="canary-label")
+            for metric in ("weight", "p95", "errors"):
+                yield Static({"weight": "weight %", "p95": "p95 ms", "errors": "errors %"}[metric],
+                             classes="metric-label")
+                yield Digits("-", id=f"stable-{metric}", classes="stable")
+                yield Digits("-", id=f"canary-{metric}", classes="canary")
+        yield Static("", id="decision")
+        yield Footer()
+
+    def show(self, state: ConsoleState, now: float) -> None:
+        self.query_one(StatusHeader).show(state, now)
+        verdict = self.query_one("#verdict", Static)
+        result = state.verdict.result if state.verdict else Result.NODATA
+        stale = " (STALE DATA)" if state.stale else ""
+        verdict.update(f"VERDICT {RESULT_MARK[result]}{stale}")
+        for r in Result:
+            verdict.set_class(r is result, f"-{r.value}")
+        split = state.split
+        snap = state.snapshot if not state.stale else None
+        values = {
+            "stable-weight": _num(split.stable_weight if split else None, 0),
+            "canary-weight": _num(split.canary_weight if split else None, 0),
+            "stable-p95": _num(snap.stable.p95_ms if snap else None, 0),
+            "canary-p95": _num(snap.canary.p95_ms if snap else None, 0),
+            "stable-errors": _num(snap.stable.error_rate * 100 if snap and snap.stable.error_rate is not None
+                                  else None, 2),
+            "canary-errors": _num(snap.canary.error_rate * 100 if snap and snap.canary.error_rate is not None
+                                  else None, 2),
+        }
+        for key, text in values.items():
+            self.query_one(f"#{key}", Digits).update(text)
+        last = next((e for e in reversed(state.events) if e.kind in DECISIONS and e.ok), None)
+        decision = "no decision yet"
+        if last is not None:
+            decision = f"{hhmmss(last.at)} UTC  {last.kind}: {last.message}"
+            if last.reason:
+                decision += f" — {last.reason}"
+            if last.who:
+                decision += f" ({last.who})"
+        self.query_one("#decision", Static).update(f"last decision: {decision}")
+
+    def action_close(self) -> None:
+        self.dismiss(None)
