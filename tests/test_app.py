@@ -160,3 +160,48 @@ async def test_every_panel_is_on_screen_at_any_size(size):
             region = app.query_one(panel).region
             assert region.width > 0 and region.height >= 3, (panel, region)
             assert region.right <= size[0] and region.bottom <= size[1], (panel, region)
+
+
+async def test_a_toggles_automatic_progression_and_the_header_says_so():
+    app, controller = _app()
+    async with app.run_test(size=(160, 40)) as pilot:
+        await pilot.press("a")
+        await _settle(pilot)
+        assert controller.autopilot.progress.enabled
+        assert app.state.mode == "AUTO"
+        assert "→ 10% in" in str(app.query_one("#status").render())
+        await pilot.press("a")
+        await _settle(pilot)
+        assert not controller.autopilot.progress.enabled
+
+
+async def test_large_print_shows_weights_verdict_and_last_decision():
+    from textual.widgets import Digits
+
+    from tui.app.screens.bridge import BridgeScreen
+
+    app, controller = _app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("plus")
+        await _settle(pilot)
+        await pilot.press("L")
+        await pilot.pause()
+        assert isinstance(app.screen, BridgeScreen)
+        assert app.screen.query_one("#canary-weight", Digits).value == "10"
+        assert app.screen.query_one("#stable-weight", Digits).value == "90"
+        assert "canary 5% -> 10%" in str(app.screen.query_one("#decision").render())
+        assert "VERDICT" in str(app.screen.query_one("#verdict").render())
+        await pilot.press("L")
+        await pilot.pause()
+        assert not isinstance(app.screen, BridgeScreen)
+
+
+async def test_read_only_shows_a_banner_and_refuses_the_fault_key():
+    app, controller = _app(read_only=True)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await pilot.press("f", "a")
+        await _settle(pilot)
+        assert controller.router.world.fault == "none"
+        assert not controller.autopilot.progress.enabled
+        banner = app.query_one("#banner")
+        assert banner.display and "READ-ONLY" in str(banner.render())

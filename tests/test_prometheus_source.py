@@ -337,6 +337,11 @@ def test_tls_ca_file_and_insecure_skip_verify(sources, tls_cert):
         assert insecure.poll().canary.requests_per_second == 5.0
 
 
+def test_missing_ca_file_is_a_config_error(fake, tmp_path):
+    with pytest.raises(PrometheusConfigError, match="caFile: no such file"):
+        PrometheusMetrics(fake.url, ca_file=str(tmp_path / "nope.pem"))
+
+
 # --- backfill ----------------------------------------------------------------
 
 

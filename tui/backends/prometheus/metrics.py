@@ -167,6 +167,8 @@ class PrometheusMetrics:
                                           overrides=queries, business=tuple(business))
         except QueryConfigError as exc:
             raise PrometheusConfigError(str(exc)) from None
+        if ca_file and not insecure_skip_verify and not os.path.isfile(ca_file):
+            raise PrometheusConfigError(f"metrics.auth.caFile: no such file: {ca_file}")
         self._clock = clock
         self._closed = False
         self._lock = threading.Lock()
