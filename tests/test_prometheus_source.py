@@ -165,6 +165,14 @@ def test_empty_answers_are_no_data_not_zero(fake, sources):
         assert sample.histogram == ()
 
 
+def test_series_only_under_other_version_names_is_said(fake, sources):
+    src = sources(fake.url, stable_version="v1", canary_version="v2")
+    fake.answer("", vector([({"version": "stable"}, 1.0), ({"version": "canary"}, 2.0)]))
+    snap = src.poll()
+    assert snap.error == "no series for version='v1' or 'v2' (found canary, stable)"
+    assert snap.canary.requests_per_second is None
+
+
 def test_stale_samples_by_timestamp(fake, sources):
     src = sources(fake.url, interval_s=2.0)
     old = time.time() - 10  # 10 s > 2 intervals

@@ -111,6 +111,7 @@ class RolloutController:
         self.evaluator = evaluator or PointEvaluator(config.criteria)
         self.who = who or whoami()
         self.read_only = read_only
+        self._forced_read_only = read_only  # --read-only stays read-only whatever the lease says
         self.read_only_reason = "--read-only" if read_only else ""
         self.history = History(history_capacity)
         self._latest = _Latest()
@@ -236,6 +237,13 @@ class RolloutController:
                 automation=self.autopilot.describe(),
                 fault=self.fault,
             )
+
+    def set_driver(self, driving: bool, reason: str) -> None:
+        """Called by the driver lease: a console that does not hold the lease only watches."""
+        if self._forced_read_only:
+            return
+        self.read_only = not driving
+        self.read_only_reason = reason
 
     def _mode(self) -> str:
         if self.read_only:

@@ -11,6 +11,10 @@ at most ``metrics.retries`` quick retries (connection errors and 502/503/504 onl
 a backoff of a few tens of ms), and the whole poll is cut at that timeout: a dead
 Prometheus fails the poll within the timeout, not seconds later.
 
+Computed here, not in PromQL: p50/p95/p99 from the one bucket query (model.histogram_quantile),
+the error rate as errors/s / requests/s (0.0 for a version with traffic and no 5xx series,
+None without traffic), le seconds -> ms, cumulative monotone histograms.
+
 No data is never a pass: an empty result, NaN, a series older than two intervals
 (the sample timestamp Prometheus returns, compared with now) give None; an unreachable,
 slow or failing Prometheus raises BackendError("prometheus at URL: ...").
@@ -174,6 +178,7 @@ class PrometheusMetrics:
         self._lock = threading.Lock()
         self.queries_issued = 0
         self.last_poll = PollStats()
+        self._warned_ambiguous = False
 
         # Lazy imports: only a configured Prometheus source loads the HTTP stack.
         import requests
@@ -316,7 +321,6 @@ class PrometheusMetrics:
         """Every query concurrently; all results, or BackendError within `timeout` seconds."""
         if self._closed:
             raise BackendError(f"prometheus at {self._url}: the source is closed")
-        started = time.monotonic()
         futures: dict[Future, str] = {}
         try:
             for name, promql in queries.items():
@@ -332,7 +336,7 @@ class PrometheusMetrics:
                 f.cancel()
             errors = [(futures[f], f.exception()) for f in failed]
             name, exc = min(errors, key=lambda e: _severity(e[1], self._requests))
-            raise self._error(name, exc, timeout, time.monotonic() - started) from None
+            raise self._error(name, exc, timeout) from None
         if pending:
             for f in pending:
                 f.cancel()
@@ -340,7 +344,7 @@ class PrometheusMetrics:
             raise BackendError(f"prometheus at {self._url}: timed out after {_fmt_s(timeout)}")
         return {futures[f]: f.result() for f in done}
 
-    def _error(self, name: str, exc: BaseException, timeout: float, took: float) -> BackendError:
+    def _error(self, name: str, exc: BaseException, timeout: float) -> BackendError:
         what = self._secrets.redact(_describe_failure(exc, timeout, self._requests))
         if not _is_transport(exc, self._requests):
             what = f"query {name} failed: {what}"
@@ -385,10 +389,17 @@ class PrometheusMetrics:
                                  business[v])
             for v in versions
         }
-        if stats.ambiguous:
+        if stats.ambiguous and not self._warned_ambiguous:
+            self._warned_ambiguous = True
             log.warning("prometheus: more than one series per version (%s) in a result: a query is not "
                         "grouped by %s; those values read as no data", ", ".join(sorted(stats.ambiguous)), vl)
         error = None
+        if not stats.series:
+            others = sorted({str(x["metric"][vl]) for r in results.values() for x in parse.series_of(r)
+                             if vl in x.get("metric", {})} - set(versions))
+            if others:  # the data is there, under other version names: say so
+                error = (f"no series for {vl}={self.stable_version!r} or {self.canary_version!r} "
+                         f"(found {', '.join(others[:5])})")
         if stats.series and stats.stale == stats.series:
             age = now - (stats.newest_stale or now)
             error = f"stale data: the newest sample is {age:.0f}s old (more than 2 intervals)"

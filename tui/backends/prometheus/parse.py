@@ -51,7 +51,7 @@ def parse_le(raw: Any) -> float | None:
     return v
 
 
-def _series(result: Any) -> Iterable[Mapping[str, Any]]:
+def series_of(result: Any) -> Iterable[Mapping[str, Any]]:
     """The series of a vector/matrix result; nothing for a scalar, string or junk."""
     if not isinstance(result, list):
         return ()
@@ -86,7 +86,7 @@ def vector_by_version(result: Any, version_label: str, versions: Iterable[str], 
     """One value per wanted version from an instant vector; None where there is no usable value."""
     wanted = set(versions)
     found: dict[str, list[float | None]] = defaultdict(list)
-    for s in _series(result):
+    for s in series_of(result):
         version = s.get("metric", {}).get(version_label)
         if version not in wanted:
             continue
@@ -119,7 +119,7 @@ def buckets_by_version(result: Any, version_label: str, versions: Iterable[str],
     """A cumulative histogram (ms bounds) per wanted version from ``sum by (version, le)``."""
     wanted = set(versions)
     pairs: dict[str, list[tuple[Any, Any]]] = defaultdict(list)
-    for s in _series(result):
+    for s in series_of(result):
         labels = s.get("metric", {})
         version = labels.get(version_label)
         if version not in wanted or "le" not in labels:
@@ -227,7 +227,7 @@ def make_sample(values: Mapping[str, float | None], present: Mapping[str, bool],
 def versions_present(result: Any, version_label: str, versions: Iterable[str]) -> dict[str, bool]:
     """Whether each version has at least one series in a result (whatever its value)."""
     wanted = set(versions)
-    seen = {s.get("metric", {}).get(version_label) for s in _series(result)}
+    seen = {s.get("metric", {}).get(version_label) for s in series_of(result)}
     return {v: v in seen for v in wanted}
 
 
@@ -237,7 +237,7 @@ def matrix_by_version(result: Any, version_label: str, versions: Iterable[str]
     wanted = set(versions)
     out: dict[str, dict[float, float | None]] = {v: {} for v in wanted}
     counts: dict[str, int] = defaultdict(int)
-    for s in _series(result):
+    for s in series_of(result):
         version = s.get("metric", {}).get(version_label)
         if version not in wanted:
             continue
@@ -257,7 +257,7 @@ def matrix_buckets_by_version(result: Any, version_label: str, versions: Iterabl
     """A range result of bucket series: version -> {timestamp: histogram}."""
     wanted = set(versions)
     pairs: dict[str, dict[float, list[tuple[Any, Any]]]] = {v: defaultdict(list) for v in wanted}
-    for s in _series(result):
+    for s in series_of(result):
         labels = s.get("metric", {})
         version = labels.get(version_label)
         if version not in wanted or "le" not in labels:
