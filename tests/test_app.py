@@ -74,7 +74,7 @@ async def test_rollback_cancelled_changes_nothing(cancel):
         await pilot.press(cancel)
         await _settle(pilot)
         assert canary(controller) == 5
-        assert controller.router.world.canary_replicas > 0
+        assert controller.router.table.canary_replicas > 0
 
 
 @pytest.mark.parametrize("confirm", ["y", "enter"])
@@ -84,7 +84,7 @@ async def test_rollback_confirmed_moves_all_traffic_and_scales_down(confirm):
         await pilot.press("r", confirm)
         await _settle(pilot)
         assert canary(controller) == 0
-        assert controller.router.world.canary_replicas == 0
+        assert controller.router.table.canary_replicas == 0
         assert any(e.kind == "rollback" and e.reason == "key r (confirmed)" for e in controller.state().events)
 
 
@@ -104,13 +104,13 @@ async def test_f_cycles_the_demo_fault():
     async with app.run_test(size=(120, 40)) as pilot:
         await pilot.press("f")
         await _settle(pilot)
-        assert controller.router.world.fault == "errors"
+        assert controller.metrics.world.fault == "errors"
         await pilot.press("f")
         await _settle(pilot)
-        assert controller.router.world.fault == "latency"
+        assert controller.metrics.world.fault == "latency"
         await pilot.press("f")
         await _settle(pilot)
-        assert controller.router.world.fault == "none"
+        assert controller.metrics.world.fault == "none"
 
 
 async def test_help_lists_the_keys():
@@ -201,7 +201,7 @@ async def test_read_only_shows_a_banner_and_refuses_the_fault_key():
     async with app.run_test(size=(100, 30)) as pilot:
         await pilot.press("f", "a")
         await _settle(pilot)
-        assert controller.router.world.fault == "none"
+        assert controller.metrics.world.fault == "none"
         assert not controller.autopilot.progress.enabled
         banner = app.query_one("#banner")
         assert banner.display and "READ-ONLY" in str(banner.render())

@@ -35,7 +35,7 @@ def test_step_set_promote_rollback_are_recorded_with_who_from_to_why(demo_contro
     assert controller.current_split().canary_weight == 100
     assert controller.rollback(reason="key r").ok
     assert controller.current_split().canary_weight == 0
-    assert controller.router.world.canary_replicas == 0
+    assert controller.router.table.canary_replicas == 0
     changes = [e for e in controller.state().events if e.to_canary is not None]
     assert [(e.kind, e.from_canary, e.to_canary, e.reason) for e in changes] == [
         ("step", 5, 10, "key +"),

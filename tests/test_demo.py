@@ -74,7 +74,7 @@ def test_fault_switch_applies_from_now_on():
 
 def test_canary_scaled_to_zero_fails_whatever_reaches_it():
     world, clock = _world(canary_weight=20, window_s=60)
-    world.set_canary_replicas(0)
+    world.table.set_canary_replicas(0)
     _, canary, _ = _run(world, clock, 60)
     assert canary.error_rate == 1.0
     assert canary.cpu_cores is None
@@ -101,7 +101,7 @@ def test_scaled_clock_runs_faster_than_real_time():
 
 def test_router_refuses_bad_weights_and_stale_versions():
     world, _ = _world()
-    router = DemoRouter(world)
+    router = DemoRouter(world.table)
     with pytest.raises(WriteRefused):
         router.set_canary_weight(101, _change(101))
     with pytest.raises(WriteRefused):
@@ -111,7 +111,7 @@ def test_router_refuses_bad_weights_and_stale_versions():
     # the header route is not driven and keeps its weights
     assert split.routes[0].canary_weight == 100
     with pytest.raises(ConflictError):
-        world.write_routes(split.routes, expected_version="1")
+        world.table.write_routes(split.routes, expected_version="1")
 
 
 def test_backfill_replays_the_past():

@@ -82,7 +82,7 @@ def test_failure_rolls_back_through_the_one_rollback_path_with_the_reason():
     controller.evaluator.result = Result.FAIL
     state = _run(controller, clock, 2)
     assert controller.current_split().canary_weight == 0
-    assert controller.router.world.canary_replicas == 0
+    assert controller.router.table.canary_replicas == 0
     rollback = [e for e in state.events if e.kind == "rollback" and e.to_canary == 0][-1]
     assert rollback.who == "automation"
     assert rollback.reason == "auto-rollback: error rate: canary 5.00% > 1.00%"

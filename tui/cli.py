@@ -107,18 +107,36 @@ def main(argv: Sequence[str] | None = None) -> int:
     except BackendError as exc:
         print(f"canary-console: {exc}", file=sys.stderr)
         return EXIT_FAILED
+    guard = None
     try:
-        if args.verb is None:
-            return run_console(controller, large=args.large)
         if args.verb == "status":
             return status(controller, as_json=args.json)
+        if not controller.read_only:
+            # Only one console or run drives a rollout; the others watch read-only.
+            guard = driver_guard(controller)
+            status_ = guard.start()
+            if not status_.ours and args.verb is not None:
+                print(f"canary-console: {args.verb} refused: {controller.read_only_reason}", file=sys.stderr)
+                return EXIT_FAILED
+        if args.verb is None:
+            return run_console(controller, large=args.large)
         if args.verb == "run":
             from tui.controller.headless import run_rollout
 
             return run_rollout(controller, timeout_s, sys.stderr)
         return write_verb(controller, args)
     finally:
+        if guard is not None:
+            guard.stop()
         controller.close()
+
+
+def driver_guard(controller):
+    from tui.controller.driver import DriverGuard, InProcessLease
+
+    make_lease = getattr(controller.router, "driver_lease", None)
+    lease = make_lease() if make_lease is not None else None
+    return DriverGuard(controller, lease or InProcessLease())
 
 
 def run_console(controller, large: bool = False) -> int:

@@ -27,6 +27,7 @@ import sys
 import time
 from dataclasses import dataclass, field
 from multiprocessing import get_context
+from operator import add, sub
 
 from tests.bench.policies import (
     AlertRulePolicy,
@@ -65,8 +66,7 @@ class Series:
         self._err.append(self._err[-1] + errors)
         if not self._hist:
             self._hist.append((0.0,) * len(cumulative))
-        last = self._hist[-1]
-        self._hist.append(tuple(a + b for a, b in zip(last, cumulative)))
+        self._hist.append(tuple(map(add, self._hist[-1], cumulative)))
         self.cpu.append(cpu)
         self.memory.append(memory)
 
@@ -79,8 +79,7 @@ class Series:
 
     def histogram_between(self, start: int, end: int) -> tuple[float, ...]:
         """Cumulative bucket counts over seconds [start, end)."""
-        a, b = self._hist[start], self._hist[end]
-        return tuple(y - x for x, y in zip(a, b))
+        return tuple(map(sub, self._hist[end], self._hist[start]))
 
 
 @dataclass

@@ -80,6 +80,8 @@ class _Counts:
     requests: float | None
     errors: float | None
     histogram: tuple[tuple[float, float], ...]
+    bounds: tuple[float, ...] = ()
+    counts: tuple[float, ...] | None = None
 
     @staticmethod
     def of(sample: VersionSample) -> "_Counts":
@@ -91,7 +93,10 @@ class _Counts:
         else:
             x = min(x, n)
         hist = sample.histogram if sample.histogram and sample.histogram[-1][1] > 0 else ()
-        return _Counts(n, x, hist)
+        if not hist:
+            return _Counts(n, x, ())
+        bounds, counts = zip(*hist)
+        return _Counts(n, x, hist, bounds, counts)
 
 
 @dataclass
@@ -173,7 +178,7 @@ class SequentialJudge:
         self._stable_tests = {name: _Test(name, factors) for name in (ERROR_ABS, LATENCY_ABS)}
         self._stable_recent = CountWindow(self.stable_window_s)
         self._stable_all = CountWindow(None)
-        self._canary_recent = CountWindow(self.stable_window_s)
+        self._canary_recent = CountWindow(self.stable_window_s, histograms=False)
         self._canary_all = CountWindow(None)
         self._canary_idle_s = 0.0
         self._canary_seen = False
@@ -219,8 +224,8 @@ class SequentialJudge:
     def _stable_references(self, s: _Counts, dt: float) -> dict[str, float | None]:
         """Stable's bounds for the "vs stable" tests: upper for FAIL (recent), lower for PASS (since reset)."""
         if s.requests is not None:
-            self._stable_recent.add(dt, s.requests, s.errors or 0.0, s.histogram)
-            self._stable_all.add(dt, s.requests, s.errors or 0.0, s.histogram)
+            self._stable_recent.add(dt, s.requests, s.errors or 0.0, s.bounds, s.counts)
+            self._stable_all.add(dt, s.requests, s.errors or 0.0, s.bounds, s.counts)
         recent, whole = self._stable_recent, self._stable_all
         refs: dict[str, float | None] = {"err_hi": None, "err_lo": None, "p95_hi": None, "p95": None}
         if s.requests is None:
@@ -248,8 +253,8 @@ class SequentialJudge:
                 t.why_not = "no canary counts in the latest sample"
             return
         self._canary_idle_s = 0.0 if c.requests > 0 else self._canary_idle_s + dt
-        self._canary_recent.add(dt, c.requests, c.errors or 0.0, c.histogram)
-        self._canary_all.add(dt, c.requests, c.errors or 0.0, c.histogram)
+        self._canary_recent.add(dt, c.requests, c.errors or 0.0)
+        self._canary_all.add(dt, c.requests, c.errors or 0.0, c.bounds, c.counts)
         if c.requests <= 0:
             return
         self._canary_seen = True

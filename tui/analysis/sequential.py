@@ -28,6 +28,7 @@ import math
 from collections import deque
 from dataclasses import dataclass
 from functools import lru_cache
+from operator import add, sub
 
 _EPS = 1e-9
 
@@ -63,8 +64,9 @@ def alternative(p0: float, kl: float) -> float:
 
     p0 is rounded to 4 significant digits for the cache (a plug-in p0 moves every poll).
     """
-    p0 = clamp_rate(float(f"{p0:.4g}"))
-    return _alternative(p0, kl)
+    exact = clamp_rate(p0)
+    p1 = _alternative(clamp_rate(float(f"{p0:.4g}")), kl)
+    return max(p1, min(1.0 - 1e-6, exact * 1.001))
 
 
 def odds_scaled(p0: float, factor: float) -> float:
@@ -74,10 +76,16 @@ def odds_scaled(p0: float, factor: float) -> float:
     return o / (1 + o)
 
 
+@lru_cache(maxsize=4096)
 def llr_terms(p0: float, p1: float) -> tuple[float, float]:
     """Log-likelihood ratio p1 vs p0 per bad request and per good request."""
     p0, p1 = clamp_rate(p0), clamp_rate(p1)
     return math.log(p1 / p0), math.log((1 - p1) / (1 - p0))
+
+
+@lru_cache(maxsize=4096)
+def _lower_terms(p0: float, factors: tuple[float, ...]) -> tuple[tuple[float, float], ...]:
+    return tuple(llr_terms(p0, odds_scaled(p0, f)) for f in factors)
 
 
 def wilson(events: float, requests: float, z: float) -> tuple[float, float]:
@@ -140,9 +148,9 @@ class LowerSprt:
         if requests <= 0:
             return
         events = min(max(events, 0.0), requests)
-        for i, f in enumerate(self.factors):
-            a, b = llr_terms(p0, odds_scaled(p0, f))
-            self.logs[i] += events * a + (requests - events) * b
+        logs = self.logs
+        for i, (a, b) in enumerate(_lower_terms(p0, self.factors)):
+            logs[i] += events * a + (requests - events) * b
 
     @property
     def log_evidence(self) -> float:
@@ -156,19 +164,20 @@ class _Slot:
     seconds: float
     requests: float
     events: float
-    histogram: tuple[float, ...]  # cumulative counts per bucket
+    counts: tuple[float, ...] | None  # cumulative counts per histogram bucket
 
 
 class CountWindow:
-    """Running sums of (requests, errors, cumulative histogram) over the last `span_s` seconds.
+    """Running sums of (requests, events, cumulative histogram) over the last `span_s` seconds.
 
     Add one sample at a time; the sums are kept incrementally (no re-summing the window).
     Histograms are summed bucket by bucket and must share bounds; a change of bounds
     restarts the window.
     """
 
-    def __init__(self, span_s: float | None) -> None:
+    def __init__(self, span_s: float | None, histograms: bool = True) -> None:
         self.span_s = span_s  # None: since reset, forever
+        self.histograms = histograms
         self.slots: deque[_Slot] = deque()
         self.seconds = 0.0
         self.requests = 0.0
@@ -177,36 +186,34 @@ class CountWindow:
         self.hist: list[float] = []
 
     def add(self, seconds: float, requests: float, events: float,
-            histogram: tuple[tuple[float, float], ...]) -> None:
-        bounds = tuple(b for b, _ in histogram)
-        counts = tuple(c for _, c in histogram)
-        if histogram and bounds != self.bounds:
-            if self.bounds:
-                self.slots.clear()
-                self.seconds = self.requests = self.events = 0.0
-            self.bounds = bounds
-            self.hist = [0.0] * len(bounds)
-        if histogram:
-            h = self.hist
-            for i, c in enumerate(counts):
-                h[i] += c
+            bounds: tuple[float, ...] = (), counts: tuple[float, ...] | None = None) -> None:
+        if not self.histograms:
+            counts = None
+        if counts is not None:
+            if bounds != self.bounds:
+                if self.bounds:  # the buckets changed: old sums no longer add up
+                    self.slots.clear()
+                    self.seconds = self.requests = self.events = 0.0
+                self.bounds = bounds
+                self.hist = [0.0] * len(bounds)
+            self.hist = list(map(add, self.hist, counts))
         self.seconds += seconds
         self.requests += requests
         self.events += events
         if self.span_s is None:
             return
-        self.slots.append(_Slot(seconds, requests, events, counts if histogram else ()))
+        self.slots.append(_Slot(seconds, requests, events, counts))
         while len(self.slots) > 1 and self.seconds - self.slots[0].seconds >= self.span_s:
             old = self.slots.popleft()
             self.seconds -= old.seconds
             self.requests -= old.requests
             self.events -= old.events
-            if old.histogram and len(old.histogram) == len(self.hist):
-                h = self.hist
-                for i, c in enumerate(old.histogram):
-                    h[i] -= c
+            if old.counts is not None and len(old.counts) == len(self.hist):
+                self.hist = list(map(sub, self.hist, old.counts))
 
     def histogram(self) -> tuple[tuple[float, float], ...]:
+        if not self.hist or self.hist[-1] <= 0:
+            return ()
         return tuple(zip(self.bounds, self.hist))
 
     @property

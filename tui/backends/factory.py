@@ -39,7 +39,7 @@ def build_backends(config: Config, clock: Clock | None = None, context: str | No
     if config.router["kind"] == "demo":
         from tui.backends.demo import DemoRouter
 
-        router: TrafficRouter = DemoRouter(world)  # type: ignore[arg-type]
+        router: TrafficRouter = DemoRouter(world.table)  # type: ignore[union-attr]
     else:
         from tui.backends.istio import IstioRouter  # imports the kubernetes client
 

@@ -133,26 +133,26 @@ class VersionTotals:
     def add(self, sample: VersionSample) -> None:
         self.samples += 1
         requests, errors = sample.value("requests"), sample.value("errors")
-        if requests is not None:
+        if requests is not None and math.isfinite(requests):
             self.requests += requests
-            if errors is not None:
+            if errors is not None and math.isfinite(errors):
                 self.errors += errors
                 self.requests_with_errors += requests
         self._add_histogram(sample.histogram)
         for metric in SAMPLE_METRICS:
             v = sample.value(metric)
-            if v is not None:
+            if v is not None and math.isfinite(v):
                 self.means.setdefault(metric, RunningMean()).add(v)
         for name in sample.business:
             v = sample.value(name)
-            if v is None:
+            if v is None or not math.isfinite(v):
                 continue
             if name in self.business or len(self.business) < MAX_NAMES:
                 self.business.setdefault(name, RunningMean()).add(v)
 
     def _add_histogram(self, histogram: Iterable[tuple[float, float]]) -> None:
         buckets = sorted((float(b), float(c)) for b, c in histogram
-                         if c is not None and not math.isnan(float(c)))
+                         if c is not None and math.isfinite(float(c)))
         if not buckets or buckets[-1][1] <= 0:
             return
         if self.histogram.keys() == {b for b, _ in buckets}:  # the usual case: the same buckets

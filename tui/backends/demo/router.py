@@ -1,22 +1,23 @@
-"""The demo's traffic router: the same contract as the Istio router, over the simulated world."""
+"""The demo's traffic router: the same contract as the Istio router, over routes held in memory."""
 
 from __future__ import annotations
 
 from tui.backends.base import WriteRefused
-from tui.backends.demo.simulation import DemoWorld
+from tui.backends.demo.routes import RouteTable
 from tui.model import TrafficSplit, WeightChange, WeightError, validate_weight, with_weights
 
 
 class DemoRouter:
-    def __init__(self, world: DemoWorld) -> None:
-        self.world = world
+    def __init__(self, table: RouteTable, description: str = "demo router (simulated)") -> None:
+        self.table = table
+        self.description = description
         self.last_change: WeightChange | None = None  # what Istio keeps in an annotation
 
     def describe(self) -> str:
-        return "demo router (simulated)"
+        return self.description
 
     def read(self) -> TrafficSplit:
-        return self.world.split()
+        return self.table.split()
 
     def set_canary_weight(self, canary: int, change: WeightChange, route: str | None = None,
                           force: bool = False) -> TrafficSplit:
@@ -24,20 +25,20 @@ class DemoRouter:
             validate_weight(canary)
         except WeightError as exc:
             raise WriteRefused(str(exc)) from None
-        current = self.world.split()
+        current = self.table.split()
         targets = [r for r in current.driven_routes if route is None or r.label == route]
         if not targets:
             raise WriteRefused(f"no driven route named {route!r}" if route else "no driven route to change")
         wanted = {r.index for r in targets}
         routes = tuple(with_weights(r, canary) if r.index in wanted else r for r in current.routes)
-        split = self.world.write_routes(routes, expected_version=current.version)
+        split = self.table.write_routes(routes, expected_version=current.version)
         self.last_change = change
         return split
 
     def scale_canary(self, replicas: int) -> None:
         if replicas < 0:
             raise WriteRefused("replicas must be >= 0")
-        self.world.set_canary_replicas(replicas)
+        self.table.set_canary_replicas(replicas)
 
     def close(self) -> None:
         pass

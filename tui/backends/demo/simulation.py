@@ -16,13 +16,11 @@ import threading
 from collections import deque
 from dataclasses import dataclass, replace
 
-from tui.backends.base import ConflictError
 from tui.backends.demo.draws import binomial, normal_cdf, poisson
+from tui.backends.demo.routes import RouteTable
 from tui.clock import Clock
-from tui.model import Destination, Route, TrafficSplit, VersionSample, histogram_quantile
+from tui.model import TrafficSplit, VersionSample, histogram_quantile
 
-STABLE_HOST = "x0tta6bl4-app-stable.x0tta6bl4.svc.cluster.local"
-CANARY_HOST = "x0tta6bl4-app-canary.x0tta6bl4-canary.svc.cluster.local"
 FAULTS = ("none", "errors", "latency")
 # Histogram bucket bounds in ms, as a service would export them (the last is +Inf).
 LATENCY_BUCKETS_MS: tuple[float, ...] = (
@@ -123,36 +121,19 @@ class DemoWorld:
         self.stable_profile = stable or VersionProfile()
         self.canary_base = canary or self.stable_profile
         self.fault = fault
-        self.canary_replicas = 2
-        self.version = 1  # bumped on every write, like a resourceVersion
         self._lock = threading.RLock()
-        self._routes = _guide_routes(canary_weight)
+        # Writes to the routes first serve the traffic up to now under the old weights.
+        self.table = RouteTable(canary_weight, source="demo", before_change=self.advance, lock=self._lock)
         self._window = max(1, int(round(window_s)))
         self._streams = {"stable": _VersionStream(self._window), "canary": _VersionStream(self._window)}
         # The world starts `history_s` in the past so a backfill has something true to show.
         self._t = math.floor(clock.time() - history_s)
         self._unread_since = self._t
 
-    # --- traffic split -------------------------------------------------
+    # --- the routes and the fault ---------------------------------------
 
     def split(self) -> TrafficSplit:
-        with self._lock:
-            return TrafficSplit(routes=self._routes, version=str(self.version), source="demo")
-
-    def write_routes(self, routes: tuple[Route, ...], expected_version: str | None) -> TrafficSplit:
-        with self._lock:
-            if expected_version is not None and expected_version != str(self.version):
-                raise ConflictError(f"the split changed meanwhile (now version {self.version})")
-            self.advance()  # traffic up to now was served under the old weights
-            self._routes = routes
-            self.version += 1
-            return self.split()
-
-    def set_canary_replicas(self, replicas: int) -> None:
-        with self._lock:
-            self.advance()
-            self.canary_replicas = replicas
-            self.version += 1
+        return self.table.split()
 
     def set_fault(self, fault: str) -> None:
         if fault not in FAULTS:
@@ -161,20 +142,7 @@ class DemoWorld:
             self.advance()
             self.fault = fault
 
-    def canary_weight(self) -> int:
-        with self._lock:
-            return self.split().canary_weight or 0
-
     # --- simulation ----------------------------------------------------
-
-    def _shares(self) -> tuple[float, float]:
-        """Fractions of all traffic reaching stable and canary under the driven routes."""
-        driven = [r for r in self._routes if r.driven]
-        if not driven:
-            return 1.0, 0.0
-        route = driven[0]  # the demo has a single default (driven) route
-        total = route.total_weight or 100
-        return route.stable_weight / total, route.canary_weight / total
 
     def _serve(self, profile: VersionProfile, rate: float, replicas: int) -> _Second:
         n = poisson(self.rng, rate)
@@ -202,11 +170,12 @@ class DemoWorld:
         with self._lock:
             now = math.floor(self.clock.time() if until is None else until)
             canary_profile = self.canary_base.with_fault(self.fault)
-            stable_share, canary_share = self._shares()
+            stable_share, canary_share = self.table.shares()
+            replicas = self.table.canary_replicas
             while self._t < now:
                 self._streams["stable"].add(self._serve(self.stable_profile, self.rps * stable_share, 2))
                 self._streams["canary"].add(
-                    self._serve(canary_profile, self.rps * canary_share, self.canary_replicas)
+                    self._serve(canary_profile, self.rps * canary_share, replicas)
                 )
                 self._t += 1
 
@@ -222,7 +191,7 @@ class DemoWorld:
             self._unread_since = self._t
             canary_profile = self.canary_base.with_fault(self.fault)
             stable = self._sample(self._streams["stable"], self.stable_profile, 2)
-            canary = self._sample(self._streams["canary"], canary_profile, self.canary_replicas)
+            canary = self._sample(self._streams["canary"], canary_profile, self.table.canary_replicas)
             return stable, canary, span
 
     def _sample(self, stream: _VersionStream, profile: VersionProfile, replicas: int) -> VersionSample:
@@ -257,25 +226,3 @@ class DemoWorld:
 def _autoscaled(rps: float) -> int:
     """Instances an HPA would run: one per 20 requests/s, at least one."""
     return max(1, math.ceil(rps / 20))
-
-
-def _guide_routes(canary_weight: int) -> tuple[Route, ...]:
-    """The guide's VirtualService: an x-canary header route to the canary, then the weighted default."""
-    header = Route(
-        index=0,
-        name="canary-header",
-        match=('headers x-canary exact "true"',),
-        destinations=(Destination(CANARY_HOST, "canary", 100, "canary"),),
-        driven=False,
-    )
-    default = Route(
-        index=1,
-        name="default",
-        match=(),
-        destinations=(
-            Destination(STABLE_HOST, "stable", 100 - canary_weight, "stable"),
-            Destination(CANARY_HOST, "canary", canary_weight, "canary"),
-        ),
-        driven=True,
-    )
-    return (header, default)

@@ -15,6 +15,10 @@ Computed here, not in PromQL: p50/p95/p99 from the one bucket query (model.histo
 the error rate as errors/s / requests/s (0.0 for a version with traffic and no 5xx series,
 None without traffic), le seconds -> ms, cumulative monotone histograms.
 
+The interval counts (``increase(...[interval])``) need two scrapes inside one poll interval:
+with a scrape interval above half the poll interval Prometheus returns no series for
+them and requests/errors/histogram read as no data (the window metrics are unaffected).
+
 No data is never a pass: an empty result, NaN, a series older than two intervals
 (the sample timestamp Prometheus returns, compared with now) give None; an unreachable,
 slow or failing Prometheus raises BackendError("prometheus at URL: ...").
