@@ -64,6 +64,9 @@ def build_parser() -> argparse.ArgumentParser:
     _common(p)
     _writer(p)
 
+    sub.add_parser("lab", help="the console on the real local lab: two instrumented services, "
+                               "load split by the console's weights, a real Prometheus")
+
     p = sub.add_parser("run", help="drive the automatic progression headless (CI gate): "
                                    "exit 0 promoted, 1 rolled back")
     _common(p)
@@ -89,6 +92,10 @@ def load_config(args: argparse.Namespace) -> Config:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    if args.verb == "lab":
+        from tui.labconsole import run_lab
+
+        return run_lab(read_only=args.read_only, large=args.large)
     try:
         config = load_config(args)
         timeout_s = parse_duration(args.timeout) if getattr(args, "timeout", None) else None

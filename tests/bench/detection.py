@@ -19,11 +19,13 @@ canary: the share of runs rolled back within the run.
 from __future__ import annotations
 
 import argparse
+import copy
 import math
 import os
 import random
 import shlex
 import sys
+import threading
 import time
 from dataclasses import dataclass, field
 from multiprocessing import get_context
@@ -70,6 +72,9 @@ class Series:
         self.cpu.append(cpu)
         self.memory.append(memory)
 
+    def copy(self) -> "Series":
+        return Series(list(self.cpu), list(self.memory), list(self._req), list(self._err), list(self._hist))
+
     def requests_between(self, start: int, end: int) -> float:
         """Requests in seconds [start, end)."""
         return self._req[end] - self._req[start]
@@ -93,38 +98,75 @@ class Trace:
     canary: Series
 
 
-def record_trace(seed: int, fault: str, fault_at: int, duration_s: int) -> Trace:
-    """One run of the demo world, a sample per simulated second."""
+def _record_second(world: DemoWorld, clock: ManualClock, stable: Series, canary: Series) -> tuple[float, ...]:
+    clock.advance(1.0)
+    s, c, _ = world.take_samples()
+    for series, sample in ((stable, s), (canary, c)):
+        series.add(sample.requests or 0.0, sample.errors or 0.0, tuple(n for _, n in sample.histogram),
+                   sample.cpu_cores, sample.memory_bytes)
+    return tuple(b for b, _ in s.histogram)
+
+
+def _fork(world: DemoWorld) -> tuple[DemoWorld, ManualClock]:
+    """An independent copy of the world (its random state included), on its own clock."""
+    clock = ManualClock(start=world.clock.time())
+    memo = {id(world.clock): clock, id(world._lock): threading.RLock()}
+    return copy.deepcopy(world, memo), clock
+
+
+def record_traces(seed: int, faults: tuple[str, ...], fault_at: int, duration_s: int) -> dict[str, Trace]:
+    """One run of the demo world per fault, a sample per simulated second.
+
+    The faults share the seed: their traffic is the same until `fault_at`, so that part
+    is simulated once and the world is copied (random state included) at the fault.
+    """
     clock = ManualClock(start=0.0)
     # The world's own 1-second window: the policies build their windows from the counts.
+    world = DemoWorld(clock, rps=RPS, seed=seed, canary_weight=CANARY_WEIGHT, fault="none", window_s=1)
+    stable, canary = Series(), Series()
+    bounds: tuple[float, ...] = ()
+    for _ in range(min(fault_at, duration_s)):
+        bounds = _record_second(world, clock, stable, canary)
+    traces = {}
+    for fault in faults:
+        twin, twin_clock = _fork(world)
+        s, c = stable.copy(), canary.copy()
+        if fault != "none":
+            twin.set_fault(fault)
+        b = bounds
+        for _ in range(fault_at, duration_s):
+            b = _record_second(twin, twin_clock, s, c)
+        traces[fault] = Trace(seed, fault, fault_at, duration_s, b, s, c)
+    return traces
+
+
+def record_trace(seed: int, fault: str, fault_at: int, duration_s: int) -> Trace:
+    """One run without sharing (the reference the shared recording must equal)."""
+    clock = ManualClock(start=0.0)
     world = DemoWorld(clock, rps=RPS, seed=seed, canary_weight=CANARY_WEIGHT, fault="none", window_s=1)
     stable, canary = Series(), Series()
     bounds: tuple[float, ...] = ()
     for second in range(duration_s):
         if second == fault_at and fault != "none":
             world.set_fault(fault)
-        clock.advance(1.0)
-        s, c, _ = world.take_samples()
-        if not bounds:
-            bounds = tuple(b for b, _ in s.histogram)
-        for series, sample in ((stable, s), (canary, c)):
-            series.add(sample.requests or 0.0, sample.errors or 0.0, tuple(n for _, n in sample.histogram),
-                       sample.cpu_cores, sample.memory_bytes)
+        bounds = _record_second(world, clock, stable, canary)
     return Trace(seed, fault, fault_at, duration_s, bounds, stable, canary)
 
 
 @dataclass(frozen=True)
 class Job:
     run: int
-    fault: str
     seed: int
     fault_at: int
     duration_s: int
+    faults: tuple[str, ...]
 
 
-def _run_job(job: Job) -> tuple[Job, dict[str, float | None]]:
-    trace = record_trace(job.seed, job.fault, job.fault_at, job.duration_s)
-    return job, {p.name: p.rollback_at(trace) for p in default_policies()}
+def _run_job(job: Job) -> tuple[Job, dict[str, dict[str, float | None]]]:
+    """fault -> policy -> rollback time."""
+    traces = record_traces(job.seed, job.faults, job.fault_at, job.duration_s)
+    policies = default_policies()
+    return job, {f: {p.name: p.rollback_at(t) for p in policies} for f, t in traces.items()}
 
 
 def jobs_for(runs: int, seed: int, duration_s: int, fault_window_s: int,
@@ -133,7 +175,7 @@ def jobs_for(runs: int, seed: int, duration_s: int, fault_window_s: int,
     for run in range(runs):
         run_seed = seed * 1_000_003 + run
         fault_at = random.Random(run_seed).randrange(0, fault_window_s)
-        out.extend(Job(run, f, run_seed, fault_at, duration_s) for f in faults)
+        out.append(Job(run, run_seed, fault_at, duration_s, faults))
     return out
 
 
@@ -194,22 +236,23 @@ def run_benchmark(runs: int = 200, seed: int = 1, duration_s: int = 3600, fault_
     workers = workers or min(2, os.cpu_count() or 1)
     if workers > 1:
         with get_context("fork").Pool(workers) as pool:
-            done = list(pool.imap_unordered(_run_job, jobs, chunksize=2))
+            done = list(pool.imap_unordered(_run_job, jobs))
     else:
         done = [_run_job(j) for j in jobs]
-    done.sort(key=lambda jr: (jr[0].run, FAULTS.index(jr[0].fault)))
+    done.sort(key=lambda jr: jr[0].run)
     names = [p.name for p in default_policies()]
     outcomes = {n: {f: Outcome(f, duration_s) for f in faults} for n in names}
-    for job, result in done:
-        for name, t in result.items():
-            o = outcomes[name][job.fault]
-            o.rollback_times.append(t)
-            if job.fault == "none":
-                continue
-            if t is not None and t <= job.fault_at:
-                o.before_fault += 1
-            else:
-                o.delays.append(math.inf if t is None else t - job.fault_at)
+    for job, by_fault in done:
+        for fault, result in by_fault.items():
+            for name, t in result.items():
+                o = outcomes[name][fault]
+                o.rollback_times.append(t)
+                if fault == "none":
+                    continue
+                if t is not None and t <= job.fault_at:
+                    o.before_fault += 1
+                else:
+                    o.delays.append(math.inf if t is None else t - job.fault_at)
     return Results(runs, seed, duration_s, fault_window_s, outcomes, time.perf_counter() - started)
 
 

@@ -25,7 +25,8 @@ class MetricChart(PlotextPlot):
         self.points: tuple[HistoryPoint, ...] = ()
         self.now: float | None = None
         self.border_title = title
-        self.border_subtitle = (f"red: {threshold_label} · " if threshold is not None else "") + "x: minutes ago"
+        self.threshold_note = f"red: {threshold_label} · " if threshold is not None else ""
+        self.border_subtitle = self.threshold_note + "x: minutes ago"
 
     def show(self, points: tuple[HistoryPoint, ...], now: float | None) -> None:
         self.points, self.now = points, now
@@ -47,6 +48,9 @@ class MetricChart(PlotextPlot):
             self.refresh()
             return
         now = self.now if self.now is not None else self.points[-1].t
+        # Minutes on the x axis, or seconds while the history is short (no "-0.329 minutes").
+        unit = 60.0 if now - self.points[0].t >= 180 else 1.0
+        self.border_subtitle = self.threshold_note + ("x: minutes ago" if unit == 60 else "x: seconds ago")
         ymax = 0.0
         # A chart has ~2 dots per cell: more points than that only cost CPU. Each bucket shows its
         # worst value, so a short spike is never averaged away.
@@ -57,7 +61,7 @@ class MetricChart(PlotextPlot):
                 bucket = self.points[start:start + per_bucket]
                 values = [v for v in map(series, bucket) if v is not None]
                 if values:
-                    xs.append((bucket[-1].t - now) / 60.0)
+                    xs.append((bucket[-1].t - now) / unit)
                     ys.append(max(values) * self.scale)
             if xs:
                 plt.plot(xs, ys, label=label, color=colour, marker="hd")
@@ -66,7 +70,7 @@ class MetricChart(PlotextPlot):
             y = self.threshold * self.scale
             plt.hline(y, THRESHOLD_RGB)
             ymax = max(ymax, y)
-        start = (self.points[0].t - now) / 60.0
+        start = (self.points[0].t - now) / unit
         plt.xlim(min(start, -0.1), 0)
         plt.ylim(0, ymax * 1.15 if ymax > 0 else 1)
         self.refresh()

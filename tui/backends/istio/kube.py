@@ -96,6 +96,24 @@ def _resource(group: str, plural: str, subresource: str | None = None) -> str:
     return f"{name}/{subresource}" if subresource else name
 
 
+LEASES = _resource("coordination.k8s.io", "leases")
+
+
+def _json(response: Any) -> dict[str, Any]:
+    """The body of a response fetched with _preload_content=False, parsed as a JSON object."""
+    try:
+        data = response.data
+    finally:
+        response.release_conn()
+    try:
+        value = json.loads(data) if data else {}
+    except (TypeError, ValueError) as exc:
+        raise BackendError(f"the Kubernetes API answered with something that is not JSON: {exc}") from None
+    if not isinstance(value, dict):
+        raise BackendError("the Kubernetes API answered with JSON that is not an object")
+    return value
+
+
 def _status_body(exc: ApiException) -> dict[str, Any]:
     try:
         body = json.loads(exc.body) if exc.body else {}
@@ -123,6 +141,7 @@ class Kube:
         self.timeout = float(timeout)
         self.custom = k8s.CustomObjectsApi(connection.api_client)
         self.apps = k8s.AppsV1Api(connection.api_client)
+        self.coordination = k8s.CoordinationV1Api(connection.api_client)
 
     # --- calls -----------------------------------------------------------------
 
@@ -156,6 +175,29 @@ class Kube:
                             write=True)
         spec = getattr(result, "spec", None)
         return int(getattr(spec, "replicas", None) or 0)
+
+    # Leases: the server's JSON as-is (no typed model), so MicroTime strings stay exactly as written.
+
+    def get_lease(self, namespace: str, name: str) -> dict[str, Any]:
+        return self._call("get", LEASES, namespace, lambda: _json(self.coordination.read_namespaced_lease(
+            name, namespace, _preload_content=False, _request_timeout=self.timeout)))
+
+    def create_lease(self, namespace: str, body: dict[str, Any]) -> dict[str, Any]:
+        return self._call("create", LEASES, namespace, lambda: _json(self.coordination.create_namespaced_lease(
+            namespace, body, field_manager=FIELD_MANAGER, _preload_content=False,
+            _request_timeout=self.timeout)), write=True)
+
+    def replace_lease(self, namespace: str, name: str, body: dict[str, Any]) -> dict[str, Any]:
+        """PUT; body.metadata.resourceVersion makes it conditional (409 when it moved)."""
+        return self._call("update", LEASES, namespace, lambda: _json(self.coordination.replace_namespaced_lease(
+            name, namespace, body, field_manager=FIELD_MANAGER, _preload_content=False,
+            _request_timeout=self.timeout)), write=True)
+
+    def patch_lease(self, namespace: str, name: str, ops: list[dict[str, Any]]) -> dict[str, Any]:
+        """A JSON Patch; a `test` of /metadata/resourceVersion makes it conditional."""
+        return self._call("patch", LEASES, namespace, lambda: _json(self.coordination.patch_namespaced_lease(
+            name, namespace, ops, field_manager=FIELD_MANAGER, _content_type=JSON_PATCH,
+            _preload_content=False, _request_timeout=self.timeout)), write=True)
 
     def close(self) -> None:
         try:
