@@ -69,6 +69,8 @@ SCHEMA = Mapping(
                     "preset": (Choice(options=("http", "istio")), "http"),
                     "selector": (Text(allow_empty=True), ""),
                     "versionLabel": (Text(), "version"),
+                    # the version label's values for each side (default: the router's subsets, else stable/canary)
+                    "versions": (Optional(Mapping({"stable": (Text(), REQUIRED), "canary": (Text(), REQUIRED)})), None),
                     "window": (Duration(minimum_s=1), "1m"),
                     "timeout": (Optional(Duration()), None),
                     "retries": (Number(minimum=0, maximum=5, integer=True), 1),

@@ -80,12 +80,22 @@ def build_weight_patch(obj: dict[str, Any], routes: list[Route], canary: int,
 
 def annotation_op(obj: dict[str, Any], change: WeightChange) -> dict[str, Any]:
     value = json.dumps(change.as_dict(), separators=(",", ":"), ensure_ascii=False)
+    return annotation_key_op(obj, ANNOTATION, value)
+
+
+def annotation_key_op(obj: dict[str, Any], key: str, value: str) -> dict[str, Any]:
+    """Set one annotation and nothing else.
+
+    When the object has annotations (ours, the progression state, anyone's), only `key` is
+    added or replaced; the whole map is added only when there is none (a `test` of the
+    resourceVersion in the same patch makes sure that is still true).
+    """
     meta = obj.get("metadata") or {}
     annotations = meta.get("annotations")
     if not isinstance(annotations, dict):
-        return {"op": "add", "path": "/metadata/annotations", "value": {ANNOTATION: value}}
-    op = "replace" if ANNOTATION in annotations else "add"
-    return {"op": op, "path": f"/metadata/annotations/{escape(ANNOTATION)}", "value": value}
+        return {"op": "add", "path": "/metadata/annotations", "value": {key: value}}
+    op = "replace" if key in annotations else "add"
+    return {"op": op, "path": f"/metadata/annotations/{escape(key)}", "value": value}
 
 
 def last_change(obj: dict[str, Any]) -> dict[str, Any] | None:

@@ -5,6 +5,10 @@ with the first successful read. Writes: one JSON Patch of the weight fields only
 guarded by `test` operations and recording the change in an annotation; conflicts
 are re-read and retried a bounded number of times.
 
+Also here: the automatic progression's resume point (save_progress/load_progress, one
+annotation, tui.backends.istio.progress) and the driver lease (driver_lease(), a
+coordination.k8s.io Lease, tui.backends.istio.lease).
+
 The kubernetes client is imported when a router is built (tui.backends.istio.kube),
 never when this module is imported.
 """
@@ -22,6 +26,7 @@ from tui.model import Route, TrafficSplit, WeightChange, WeightError, validate_w
 
 if TYPE_CHECKING:  # pragma: no cover
     from tui.backends.istio.kube import Kube
+    from tui.backends.istio.lease import KubeLease
     from tui.config import Config
 
 GROUP = "networking.istio.io"
@@ -74,6 +79,7 @@ class IstioRouter:
         self._checked = False  # the DestinationRule check passed
         self._lock = threading.Lock()
         self._last: dict[str, Any] | None = None  # the object from the last read or write
+        self._lease: "KubeLease | None" = None
 
     @classmethod
     def from_config(cls, config: "Config", context: str | None = None, **overrides: Any) -> "IstioRouter":
@@ -148,6 +154,57 @@ class IstioRouter:
             f"({self.max_attempts} attempts conflicted; last: {last_error}); re-read and try again"
         )
 
+    def save_progress(self, state: dict[str, Any]) -> None:
+        """Store the automatic progression's state in the canary-console/progression annotation.
+
+        One JSON Patch: a resourceVersion `test` and the add/replace of that one annotation
+        (spec and every other annotation untouched); on a conflict, re-read and retry like a
+        weight write.
+        """
+        from tui.backends.istio.kube import Conflict
+        from tui.backends.istio.progress import build_progress_patch
+
+        with self._lock:
+            obj = self._last
+        if obj is None:
+            obj = self._fetch(check_rules=False)
+        last_error = ""
+        for attempt in range(1, self.max_attempts + 1):
+            ops = build_progress_patch(obj, state)
+            try:
+                result = self.kube.json_patch(GROUP, self._version(), self.namespace, VIRTUAL_SERVICES,
+                                              self.virtual_service, ops)
+            except Conflict as exc:
+                last_error = str(exc)
+                if attempt < self.max_attempts:
+                    obj = self._fetch(check_rules=False)
+                continue
+            with self._lock:
+                self._last = result
+            return
+        raise ConflictError(
+            f"VirtualService {self.namespace}/{self.virtual_service} kept changing while storing the "
+            f"progression state ({self.max_attempts} attempts conflicted; last: {last_error})"
+        )
+
+    def load_progress(self) -> dict[str, Any] | None:
+        """The stored progression state, from the last object read (one GET if none was)."""
+        from tui.backends.istio.progress import read_progress
+
+        with self._lock:
+            obj = self._last
+        if obj is None:
+            obj = self._fetch(check_rules=False)
+        return read_progress(obj, f"VirtualService {self.namespace}/{self.virtual_service}")
+
+    def driver_lease(self) -> "KubeLease":
+        """The Lease that lets one console at a time drive this VirtualService's rollout."""
+        from tui.backends.istio.lease import KubeLease, lease_name
+
+        if self._lease is None:
+            self._lease = KubeLease(self.kube, self.namespace, lease_name(self.virtual_service))
+        return self._lease
+
     def scale_canary(self, replicas: int) -> None:
         if isinstance(replicas, bool) or not isinstance(replicas, int) or replicas < 0:
             raise WriteRefused(f"replicas must be an integer >= 0, got {replicas!r}")
@@ -191,9 +248,10 @@ class IstioRouter:
             )
         return split
 
-    def _fetch(self) -> dict[str, Any]:
+    def _fetch(self, check_rules: bool = True) -> dict[str, Any]:
+        """GET the VirtualService (and, with the first read, check the DestinationRules)."""
         obj = self._get_virtual_service()
-        if not self._checked:
+        if check_rules and not self._checked:
             self._check_destination_rules(obj)
             self._checked = True
         with self._lock:

@@ -1,0 +1,45 @@
+"""`canary-console run`, the CI gate, against the demo at the fast clock."""
+
+import re
+
+from tui.cli import main
+
+
+def _run(capsys, *args):
+    code = main(["run", "--demo", "--speed", "3000", *args])
+    return code, capsys.readouterr().err
+
+
+def _minutes(text):
+    m = re.search(r"after (\d+)m(\d+)s", text) or re.search(r"after (\d+)h(\d+)m", text)
+    assert m, text
+    a, b = int(m.group(1)), int(m.group(2))
+    return a * 60 + b if "h" in m.group(0) else a + b / 60
+
+
+def test_healthy_canary_is_promoted(capsys):
+    code, err = _run(capsys)
+    assert code == 0, err
+    assert "run: promoted after" in err
+    # ten steps of 5 minutes' bake, then the promotion
+    assert 50 <= _minutes(err.splitlines()[-1]) <= 60
+    assert "canary 50%" in err
+
+
+def test_error_fault_is_rolled_back_fast(capsys):
+    code, err = _run(capsys, "--fault", "errors")
+    assert code == 1, err
+    last = err.splitlines()[-1]
+    assert "rolled back (error rate" in last
+    assert _minutes(last) <= 5
+
+
+def test_timeout_rolls_back_and_exits_1(capsys):
+    code, err = _run(capsys, "--timeout", "12m")
+    assert code == 1
+    assert "timed out after 12m00s; canary rolled back" in err
+
+
+def test_bad_timeout_is_usage_error(capsys):
+    assert main(["run", "--demo", "--timeout", "soon"]) == 2
+    assert "--timeout" in capsys.readouterr().err
