@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tui.backends.factory import build_controller
+from tui.assembly import build_controller
 from tui.clock import ManualClock
 from tui.config import demo_config
 

@@ -73,7 +73,7 @@ def test_demo_headless_loads_no_textual_kubernetes_or_prometheus_client():
 def test_the_demo_console_does_not_import_kubernetes():
     code = (
         "import sys\n"
-        "from tui.backends.factory import build_controller\n"
+        "from tui.assembly import build_controller\n"
         "from tui.config import demo_config\n"
         "from tui.app.app import CanaryApp\n"
         "CanaryApp(build_controller(demo_config()))\n"

@@ -18,6 +18,7 @@ from istio_fixtures import (  # noqa: F401 - fixtures are used by name
     NS,
     PROGRESSION,
     VS,
+    VS_PATH,
     NoMetrics,
     ScriptedEvaluator,
     age_lease,
@@ -224,6 +225,34 @@ def test_a_renewal_race_is_lost_cleanly(guide, make_router):
     assert stored_lease(guide)["spec"]["holderIdentity"] == BOB
 
 
+def test_a_lease_deleted_under_a_renewal_is_created_again(guide, make_router):
+    lease = make_router().driver_lease()
+    lease.try_acquire(ALICE, 15)
+    guide.before_next_write(lambda _r: guide.delete_object(COORD, NS, "leases", LEASE),
+                            path_contains=f"/leases/{LEASE}")
+    guide.clear_requests()
+    status = lease.try_acquire(ALICE, 15)
+    assert status.ours
+    assert [(r.method, r.status) for r in guide.requests] == [
+        ("GET", 200), ("PATCH", 404), ("GET", 404), ("POST", 201)]
+    assert stored_lease(guide)["spec"]["holderIdentity"] == ALICE
+
+
+def test_a_renewal_that_conflicts_with_a_label_edit_is_retried(guide, make_router):
+    lease = make_router().driver_lease()
+    lease.try_acquire(ALICE, 15)
+    first = stored_lease(guide)["spec"]["renewTime"]
+    guide.before_next_write(lambda _r: guide.mutate(
+        COORD, NS, "leases", LEASE, lambda o: o["metadata"].setdefault("labels", {}).update({"x": "y"})))
+    guide.clear_requests()
+    time.sleep(0.002)
+    assert lease.try_acquire(ALICE, 15).ours
+    assert [(r.method, r.status) for r in guide.requests] == [
+        ("GET", 200), ("PATCH", 422), ("GET", 200), ("PATCH", 200)]
+    lease_obj = stored_lease(guide)
+    assert lease_obj["spec"]["renewTime"] > first and lease_obj["metadata"]["labels"]["x"] == "y"
+
+
 def test_forbidden_leases_make_the_console_read_only(guide, make_router):
     controller = controller_for(make_router())
     guide.deny("get", COORD, "leases", namespace=NS)
@@ -370,7 +399,7 @@ def test_load_progress_one_get_at_most(guide, make_router):
     router = make_router()
     guide.clear_requests()
     assert router.load_progress() == {"enabled": True, "step": 4, "since": 10.0}
-    assert [(r.method, r.path) for r in guide.requests] == [("GET", f"/apis/{G}/v1/namespaces/{NS}/virtualservices/{VS}")]
+    assert [(r.method, r.path) for r in guide.requests] == [("GET", f"/apis/{G}/v1{VS_PATH}")]
     router.read()
     guide.clear_requests()
     assert router.load_progress()["step"] == 4
@@ -397,7 +426,7 @@ def test_forbidden_progress_write_is_visible_not_fatal(guide, make_router):
 
 
 def test_a_dead_driver_leaves_traffic_and_a_new_one_resumes_the_progression(guide, kubeconfig, tmp_path):
-    from tui.backends.factory import build_controller
+    from tui.assembly import build_controller
 
     config = load(write_config(tmp_path, kubeconfig))
     clock = ManualClock(start=time.time())

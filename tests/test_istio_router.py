@@ -746,7 +746,7 @@ def test_importing_tui_does_not_import_kubernetes():
 
     code = (
         "import sys\n"
-        "import tui.backends.istio, tui.backends.istio.router, tui.backends.factory, tui.controller\n"
+        "import tui.backends.istio, tui.backends.istio.router, tui.assembly, tui.controller\n"
         "from tui.backends.istio import hosts, ownership, patch, virtualservice\n"
         "print('kubernetes' in sys.modules)\n"
     )

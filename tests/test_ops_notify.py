@@ -14,7 +14,7 @@ import pytest
 
 from tui.config import from_mapping
 from tui.model import Event
-from tui.operations.notify import NOTIFY_KINDS, WebhookNotifier
+from tui.operations.notify import NOTIFY_KINDS, WebhookNotifier, from_env
 
 T0 = datetime(2027, 1, 15, 8, 0, 0, tzinfo=timezone.utc)
 TOKEN = "T0CANARY/B0CONSOLE/xoxbSeCrEtT0kEn4e8f9a2c71d"
@@ -353,6 +353,7 @@ def test_from_env(receiver_factory, failures):
     assert n is None
     assert message == ("webhook notifications off: the environment variable CANARY_WEBHOOK_URL "
                        "(notify.webhookEnv) is not set")
+    assert from_env("CANARY_WEBHOOK_URL", "app", environ={}) == (None, message)
     n, message = WebhookNotifier.from_env(None, "app", environ={})
     assert n is None and "notify.webhookEnv is not set" in message
     n, message = WebhookNotifier.from_env("HOOK", "app", environ={"HOOK": f"not a url {TOKEN}"})

@@ -7,8 +7,12 @@ import math
 import pytest
 
 from tui.backends.prometheus import parse
-from tui.backends.prometheus.testing import matrix, vector
 from tui.model import histogram_quantile
+
+try:  # `tests` may or may not be a package, depending on how pytest is run
+    from tests.fakeprom import matrix, vector
+except ModuleNotFoundError:
+    from fakeprom import matrix, vector
 
 V = ("stable", "canary")
 NOW = 1_800_000_000.0
@@ -133,10 +137,12 @@ def test_error_fraction_is_clamped():
     assert parse.error_fraction(-0.1, 1.0, True) == 0.0
 
 
-def test_error_count_zero_when_requests_counted():
-    assert parse.error_count(None, 100.0, False) == 0.0
-    assert parse.error_count(None, None, False) is None
-    assert parse.error_count(3.0, 100.0, True) == 3.0
+def test_make_sample_interval_counts():
+    sample = parse.make_sample({}, {}, (), ((100.0, 3.0), (math.inf, 4.0)), {}, requests=4.0, errors=1.0)
+    assert (sample.requests, sample.errors, sample.histogram) == (4.0, 1.0, ((100.0, 3.0), (math.inf, 4.0)))
+    assert parse.make_sample({}, {}, (), (), {}, requests=None, errors=1.0).errors is None  # no requests: no data
+    assert parse.make_sample({}, {}, (), (), {}, requests=2.0, errors=5.0).errors == 2.0  # never above requests
+    assert parse.make_sample({}, {}, (), (), {}).requests is None
 
 
 def test_make_sample_end_to_end_no_series_for_zero_errors():

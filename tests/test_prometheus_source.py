@@ -1,7 +1,8 @@
 """PrometheusMetrics over real HTTP on loopback, against a small Prometheus API stub.
 
-Covers: one query per metric per poll, all concurrent; the values that come back; no
-series for zero errors; staleness by timestamp; a dead (closed port) or slow Prometheus
+Covers: one query per metric per poll, all concurrent; the values that come back; the
+interval counts from raw counters over several polls (first poll, outage gap, a 15 s
+scrape under a 2 s poll); no series for zero errors; staleness by timestamp; a dead (closed port) or slow Prometheus
 failing fast with BackendError; Prometheus errors; credentials never shown; TLS; backfill;
 from_config; the lazy, pandas-free import.
 """
@@ -21,8 +22,12 @@ import pytest
 
 from tui.backends.base import BackendError, MetricSource
 from tui.backends.prometheus import PrometheusConfigError, PrometheusMetrics, default_timeout
-from tui.backends.prometheus.testing import FakePrometheus, matrix, vector
 from tui.config import from_mapping
+
+try:  # `tests` may or may not be a package, depending on how pytest is run
+    from tests.fakeprom import Counters, FakePrometheus, Rule, matrix, vector
+except ModuleNotFoundError:
+    from fakeprom import Counters, FakePrometheus, Rule, matrix, vector
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SLACK_S = 0.35  # thread hand-off and interpreter jitter on a busy 2-core machine
@@ -64,17 +69,38 @@ def serve(fake: FakePrometheus, source: PrometheusMetrics, results: dict, **kwar
         fake.answer(lambda q, t=text: q == t, result, **kwargs)
 
 
+def req(version: str, pod: str, status: str = "200") -> dict:
+    return {"__name__": "http_requests_total", "job": "app", "version": version, "pod": pod, "status": status}
+
+
+def bucket(version: str, pod: str, le: str) -> dict:
+    return {"__name__": "http_request_duration_seconds_bucket", "job": "app", "version": version, "pod": pod,
+            "le": le}
+
+
+def typical_counters() -> tuple[Counters, Counters]:
+    """Raw counters as a service exposes them: two stable pods, one canary pod, lazily made 503 children."""
+    requests, buckets = Counters(), Counters()
+    for labels, value in ((req("stable", "s1"), 5000), (req("stable", "s2"), 4000), (req("stable", "s1", "503"), 20),
+                          (req("canary", "c1"), 300), (req("canary", "c1", "503"), 3)):
+        requests.set(labels, value)
+    for le, c in zip(LES, [30, 150, 240, 300, 303]):
+        buckets.set(bucket("canary", "c1", le), c)
+    return requests, buckets
+
+
 def typical_results(ts: float | None = None) -> dict:
+    requests, buckets = typical_counters()
+    if ts is not None:
+        requests.clock = buckets.clock = lambda: ts
     return {
         "requests_per_second": vector([({"version": "stable"}, 95.0), ({"version": "canary"}, 5.0)], ts),
         "error_rate": vector([({"version": "stable"}, 0.475), ({"version": "canary"}, 0.25)], ts),  # errors/s
         "latency_buckets_window": vector(
             [({"version": "stable", "le": le}, c) for le, c in zip(LES, [9.5, 47.5, 90.25, 95, 95])]
             + [({"version": "canary", "le": le}, c) for le, c in zip(LES, [0.5, 2.5, 4.0, 4.9, 5])], ts),
-        "requests_increase": vector([({"version": "stable"}, 190), ({"version": "canary"}, 10)], ts),
-        "errors_increase": vector([({"version": "stable"}, 1), ({"version": "canary"}, 1)], ts),
-        "latency_buckets_increase": vector(
-            [({"version": "canary", "le": le}, c) for le, c in zip(LES, [1, 5, 8, 10, 10])], ts),
+        "requests_counter": requests,
+        "latency_buckets_counter": buckets,
         "cpu_cores": vector([({"version": "stable"}, 0.25), ({"version": "canary"}, 0.3)], ts),
         "memory_bytes": vector([({"version": "stable"}, 1.0e8), ({"version": "canary"}, 1.2e8)], ts),
     }
@@ -88,26 +114,162 @@ def test_is_a_metric_source(fake, sources):
 
 def test_poll_one_query_per_metric_and_values(fake, sources):
     src = sources(fake.url, selector='app="x0tta6bl4-app"')
-    serve(fake, src, typical_results())
-    snap = src.poll()
-    assert snap.error is None
-    # Exactly one query per metric, grouped by version (never one per version).
-    assert len(fake.requests) == 8
+    results = typical_results()
+    serve(fake, src, results)
+    first = src.poll()
+    assert first.error is None
+    # Exactly one query per metric: the window ones grouped by version (never one per
+    # version), the two raw counters unaggregated; the errors come from the requests counter.
+    assert len(fake.requests) == 7
     assert sorted(r.query for r in fake.requests) == sorted(src.queries.values())
     assert all(r.path == "/api/v1/query" for r in fake.requests)
-    assert all('app="x0tta6bl4-app"' in r.query and "by (version" in r.query for r in fake.requests)
-    s, c = snap.stable, snap.canary
+    assert all('app="x0tta6bl4-app"' in r.query for r in fake.requests)
+    assert src.queries["requests_counter"] == 'http_requests_total{app="x0tta6bl4-app"}'
+    assert src.queries["latency_buckets_counter"] == 'http_request_duration_seconds_bucket{app="x0tta6bl4-app"}'
+    assert all("by (version" in q for n, q in src.queries.items() if not n.endswith("_counter"))
+    s, c = first.stable, first.canary
     assert (s.requests_per_second, c.requests_per_second) == (95.0, 5.0)
     assert s.error_rate == pytest.approx(0.005) and c.error_rate == pytest.approx(0.05)  # divided here
     assert s.p50_ms == pytest.approx(200.0)
     assert s.p95_ms == pytest.approx(300.0 + 200.0 * (90.25 - 90.25) / (95 - 90.25))
     assert c.p95_ms == pytest.approx(300 + 200 * (4.75 - 4.0) / 0.9)
-    assert (c.requests, c.errors, c.cpu_cores, c.memory_bytes) == (10.0, 1.0, 0.3, 1.2e8)
+    assert (c.cpu_cores, c.memory_bytes) == (0.3, 1.2e8)
+    # The first poll has no previous counter values: no counts (no data), not 0.
+    assert (c.requests, c.errors, c.histogram, s.requests, s.errors) == (None, None, (), None, None)
+    assert first.interval_s == 2.0
+    assert abs(first.at.timestamp() - time.time()) < 2
+    assert src.last_poll.queries == 7 and src.last_poll.ok
+
+    requests, buckets = results["requests_counter"], results["latency_buckets_counter"]
+    requests.add(req("canary", "c1"), 9)
+    requests.add(req("canary", "c1", "503"), 1)
+    requests.add(req("stable", "s1"), 100)
+    requests.add(req("stable", "s2"), 89)
+    requests.add(req("stable", "s1", "503"), 1)
+    for le, n in zip(LES, [1, 5, 8, 10, 10]):
+        buckets.add(bucket("canary", "c1", le), n)
+    time.sleep(0.05)
+    snap = src.poll()
+    s, c = snap.stable, snap.canary
+    assert (c.requests, c.errors, s.requests, s.errors) == (10.0, 1.0, 190.0, 1.0)
     assert c.histogram == ((100.0, 1.0), (200.0, 5.0), (300.0, 8.0), (500.0, 10.0), (math.inf, 10.0))
-    assert s.histogram == ()  # no interval buckets for stable in this answer: no data, not zeros
-    assert snap.interval_s == 2.0
-    assert abs(snap.at.timestamp() - time.time()) < 2
-    assert src.last_poll.queries == 8 and src.last_poll.ok
+    assert s.histogram == ()  # no bucket series for stable in this answer: no data, not zeros
+    assert snap.interval_s == pytest.approx(0.05, abs=0.5)  # the span the counts cover: since the last poll
+    assert len(fake.requests) == 14 and src.last_poll.queries == 7
+
+
+def test_counts_over_several_polls_resets_and_new_pods(fake, sources):
+    src = sources(fake.url)
+    results = typical_results()
+    serve(fake, src, results)
+    requests = results["requests_counter"]
+    src.poll()
+    requests.add(req("canary", "c1"), 10)
+    requests.set(req("canary", "c2"), 700)  # a second canary pod, first seen: its history is not counted
+    assert src.poll().canary.requests == 10
+    requests.set(req("canary", "c1"), 4)  # c1 restarted: 4 since the restart
+    requests.set(req("canary", "c1", "503"), 1)
+    requests.add(req("canary", "c2"), 6)
+    snap = src.poll()
+    assert (snap.canary.requests, snap.canary.errors) == (4 + 1 + 6, 1)
+    requests.drop(req("canary", "c2"))  # c2 gone: nothing from it, and forgotten
+    snap = src.poll()
+    assert (snap.canary.requests, snap.canary.errors) == (0, 0)  # nothing new was scraped: 0, not None
+
+
+def test_an_outage_keeps_the_previous_values_and_the_next_poll_covers_the_gap(fake, sources):
+    src = sources(fake.url, timeout_s=1.0, retries=0)
+    results = typical_results()
+    serve(fake, src, results)
+    requests = results["requests_counter"]
+    src.poll()
+    last_good = time.time()
+    down = Rule("", "prometheus is down", status=500)
+    fake.rules.insert(0, down)
+    for _ in range(3):
+        requests.add(req("canary", "c1"), 25)
+        requests.add(req("canary", "c1", "503"), 2)
+        with pytest.raises(BackendError):
+            src.poll()
+    fake.rules.remove(down)
+    snap = src.poll()
+    assert (snap.canary.requests, snap.canary.errors) == (3 * 27, 6)  # exact across the outage
+    assert snap.interval_s == pytest.approx(time.time() - last_good, abs=0.3)  # the span: the whole gap
+
+
+class ScrapedService:
+    """A service counting requests continuously, seen through a Prometheus that scrapes every
+    ``scrape_s``: the counters Prometheus holds change only at scrapes. Simulated time."""
+
+    def __init__(self, scrape_s: float, offset_s: float, rates: dict[str, float], error_share: float,
+                 les: list[str], le_shares: list[float]) -> None:
+        self.t = 0.0
+        self.scrape_s, self.offset_s = scrape_s, offset_s
+        self.rates, self.error_share = rates, error_share
+        self.les, self.le_shares = les, le_shares
+
+    def true_requests(self, version: str, at: float) -> float:
+        return 1_000_000.0 + self.rates[version] * at  # running long before the console started
+
+    def scraped_at(self) -> float:
+        """The time of the last scrape at or before now."""
+        return math.floor((self.t - self.offset_s) / self.scrape_s) * self.scrape_s + self.offset_s
+
+    def requests(self, promql: str, params: dict) -> list:
+        at = self.scraped_at()
+        rows = []
+        for v in self.rates:
+            n = self.true_requests(v, at)
+            rows.append((req(v, "p1", "200"), n * (1 - self.error_share)))
+            rows.append((req(v, "p1", "503"), n * self.error_share))
+        return vector(rows, self.t)
+
+    def buckets(self, promql: str, params: dict) -> list:
+        at = self.scraped_at()
+        return vector([(bucket(v, "p1", le), self.true_requests(v, at) * share)
+                       for v in self.rates for le, share in zip(self.les, self.le_shares)], self.t)
+
+
+@pytest.mark.parametrize("offset_s", [0.0, 7.0])
+def test_a_15s_scrape_under_a_2s_poll_counts_right_over_30s(fake, sources, offset_s):
+    sim = ScrapedService(scrape_s=15.0, offset_s=offset_s, rates={"stable": 95.0, "canary": 5.0}, error_share=0.02,
+                         les=LES, le_shares=[0.1, 0.5, 0.9, 0.99, 1.0])
+    src = sources(fake.url, interval_s=2.0, clock=lambda: sim.t)
+    fake.answer(lambda q: q == src.queries["requests_counter"], sim.requests)
+    fake.answer(lambda q: q == src.queries["latency_buckets_counter"], sim.buckets)
+    fake.answer("", lambda q, p: vector([], sim.t))  # the window queries: no data, not the point here
+    sim.t = 1000.0
+    first = src.poll()
+    assert first.canary.requests is None
+    totals = {"stable": 0.0, "canary": 0.0}
+    errors = {"stable": 0.0, "canary": 0.0}
+    hist_total = 0.0
+    zeros = 0
+    for _ in range(15):  # 15 polls, 2 s apart: 30 s
+        sim.t += 2.0
+        snap = src.poll()
+        assert snap.interval_s == 2.0
+        for role in ("stable", "canary"):
+            sample = snap.of(role)
+            assert sample.requests is not None, "a poll without a new scrape counts 0, never no data"
+            totals[role] += sample.requests
+            errors[role] += sample.errors
+        zeros += snap.canary.requests == 0
+        hist_total += snap.canary.histogram[-1][1]
+    assert zeros >= 12  # most polls saw no new scrape (0 = no new samples)
+    for role, rate in (("stable", 95.0), ("canary", 5.0)):
+        # Exactly the increase between the scrapes the first and the last poll saw...
+        first_scrape = math.floor((1000.0 - offset_s) / 15.0) * 15.0 + offset_s
+        seen = sim.true_requests(role, sim.scraped_at()) - sim.true_requests(role, first_scrape)
+        assert totals[role] == pytest.approx(seen, rel=1e-9)
+        assert errors[role] == pytest.approx(0.02 * seen, rel=1e-9)
+        # ...which is the true 30 s count when the scrapes line up with the polls, and is
+        # within one scrape interval's traffic of it otherwise (both ends lag the same way).
+        truth = rate * 30.0
+        assert abs(totals[role] - truth) <= rate * 15.0 + 1e-6
+        if offset_s == 0.0:
+            assert totals[role] == pytest.approx(truth)
+    assert hist_total == pytest.approx(totals["canary"])
 
 
 def test_all_queries_of_a_poll_run_concurrently(sources):
@@ -120,9 +282,9 @@ def test_all_queries_of_a_poll_run_concurrently(sources):
         t0 = time.monotonic()
         src.poll()
         took = time.monotonic() - t0
-    assert len(fake.requests) == 8
-    assert fake.max_in_flight == 8, "every query of a poll must be in flight at once"
-    assert took < 2 * delay, f"8 queries of {delay}s took {took:.2f}s: not concurrent"
+    assert len(fake.requests) == 7
+    assert fake.max_in_flight == 7, "every query of a poll must be in flight at once"
+    assert took < 2 * delay, f"7 queries of {delay}s took {took:.2f}s: not concurrent"
 
 
 def test_business_metrics_one_query_each(fake, sources):
@@ -134,7 +296,7 @@ def test_business_metrics_one_query_each(fake, sources):
     fake.answer("user_conversion_total", vector([({"version": "stable"}, 3.0), ({"version": "canary"}, "NaN")]))
     fake.answer("user_engagement_total", vector([({"version": "canary"}, 1.5), ({"version": "v3"}, 9.0)]))
     snap = src.poll()
-    assert len(fake.requests) == 10
+    assert len(fake.requests) == 9
     assert snap.stable.business == {"conversion": 3.0, "engagement": None}
     assert snap.canary.business == {"conversion": None, "engagement": 1.5}
     assert snap.canary.value("conversion") is None
@@ -146,17 +308,40 @@ def test_no_series_for_zero_errors_over_http(fake, sources):
     results["requests_per_second"] = vector([({"version": "stable"}, 95.0), ({"version": "canary"}, 0.0)])
     # rate of 5xx: stable has no 5xx series at all (not a 0); canary has no traffic.
     results["error_rate"] = vector([({"version": "canary"}, 0.0)])
-    results["errors_increase"] = vector([])
+    requests = Counters()  # no 503 children at all: nobody ever answered a 5xx
+    requests.set(req("stable", "s1"), 500)
+    requests.set(req("canary", "c1"), 20)
+    results["requests_counter"] = requests
     serve(fake, src, results)
+    src.poll()
+    requests.add(req("stable", "s1"), 50)
     snap = src.poll()
     assert snap.stable.error_rate == 0.0, "traffic without 5xx series is 0 errors"
     assert snap.canary.error_rate is None, "no traffic is no data, not 0"
-    assert snap.stable.errors == 0.0 and snap.canary.errors == 0.0  # requests were counted
+    assert (snap.stable.requests, snap.stable.errors) == (50.0, 0.0)  # requests were counted: 0 errors
+    assert (snap.canary.requests, snap.canary.errors) == (0.0, 0.0)
+
+
+def test_errors_counter_override(fake, sources):
+    src = sources(fake.url, queries={"requests_counter": "my_requests_total", "errors_counter": "my_errors_total"})
+    assert len(src.queries) == 8  # the override adds a query
+    requests, errs = Counters(), Counters()
+    requests.set({"version": "canary", "pod": "a"}, 100)  # no status label: errors from their own counter
+    errs.set({"version": "canary", "pod": "a", "code": "UNAVAILABLE"}, 3)
+    fake.answer(lambda q: q == "my_requests_total", requests)
+    fake.answer(lambda q: q == "my_errors_total", errs)
+    src.poll()
+    requests.add({"version": "canary", "pod": "a"}, 40)
+    errs.add({"version": "canary", "pod": "a", "code": "UNAVAILABLE"}, 2)
+    snap = src.poll()
+    assert (snap.canary.requests, snap.canary.errors) == (40.0, 2.0)
+    assert (snap.stable.requests, snap.stable.errors) == (None, None)
 
 
 def test_empty_answers_are_no_data_not_zero(fake, sources):
     src = sources(fake.url)  # the stub answers every query with an empty vector
-    snap = src.poll()
+    src.poll()
+    snap = src.poll()  # a second poll too: no series is no data, not 0 counts
     assert snap.error is None
     for sample in (snap.stable, snap.canary):
         for name in ("requests_per_second", "error_rate", "p50_ms", "p95_ms", "p99_ms", "cpu_cores",
@@ -401,7 +586,7 @@ def test_from_config_istio_preset_and_versions_from_subsets(fake):
         assert src.versions == ("v1", "v2")
         assert src.version_label == "destination_version"
         assert src.timeout_s == 2.0 and src.retries == 2 and src.window_s == 30.0
-        assert len(src.queries) == 6  # no cpu/memory for istio unless overridden
+        assert len(src.queries) == 5  # no cpu/memory for istio unless overridden
         fake.answer("rate(istio_requests_total", vector([({"destination_version": "v2"}, 7.0),
                                                          ({"destination_version": "v1"}, 3.0)]))
         fake.answer("istio_request_duration_milliseconds_bucket",
@@ -412,6 +597,27 @@ def test_from_config_istio_preset_and_versions_from_subsets(fake):
         assert snap.canary.p95_ms == pytest.approx(100 + 150 * (9.5 - 1) / 8.9)  # le already in ms
         assert snap.canary.cpu_cores is None and snap.canary.memory_bytes is None
         assert src.describe() == f"prometheus {fake.url} (preset istio)"
+    finally:
+        src.close()
+
+
+def test_from_config_metrics_versions_name_the_sides(fake):
+    router = {"kind": "istio", "namespace": "ns", "virtualService": "vs",
+              "stable": {"host": "app", "subset": "v1"}, "canary": {"host": "app", "subset": "v2"}}
+    config = from_mapping({"name": "t", "router": router,
+                           "metrics": {"kind": "prometheus", "url": fake.url,
+                                       "versions": {"stable": "1.4.2", "canary": "1.5.0"}}})
+    src = PrometheusMetrics.from_config(config)  # metrics.versions wins over the router's subsets
+    try:
+        assert src.versions == ("1.4.2", "1.5.0")
+        requests = Counters()
+        requests.set(req("1.5.0", "a"), 10)
+        requests.set(req("v2", "a"), 99)  # the subset name is not the label value here
+        fake.answer(lambda q: q == src.queries["requests_counter"], requests)
+        src.poll()
+        requests.add(req("1.5.0", "a"), 7)
+        requests.add(req("v2", "a"), 1)
+        assert src.poll().canary.requests == 7
     finally:
         src.close()
 
@@ -441,7 +647,7 @@ def test_closed_source_refuses(fake):
 
 
 def test_factory_builds_it(fake):
-    from tui.backends.factory import build_backends
+    from tui.assembly import build_backends
 
     config = from_mapping({"name": "t", "metrics": {"kind": "prometheus", "url": fake.url}})
     backends = build_backends(config)
@@ -455,7 +661,7 @@ def test_factory_builds_it(fake):
 def test_lazy_import_and_no_pandas(fake):
     code = f"""
 import sys
-import tui.backends.prometheus, tui.backends.factory
+import tui.backends.prometheus, tui.assembly
 assert 'prometheus_api_client' not in sys.modules, 'imported at module import time'
 assert 'requests' not in sys.modules
 from tui.backends.prometheus import PrometheusMetrics

@@ -93,9 +93,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.verb == "lab":
-        from tui.labconsole import run_lab
-
-        return run_lab(read_only=args.read_only, large=args.large)
+        return run_lab_console(read_only=args.read_only, large=args.large)
     try:
         config = load_config(args)
         timeout_s = parse_duration(args.timeout) if getattr(args, "timeout", None) else None
@@ -106,7 +104,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"canary-console: --timeout: {exc}", file=sys.stderr)
         return EXIT_USAGE
     from tui.backends.base import BackendError
-    from tui.backends.factory import build_controller
+    from tui.assembly import build_controller
 
     try:
         controller = build_controller(config, context=args.context,
@@ -144,6 +142,20 @@ def driver_guard(controller):
     make_lease = getattr(controller.router, "driver_lease", None)
     lease = make_lease() if make_lease is not None else None
     return DriverGuard(controller, lease or InProcessLease())
+
+
+def run_lab_console(read_only: bool, large: bool) -> int:
+    from tui.labconsole import start_lab
+
+    started = start_lab(read_only=read_only)
+    if started is None:
+        return EXIT_FAILED
+    lab, controller = started
+    try:
+        return run_console(controller, large=large)
+    finally:
+        controller.close()
+        lab.stop()
 
 
 def run_console(controller, large: bool = False) -> int:

@@ -36,7 +36,8 @@ def build_lab_controller(lab, table: RouteTable, read_only: bool = False) -> Rol
     return controller
 
 
-def run_lab(read_only: bool = False, large: bool = False) -> int:
+def start_lab(read_only: bool = False):
+    """Start the lab and a controller on it; (lab, controller), or None with the reason printed."""
     from tui.lab import Lab, PrometheusError
 
     table = RouteTable(canary_weight=5, source="lab")
@@ -47,13 +48,5 @@ def run_lab(read_only: bool = False, large: bool = False) -> int:
     except PrometheusError as exc:
         print(f"canary-console: lab: {exc}", file=sys.stderr)
         lab.stop()
-        return 1
-    controller = build_lab_controller(lab, table, read_only=read_only)
-    try:
-        from tui.app.app import CanaryApp
-
-        CanaryApp(controller, large_print=large).run()
-    finally:
-        controller.close()
-        lab.stop()
-    return 0
+        return None
+    return lab, build_lab_controller(lab, table, read_only=read_only)

@@ -13,7 +13,7 @@ import asyncio
 import time
 
 from tui.app.app import CanaryApp
-from tui.backends.factory import build_controller
+from tui.assembly import build_controller
 from tui.clock import ManualClock
 from tui.config import demo_config
 

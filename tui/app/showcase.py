@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from tui.app.app import CanaryApp
-from tui.backends.factory import build_controller
+from tui.assembly import build_controller
 from tui.clock import ManualClock
 from tui.config import demo_config
 

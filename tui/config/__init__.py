@@ -175,6 +175,7 @@ SCHEMA = Mapping(
             {},
         ),
         "audit": (Mapping({"file": (Optional(Text()), None)}), {}),
+        "history": (Mapping({"file": (Optional(Text()), None)}), {}),
         "notify": (
             Mapping(
                 {
@@ -233,6 +234,7 @@ class Config:
     canary: dict[str, Any] = field(default_factory=dict)
     kubernetes: dict[str, Any] = field(default_factory=dict)
     audit: dict[str, Any] = field(default_factory=dict)
+    history: dict[str, Any] = field(default_factory=dict)
     notify: dict[str, Any] = field(default_factory=dict)
     source: str = "<built-in demo>"
 
@@ -289,6 +291,7 @@ def from_mapping(raw: Any, source: str = "<built-in demo>") -> Config:
         canary=doc["canary"],
         kubernetes=doc["kubernetes"],
         audit=doc["audit"],
+        history=doc["history"],
         notify=doc["notify"],
         source=source,
     )

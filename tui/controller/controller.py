@@ -119,6 +119,8 @@ class RolloutController:
         self._action_lock = threading.RLock()
         self._state_lock = threading.RLock()
         self._listeners: list[EventListener] = []
+        self._poll_listeners: list[Callable[[ConsoleState], None]] = []
+        self.closers: list[Callable[[], None]] = []  # run on close (flush a notifier, save the history)
         self.fault_switch: Callable[[str], None] | None = None  # set by the demo
         self.fault: str | None = None
         self.autopilot = Autopilot(self, config.rollout)
@@ -127,6 +129,10 @@ class RolloutController:
 
     def subscribe(self, listener: EventListener) -> None:
         self._listeners.append(listener)
+
+    def subscribe_polls(self, listener: Callable[[ConsoleState], None]) -> None:
+        """Called with the state after every poll (the recorded history, its persistence)."""
+        self._poll_listeners.append(listener)
 
     def record(self, kind: str, message: str, **fields: object) -> Event:
         event = Event(at=utc(self.clock), kind=kind, message=message, **fields)  # type: ignore[arg-type]
@@ -166,9 +172,15 @@ class RolloutController:
             return None
         try:
             self._poll()
-            return self.state()
+            state = self.state()
         finally:
             self._poll_lock.release()
+        for listener in list(self._poll_listeners):
+            try:
+                listener(state)
+            except Exception as exc:
+                self.record("error", f"poll listener failed: {exc}", ok=False)
+        return state
 
     def _poll(self) -> None:
         errors: list[str] = []
@@ -208,7 +220,8 @@ class RolloutController:
             failing = [c for c in verdict.checks if c.result is Result.FAIL]
             self.record("check", "check failed: " + "; ".join(f"{c.name}: {c.reason}" for c in failing), ok=False)
         if not self.read_only:
-            self.autopilot.on_verdict(verdict, stale=snap is None)
+            has_data = snap is not None and bool(snap.canary.value("requests_per_second"))
+            self.autopilot.on_verdict(verdict, has_data=has_data)
 
     def _nodata_verdict(self, why: str) -> Verdict:
         previous = self._latest.verdict
@@ -369,6 +382,11 @@ class RolloutController:
         return ActionResult(False, why)
 
     def close(self) -> None:
+        for closer in self.closers:
+            try:
+                closer()
+            except Exception:
+                pass
         for backend in (self.router, self.metrics):
             try:
                 backend.close()

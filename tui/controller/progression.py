@@ -125,7 +125,10 @@ class Autopilot:
 
     # --- the decision, once per poll ---------------------------------------
 
-    def on_verdict(self, verdict: Verdict, stale: bool) -> None:
+    def on_verdict(self, verdict: Verdict, has_data: bool) -> None:
+        """`has_data`: the poll worked and the canary served traffic. A judge still gathering
+        evidence is not "no data": only a dead source or a canary without traffic starts the
+        no-data timer."""
         p = self.progress
         if not p.enabled or p.held:
             return
@@ -141,7 +144,7 @@ class Autopilot:
             else:
                 self._finish("halted: a check failed (autoRollback is off)")
             return
-        if stale or verdict.result is Result.NODATA:
+        if not has_data:
             since = p.no_data_since if p.no_data_since is not None else now
             if p.no_data_since is None:
                 self._save(replace(p, no_data_since=now))
@@ -154,7 +157,7 @@ class Autopilot:
         if p.no_data_since is not None:
             p = replace(p, no_data_since=None)
             self._save(p)
-        if verdict.result is not Result.PASS:
+        if verdict.result is not Result.PASS:  # NODATA: still gathering evidence; WARN: stable breaches too
             return  # WARN: stable is unhealthy too; hold here, neither advance nor roll back
         if now - p.since < self.policy.bake_s:
             return

@@ -328,3 +328,9 @@ class WebhookNotifier:
                              "before shutdown")
             return False
         return True
+
+
+def from_env(env_name: str | None, rollout: str, environ: Mapping[str, str] | None = None,
+             **kwargs: Any) -> tuple[WebhookNotifier | None, str]:
+    """``WebhookNotifier.from_env``: (notifier, message), or (None, why not) when the variable is unset."""
+    return WebhookNotifier.from_env(env_name, rollout, environ=environ, **kwargs)

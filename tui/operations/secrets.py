@@ -104,8 +104,13 @@ class RedactingFilter(logging.Filter):
         masked = redact(message, self.secrets)
         if masked != message:
             record.msg, record.args = masked, None
+        if record.exc_info and not record.exc_text:
+            # Format the traceback now (handlers reuse exc_text) so the exception's text is masked too.
+            record.exc_text = logging.Formatter().formatException(record.exc_info)
         if record.exc_text:
             record.exc_text = redact(record.exc_text, self.secrets)
+        if record.stack_info:
+            record.stack_info = redact(record.stack_info, self.secrets)
         return True
 
 

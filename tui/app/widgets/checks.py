@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from rich.console import Group
 from rich.table import Table
 from rich.text import Text
 from textual.widget import Widget
@@ -27,20 +28,22 @@ class ChecksPanel(Widget):
             self.styles.border_title_color = RESULT_STYLE[verdict.result]
         self.refresh()
 
-    def render(self) -> Table | Text:
+    def render(self) -> Group | Text:
         if self.verdict is None:
             return Text("waiting for the first poll…", style="dim")
-        why = self.size.width >= 64
-        wide = self.size.width >= 100
+        width = self.size.width
+        why = width >= 64
+        wide = width >= 100
         table = Table.grid(padding=(0, 1), expand=True)
-        table.add_column(no_wrap=True)  # result
+        table.add_column(no_wrap=True, width=1)  # result
         longest = max((len(c.name) for c in self.verdict.checks), default=10)
-        table.add_column(no_wrap=True, min_width=min(longest, 24))  # name
-        table.add_column(no_wrap=True, justify="right")  # canary
-        table.add_column(no_wrap=True, justify="right")  # stable
-        table.add_column(no_wrap=True)  # bound
+        table.add_column(no_wrap=True, width=min(longest, 24), overflow="ellipsis")  # name
+        table.add_column(no_wrap=True, justify="right", width=8)  # canary
+        table.add_column(no_wrap=True, justify="right", width=8)  # stable
+        # The bound can be long (which bucket, stable's threshold): it gets what is left, cut with an ellipsis.
+        table.add_column(no_wrap=True, overflow="ellipsis", ratio=2, min_width=10)  # bound
         if wide:
-            table.add_column(no_wrap=True, justify="right")  # confidence
+            table.add_column(no_wrap=True, justify="right", width=4)  # confidence
         if why:
             table.add_column(no_wrap=True, ratio=3, overflow="ellipsis")  # why
         header = [Text("", style="bold"), Text("check", style="bold"), Text("canary", style=f"bold {CANARY}"),
@@ -65,6 +68,8 @@ class ChecksPanel(Widget):
                 row.append(Text(check.reason, style=RESULT_STYLE[check.result] if check.reason else ""))
             table.add_row(*row)
         footer = self.stale_reason or self.verdict.summary
-        if footer:
-            table.add_row(Text(""), Text(footer, style="bold red" if self.stale_reason else "italic"))
-        return table
+        if not footer:
+            return Group(table)
+        line = Text(footer, style="bold red" if self.stale_reason else "italic")
+        line.truncate(width, overflow="ellipsis")
+        return Group(table, line)

@@ -201,10 +201,10 @@ class DemoWorld:
         window_hist = _cumulative([sum(col) for col in zip(*(s.buckets for s in seconds))] if seconds else _EMPTY)
         rps = requests / max(1, len(seconds))
         unread_requests, unread_errors, unread_buckets = stream.take_unread()
-        instances = _autoscaled(rps) if replicas > 0 else 0
-        if instances:
-            # Per instance, as `avg by (version)` gives: an HPA keeps each instance's load similar.
-            load = rps / instances
+        if replicas > 0:
+            # Per instance, as `avg by (version)` gives: an HPA keeps each instance near its target
+            # load (20 requests/s), so busy versions compare alike and an idle one runs below it.
+            load = rps / _autoscaled(rps)
             cpu = (profile.cpu_base + profile.cpu_per_request * load) * (1 + self.rng.gauss(0, 0.03))
             memory = (profile.memory_base + profile.memory_per_rps * load) * (1 + self.rng.gauss(0, 0.01))
         else:
@@ -223,6 +223,6 @@ class DemoWorld:
         )
 
 
-def _autoscaled(rps: float) -> int:
-    """Instances an HPA would run: one per 20 requests/s, at least one."""
-    return max(1, math.ceil(rps / 20))
+def _autoscaled(rps: float) -> float:
+    """Instances an HPA would run, on average over time: one per 20 requests/s, at least one."""
+    return max(1.0, rps / 20)

@@ -109,12 +109,13 @@ class KubeLease:
     # --- the protocol ------------------------------------------------------------
 
     def try_acquire(self, holder: str, duration_s: int) -> LeaseStatus:
-        from tui.backends.istio.kube import Conflict
-
         if not holder:
             raise BackendError("a lease holder identity is required")
-        duration = max(1, int(duration_s))
-        obj = self._read()
+        return self._acquire(self._read(), holder, max(1, int(duration_s)), again=True)
+
+    def _acquire(self, obj: dict[str, Any] | None, holder: str, duration: int, again: bool) -> LeaseStatus:
+        from tui.backends.istio.kube import Conflict, NotFound
+
         now = self._now()
         try:
             if obj is None:
@@ -126,9 +127,19 @@ class KubeLease:
             if current is not None and expires is not None and expires > now:
                 return LeaseStatus(False, current, expires)
             return self._status(self._take_over(obj, holder, duration, now), holder)
-        except Conflict:
+        except (Conflict, NotFound):
             # Someone else wrote between our read and our write: they won. Say who holds it now.
-            return self._status(self._read(), holder)
+            obj = self._read()
+            current = holder_of(obj)
+            if current is not None and current != holder:
+                return self._status(obj, holder)
+            # ...unless it is free again (released, deleted) or still ours (a label moved the
+            # resourceVersion under our renewal): one more try from what is there now.
+            if again:
+                return self._acquire(obj, holder, duration, again=False)
+            if current == holder:
+                return self._status(obj, holder)
+            raise BackendError(f"{self.describe()} kept changing while acquiring it") from None
 
     def release(self, holder: str) -> None:
         """Clear holderIdentity if the lease is ours; others then see it free at once."""

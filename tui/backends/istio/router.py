@@ -234,6 +234,11 @@ class IstioRouter:
                 out.append(r.label)
         return tuple(out)
 
+    def left_as_is(self, split: TrafficSplit, route: str | None = None) -> tuple[str, ...]:
+        """ActionResult.skipped_routes for a weight write that returned `split` (with `route`, if given):
+        untouched_canary_routes under the name the CLI prints them with ("left as is: route ...")."""
+        return self.untouched_canary_routes(split, route)
+
     # --- internals ------------------------------------------------------------
 
     def _version(self) -> str:

@@ -2,22 +2,32 @@
 
 How a poll works
 ----------------
-Every query of a poll (8 for the ``http`` preset, 6 for ``istio`` unless cpu/memory are
-given in ``metrics.queries``, plus one per business metric) is ONE PromQL query grouped
-by the version label, never one per version. They run concurrently on a small thread
-pool kept for the source's lifetime, over one keep-alive HTTP session, each with a
-timeout below the poll interval (``metrics.timeout``; default min(interval/2, 5 s)) and
-at most ``metrics.retries`` quick retries (connection errors and 502/503/504 only, with
-a backoff of a few tens of ms), and the whole poll is cut at that timeout: a dead
-Prometheus fails the poll within the timeout, not seconds later.
+Every query of a poll (7 for the ``http`` preset, 5 for ``istio`` unless cpu/memory are
+given in ``metrics.queries``, plus one per business metric) runs ONCE per poll, never
+once per version: the window queries are grouped by the version label in PromQL, the
+two raw counter queries return every series and are split by version here. They run
+concurrently on a small thread pool kept for the source's lifetime, over one keep-alive
+HTTP session, each with a timeout below the poll interval (``metrics.timeout``; default
+min(interval/2, 5 s)) and at most ``metrics.retries`` quick retries (connection errors
+and 502/503/504 only, with a backoff of a few tens of ms), and the whole poll is cut at
+that timeout: a dead Prometheus fails the poll within the timeout, not seconds later.
 
 Computed here, not in PromQL: p50/p95/p99 from the one bucket query (model.histogram_quantile),
 the error rate as errors/s / requests/s (0.0 for a version with traffic and no 5xx series,
 None without traffic), le seconds -> ms, cumulative monotone histograms.
 
-The interval counts (``increase(...[interval])``) need two scrapes inside one poll interval:
-with a scrape interval above half the poll interval Prometheus returns no series for
-them and requests/errors/histogram read as no data (the window metrics are unaffected).
+The interval counts (VersionSample.requests/errors/histogram, for the statistical judge)
+come from the RAW counters (``requests_counter``, ``latency_buckets_counter``): the
+source keeps every series' previous value and takes the increase per series between
+this poll and the previous one, as increase() would (resets, new and vanished series:
+see :mod:`.counters`), then sums by version. The errors are the requests counter's
+series whose status label is 5xx: no query of their own. So the counts do not depend on
+the scrape interval: with a 30 s scrape and a 2 s poll most polls count 0 (no new
+samples) and the poll after a scrape counts the whole scrape interval, and the sums the
+judge makes are exact. The first poll after start has no previous values: its counts
+are None (no data). A failed poll leaves the previous values alone, so the first good
+poll after an outage counts the whole gap; the snapshot's ``interval_s`` is the span the
+counts cover (the time since the previous good poll), not the configured interval.
 
 No data is never a pass: an empty result, NaN, a series older than two intervals
 (the sample timestamp Prometheus returns, compared with now) give None; an unreachable,
@@ -27,9 +37,9 @@ prometheus-api-client (>= 0.7, without pandas) is imported here lazily, when a s
 made: importing tui.backends.prometheus pulls in neither it nor requests.
 
 Which series is "stable" and which "canary": the version label's values. ``from_config``
-takes them from the router's stable/canary subset names when they are set (an Istio
-DestinationRule subset is usually named after the pods' version label) and
-"stable"/"canary" otherwise.
+takes them from ``metrics.versions`` ({stable: NAME, canary: NAME}) when it is set, else
+from the router's stable/canary subset names when they are set (an Istio DestinationRule
+subset is usually named after the pods' version label), else "stable"/"canary".
 """
 
 from __future__ import annotations
@@ -48,9 +58,10 @@ from typing import Any, Callable, Mapping
 from urllib.parse import unquote, urlsplit, urlunsplit
 
 from tui.backends.base import BackendError
-from tui.backends.prometheus import parse
+from tui.backends.prometheus import counters, parse
 from tui.backends.prometheus.queries import (
     BUSINESS_PREFIX,
+    COUNTER_QUERIES,
     PRESETS,
     WINDOW_QUERIES,
     QueryConfigError,
@@ -183,6 +194,9 @@ class PrometheusMetrics:
         self.queries_issued = 0
         self.last_poll = PollStats()
         self._warned_ambiguous = False
+        # The previous value of every counter series, between polls (see .counters).
+        self._trackers = {name: counters.CounterTracker() for name in COUNTER_QUERIES if name in self._queries}
+        self._counter_lock = threading.Lock()
 
         # Lazy imports: only a configured Prometheus source loads the HTTP stack.
         import requests
@@ -230,9 +244,10 @@ class PrometheusMetrics:
         password = _env(auth.get("passwordEnv"), "passwordEnv")
         if password is not None and username is None:
             raise PrometheusConfigError("metrics.auth: passwordEnv is set but usernameEnv is not")
+        named = m.get("versions") or {}
         router = getattr(config, "router", {}) or {}
-        stable = (router.get("stable") or {}).get("subset") or "stable"
-        canary = (router.get("canary") or {}).get("subset") or "canary"
+        stable = named.get("stable") or (router.get("stable") or {}).get("subset") or "stable"
+        canary = named.get("canary") or (router.get("canary") or {}).get("subset") or "canary"
         interval = float(m.get("interval") or 2.0)
         return cls(
             m["url"],
@@ -370,7 +385,11 @@ class PrometheusMetrics:
         present: dict[str, dict[str, bool]] = {v: {} for v in versions}
         hists: dict[str, dict[str, parse.Histogram]] = {}
         business: dict[str, dict[str, float | None]] = {v: {} for v in versions}
+        reads: dict[str, counters.CounterRead] = {}
         for name, result in results.items():
+            if name in COUNTER_QUERIES:
+                reads[name] = counters.read_counters(result, vl, versions, now=now, max_age_s=max_age, stats=stats)
+                continue
             if name.startswith("latency_buckets_"):
                 hists[name] = parse.buckets_by_version(result, vl, versions, self.preset.le_to_ms,
                                                        now=now, max_age_s=max_age, stats=stats)
@@ -386,11 +405,12 @@ class PrometheusMetrics:
         for v in versions:
             for b in self.business_names:
                 business[v].setdefault(b, None)
+        requests, errors, interval_hists, span = self._counts(reads)
         samples = {
             v: parse.make_sample(values[v], present[v],
                                  hists.get("latency_buckets_window", {}).get(v, ()),
-                                 hists.get("latency_buckets_increase", {}).get(v, ()),
-                                 business[v])
+                                 interval_hists[v], business[v],
+                                 requests=requests[v], errors=errors[v])
             for v in versions
         }
         if stats.ambiguous and not self._warned_ambiguous:
@@ -412,9 +432,33 @@ class PrometheusMetrics:
             at=datetime.fromtimestamp(at, tz=timezone.utc),
             stable=samples[self.stable_version],
             canary=samples[self.canary_version],
-            interval_s=self.interval_s,
+            interval_s=span or self.interval_s,
             error=error,
         )
+
+    def _counts(self, reads: Mapping[str, counters.CounterRead]
+                ) -> tuple[dict[str, float | None], dict[str, float | None], dict[str, parse.Histogram], float | None]:
+        """Requests, errors and latency histogram per version since the previous poll, and its span.
+
+        Only called for a poll whose every query answered: a failed poll (Prometheus down,
+        a timeout) never gets here, so the trackers keep the values of the last good poll
+        and the next good poll's deltas cover the whole outage (the counts stay exact
+        across it). A stale counter answer does not move its tracker either.
+        """
+        versions, vl = self.versions, self.version_label
+        with self._counter_lock:
+            deltas = {name: self._trackers[name].advance(read) for name, read in reads.items()}
+        req = deltas.get("requests_counter")
+        requests = counters.counts_by_version(req, vl, versions)
+        if "errors_counter" in self._trackers:  # an override: errors from their own counter
+            counted = counters.counts_by_version(deltas.get("errors_counter"), vl, versions)
+            known = deltas.get("errors_counter") is not None
+            errors = {v: None if requests[v] is None or not known else (counted[v] or 0.0) for v in versions}
+        else:  # the 5xx series of the requests counter
+            errors = counters.error_counts(req, vl, versions, self.preset.status_label, self.preset.error_codes)
+        hists = counters.histograms_by_version(deltas.get("latency_buckets_counter"), vl, versions,
+                                               self.preset.le_to_ms)
+        return requests, errors, hists, (req.span_s if req is not None else None)
 
     def _range_snapshots(self, results: Mapping[str, Any], step: float) -> list[MetricsSnapshot]:
         versions = self.versions

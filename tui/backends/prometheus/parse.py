@@ -189,26 +189,18 @@ def error_fraction(errors_per_second: float | None, requests_per_second: float |
     return 0.0 if not error_series_present else None
 
 
-def error_count(errors: float | None, requests: float | None, error_series_present: bool) -> float | None:
-    """Errors over the interval; 0 when requests were counted and no 5xx series exists."""
-    if errors is not None:
-        return max(0.0, errors)
-    if requests is not None and not error_series_present:
-        return 0.0
-    return None
-
-
 def make_sample(values: Mapping[str, float | None], present: Mapping[str, bool],
                 window_hist: Histogram, interval_hist: Histogram,
-                business: Mapping[str, float | None]) -> VersionSample:
-    """One version's sample from its parsed values (by query name).
+                business: Mapping[str, float | None], *,
+                requests: float | None = None, errors: float | None = None) -> VersionSample:
+    """One version's sample from its parsed window values (by query name) and interval counts.
 
     ``present[name]`` tells whether the version had any series (even a NaN or stale one)
-    in that query's result, which separates "no errors" from "no data".
+    in that query's result, which separates "no errors" from "no data". ``requests``,
+    ``errors`` and ``interval_hist`` are the counts since the previous poll (.counters).
     """
     rps = values.get("requests_per_second")
     p50, p95, p99 = quantiles(window_hist)
-    requests = values.get("requests_increase")
     return VersionSample(
         requests_per_second=rps,
         error_rate=error_fraction(values.get("error_rate"), rps, present.get("error_rate", False)),
@@ -218,7 +210,7 @@ def make_sample(values: Mapping[str, float | None], present: Mapping[str, bool],
         cpu_cores=values.get("cpu_cores"),
         memory_bytes=values.get("memory_bytes"),
         requests=requests,
-        errors=error_count(values.get("errors_increase"), requests, present.get("errors_increase", False)),
+        errors=None if requests is None or errors is None else min(max(0.0, errors), requests),
         histogram=interval_hist,
         business=dict(business),
     )

@@ -9,20 +9,34 @@ Query names (each can be replaced in ``metrics.queries`` by name):
 ``error_rate``                5xx answers per second per version over the window; the console
                               divides it by requests_per_second (client side) for the fraction
 ``latency_buckets_window``    latency bucket rates by (version, le) over the window: p50/p95/p99
-``requests_increase``         requests per version over the last poll interval (the judge's counts)
-``errors_increase``           5xx answers per version over the last poll interval
-``latency_buckets_increase``  latency bucket increases by (version, le) over the last poll interval
+``requests_counter``          the RAW requests counter, every series (not aggregated), with its
+                              version and status labels: the judge's request AND error counts
+``latency_buckets_counter``   the RAW latency histogram buckets, every series, with version and le
+``errors_counter``            optional, not in the presets: a raw counter of errors only, for when
+                              the requests counter has no status label; without it the errors are
+                              the requests_counter series whose status matches the preset's 5xx
 ``cpu_cores``                 CPU cores per instance (average over instances), per version
 ``memory_bytes``              resident memory per instance (average over instances), per version
 
-An override must return the same shape as the preset query it replaces: one series per
-version (labelled with the version label), and for the two ``latency_buckets_*`` queries
-one series per (version, ``le``), with ``le`` in the preset's unit (seconds for ``http``,
-milliseconds for ``istio``). ``error_rate`` is a rate of errors (per second, like
+The window queries (the first three, cpu and memory) are grouped by the version label
+in PromQL: one series per version. The ``*_counter`` queries are NOT aggregated: the
+console keeps each series' previous value between polls and takes the increase per
+series client-side (see :mod:`.counters`: counter resets, new and vanished series), then
+sums by version (and ``le``). ``increase(x[poll interval])`` would need two scrapes
+inside one poll interval, which a Prometheus scraping every 15-30 s seldom has. Leave
+the counter series unaggregated in an override too: a ``sum`` over pods drops when one
+pod restarts, and that drop would read as a reset of the whole sum. The counter queries
+return every series the selector matches: give a selector that picks the one service.
+
+An override of a window query must return the same shape as the preset query it
+replaces: one series per version (labelled with the version label), and for
+``latency_buckets_window`` one series per (version, ``le``), with ``le`` in the preset's
+unit (seconds for ``http``, milliseconds for ``istio``; the same for
+``latency_buckets_counter``). ``error_rate`` is a rate of errors (per second, like
 requests_per_second), not a fraction: the fraction is errors/s / requests/s, computed
-here. A version with traffic and no series in the error_rate (or errors_increase) result
-counts as 0 errors, because ``rate(x{status=~"5.."})`` has NO series, not a 0, for a
-version that never answered a 5xx; a version without traffic has no error rate (None).
+here. A version with traffic and no series in the error_rate result counts as 0 errors,
+because ``rate(x{status=~"5.."})`` has NO series, not a 0, for a version that never
+answered a 5xx; a version without traffic has no error rate (None).
 
 For the istio preset, CPU and memory per version are left out (no data) because joining
 ``container_*`` series to a pod's version label depends on the cluster. With
@@ -56,15 +70,15 @@ QUERY_NAMES: tuple[str, ...] = (
     "requests_per_second",
     "error_rate",
     "latency_buckets_window",
-    "requests_increase",
-    "errors_increase",
-    "latency_buckets_increase",
+    "requests_counter",
+    "errors_counter",
+    "latency_buckets_counter",
     "cpu_cores",
     "memory_bytes",
 )
 
-# The queries that describe a window (charted, backfilled); the *_increase ones are the
-# interval counts for the statistical judge and are not backfilled.
+# The queries that describe a window (charted, backfilled); the *_counter ones are read
+# raw for the statistical judge's interval counts and are not backfilled.
 WINDOW_QUERIES: tuple[str, ...] = (
     "requests_per_second",
     "error_rate",
@@ -73,6 +87,16 @@ WINDOW_QUERIES: tuple[str, ...] = (
     "memory_bytes",
 )
 
+# The raw counters, read every poll and differenced per series client-side (see .counters).
+COUNTER_QUERIES: tuple[str, ...] = ("requests_counter", "errors_counter", "latency_buckets_counter")
+
+# Names of earlier versions, refused with a pointer to the new name.
+RENAMED: dict[str, str] = {
+    "requests_increase": "requests_counter",
+    "errors_increase": "errors_counter",
+    "latency_buckets_increase": "latency_buckets_counter",
+}
+
 BUSINESS_PREFIX = "business:"
 
 
@@ -80,13 +104,19 @@ BUSINESS_PREFIX = "business:"
 class Preset:
     name: str
     requests_metric: str  # a counter of requests with a status label
-    error_matcher: str  # the matcher that selects 5xx answers
+    status_label: str  # the requests counter's status code label
     buckets_metric: str  # the latency histogram's _bucket series
     le_to_ms: float  # multiply ``le`` by this to get milliseconds
     base_matchers: tuple[str, ...] = ()  # always present (istio: reporter="destination")
     version_label: str = "version"  # the default version label of the preset
     cpu_metric: str | None = None  # a per-instance CPU seconds counter, or None: no CPU data
     memory_metric: str | None = None  # a per-instance memory gauge, or None: no memory data
+    error_codes: str = "5.."  # a regex on the status label (anchored, as PromQL's =~) for the errors
+
+    @property
+    def error_matcher(self) -> str:
+        """The PromQL matcher that selects the error answers, e.g. ``status=~"5.."``."""
+        return f'{self.status_label}=~"{self.error_codes}"'
 
 
 PRESETS: dict[str, Preset] = {
@@ -94,7 +124,7 @@ PRESETS: dict[str, Preset] = {
     "http": Preset(
         name="http",
         requests_metric="http_requests_total",
-        error_matcher='status=~"5.."',
+        status_label="status",
         buckets_metric="http_request_duration_seconds_bucket",
         le_to_ms=1000.0,
         version_label="version",
@@ -108,7 +138,7 @@ PRESETS: dict[str, Preset] = {
     "istio": Preset(
         name="istio",
         requests_metric="istio_requests_total",
-        error_matcher='response_code=~"5.."',
+        status_label="response_code",
         buckets_metric="istio_request_duration_milliseconds_bucket",
         le_to_ms=1.0,
         base_matchers=('reporter="destination"',),
@@ -161,12 +191,14 @@ def _sel(*parts: str) -> str:
 
 def preset_queries(preset: str, selector: str = "", version_label: str | None = None,
                    window_s: float = 60.0, interval_s: float = 2.0) -> dict[str, str]:
-    """The preset's queries by name (cpu/memory absent when the preset has none)."""
+    """The preset's queries by name (cpu/memory absent when the preset has none; no errors_counter).
+
+    ``interval_s`` is accepted for symmetry and unused: the counter queries take no range.
+    """
     p = _preset(preset)
     vl = resolve_version_label(preset, version_label)
     sel = normalize_selector(selector)
     w = promql_duration(window_s)
-    i = promql_duration(interval_s)
     every = _sel(*p.base_matchers, sel)
     errors = _sel(*p.base_matchers, p.error_matcher, sel)
     req, bkt = p.requests_metric, p.buckets_metric
@@ -174,9 +206,10 @@ def preset_queries(preset: str, selector: str = "", version_label: str | None = 
         "requests_per_second": f"sum by ({vl}) (rate({req}{every}[{w}]))",
         "error_rate": f"sum by ({vl}) (rate({req}{errors}[{w}]))",
         "latency_buckets_window": f"sum by ({vl}, le) (rate({bkt}{every}[{w}]))",
-        "requests_increase": f"sum by ({vl}) (increase({req}{every}[{i}]))",
-        "errors_increase": f"sum by ({vl}) (increase({req}{errors}[{i}]))",
-        "latency_buckets_increase": f"sum by ({vl}, le) (increase({bkt}{every}[{i}]))",
+        # Raw, unaggregated: every series keeps its identity (see .counters); the errors
+        # are the 5xx series of this same answer, so they need no query of their own.
+        "requests_counter": f"{req}{every}",
+        "latency_buckets_counter": f"{bkt}{every}",
     }
     if p.cpu_metric:
         q["cpu_cores"] = f"avg by ({vl}) (rate({p.cpu_metric}{_sel(sel)}[{w}]))"
@@ -196,6 +229,11 @@ def build_queries(preset: str, selector: str = "", version_label: str | None = N
     """
     queries = preset_queries(preset, selector, version_label, window_s, interval_s)
     for name, text in (overrides or {}).items():
+        if name in RENAMED:
+            raise QueryConfigError(
+                f"metrics.queries: {name!r} was renamed {RENAMED[name]!r}: give the raw counter "
+                f"(no increase(), no sum), the console takes the increase per series"
+            )
         if name not in QUERY_NAMES:
             raise QueryConfigError(
                 f"metrics.queries: unknown query name {name!r}; expected one of {', '.join(QUERY_NAMES)}"

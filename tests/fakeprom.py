@@ -11,6 +11,9 @@ Answers ``/api/v1/query`` and ``/api/v1/query_range`` with the first rule whose
 substring (or predicate) matches the PromQL, and an empty vector/matrix otherwise.
 A rule may also give an HTTP status, a raw body, or a delay (to look slow).
 Standard library only; binds 127.0.0.1 on an ephemeral port.
+
+:class:`Counters` holds raw counter series a test moves by hand (pods, resets, new and
+vanished series) and answers the source's raw counter queries with all of them.
 """
 
 from __future__ import annotations
@@ -46,6 +49,46 @@ def _str(value: Any) -> str:
     if value != value:
         return "NaN"
     return repr(float(value))
+
+
+class Counters:
+    """Raw counter series by label set, answered as an instant vector (a rule's result).
+
+        reqs = Counters(clock=lambda: now)
+        reqs.set({"version": "canary", "pod": "a", "status": "200"}, 10)
+        fake.answer(lambda q: q == source.queries["requests_counter"], reqs)
+
+    ``clock`` gives the samples' timestamp (Prometheus' evaluation time); default: now.
+    """
+
+    def __init__(self, clock: Any = None) -> None:
+        self.clock = clock
+        self._series: dict[tuple[tuple[str, str], ...], Any] = {}
+        self._lock = threading.Lock()
+
+    @staticmethod
+    def _key(labels: Mapping[str, str]) -> tuple[tuple[str, str], ...]:
+        return tuple(sorted(labels.items()))
+
+    def set(self, labels: Mapping[str, str], value: Any) -> None:
+        with self._lock:
+            self._series[self._key(labels)] = value
+
+    def add(self, labels: Mapping[str, str], n: float) -> None:
+        with self._lock:
+            key = self._key(labels)
+            self._series[key] = float(self._series.get(key, 0.0)) + n
+
+    def drop(self, labels: Mapping[str, str]) -> None:
+        with self._lock:
+            self._series.pop(self._key(labels), None)
+
+    def samples(self) -> list[tuple[dict[str, str], Any]]:
+        with self._lock:
+            return [(dict(k), v) for k, v in self._series.items()]
+
+    def __call__(self, promql: str = "", params: Any = None) -> list[dict]:
+        return vector(self.samples(), None if self.clock is None else self.clock())
 
 
 @dataclass
