@@ -6,23 +6,24 @@ from tui.cli import main
 
 
 def _run(capsys, *args):
-    code = main(["run", "--demo", "--speed", "3000", *args])
+    code = main(["run", "--demo", "--speed", "max", *args])
     return code, capsys.readouterr().err
 
 
 def _minutes(text):
-    m = re.search(r"after (\d+)m(\d+)s", text) or re.search(r"after (\d+)h(\d+)m", text)
-    assert m, text
-    a, b = int(m.group(1)), int(m.group(2))
-    return a * 60 + b if "h" in m.group(0) else a + b / 60
+    """Minutes in 'after 24s', 'after 4m05s' or 'after 1h23m'."""
+    m = re.search(r"after (?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?", text)
+    assert m and any(m.groups()), text
+    h, mi, s = (int(g or 0) for g in m.groups())
+    return h * 60 + mi + s / 60
 
 
 def test_healthy_canary_is_promoted(capsys):
     code, err = _run(capsys)
     assert code == 0, err
     assert "run: promoted after" in err
-    # ten steps of 5 minutes' bake, then the promotion
-    assert 50 <= _minutes(err.splitlines()[-1]) <= 60
+    # ten steps of at least 5 minutes' bake (longer while the judge still gathers evidence), then the promotion
+    assert 50 <= _minutes(err.splitlines()[-1]) <= 100
     assert "canary 50%" in err
 
 
@@ -31,7 +32,7 @@ def test_error_fault_is_rolled_back_fast(capsys):
     assert code == 1, err
     last = err.splitlines()[-1]
     assert "rolled back (error rate" in last
-    assert _minutes(last) <= 5
+    assert _minutes(last) <= 1.5  # at 5% canary: a 10x error rate is caught within about a minute
 
 
 def test_timeout_rolls_back_and_exits_1(capsys):

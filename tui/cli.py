@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import time
 from typing import Any, Sequence
 
 from tui import config as config_mod
@@ -24,9 +25,22 @@ def _common(p: argparse.ArgumentParser) -> None:
     src.add_argument("--config", "-c", metavar="FILE", help="rollout config (YAML)")
     src.add_argument("--demo", action="store_true", help="the built-in demo rollout (no file needed)")
     p.add_argument("--context", metavar="CTX", help="kubeconfig context (default: current)")
-    p.add_argument("--speed", type=float, default=None, help="demo: simulated seconds per real second")
+    p.add_argument("--speed", type=_speed, default=None,
+                   help="demo: simulated seconds per real second, or 'max' (run: time jumps from poll to poll)")
     p.add_argument("--fault", choices=("none", "errors", "latency"), default=None,
                    help="demo: the canary's fault at start")
+
+
+def _speed(text: str) -> float | str:
+    if text == "max":
+        return text
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number > 0 or 'max', got {text!r}") from None
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"expected a number > 0 or 'max', got {text!r}")
+    return value
 
 
 def _writer(p: argparse.ArgumentParser) -> None:
@@ -64,6 +78,11 @@ def build_parser() -> argparse.ArgumentParser:
     _common(p)
     _writer(p)
 
+    p = sub.add_parser("report", help="the Canary Deployment Report from the recorded history (history.file)")
+    _common(p)
+    p.add_argument("--format", choices=("md", "json"), default="md")
+    p.add_argument("--output", "-o", metavar="FILE", help="write here instead of standard output")
+
     sub.add_parser("lab", help="the console on the real local lab: two instrumented services, "
                                "load split by the console's weights, a real Prometheus")
 
@@ -81,7 +100,7 @@ def load_config(args: argparse.Namespace) -> Config:
         return config_mod.load(args.config)
     if getattr(args, "demo", False) or args.verb is None:
         overrides: dict[str, Any] = {}
-        if args.speed:
+        if args.speed and args.speed != "max":
             overrides["speed"] = args.speed
         if args.fault:
             overrides["fault"] = args.fault
@@ -106,12 +125,21 @@ def main(argv: Sequence[str] | None = None) -> int:
     from tui.backends.base import BackendError
     from tui.assembly import build_controller
 
+    clock = None
+    if args.speed == "max":
+        # Virtual time for the demo: sleeping advances the clock at once, so `run` covers an hour
+        # of simulated rollout in about a second, each poll exactly one interval apart.
+        from tui.clock import ManualClock
+
+        clock = ManualClock(start=time.time())
     try:
-        controller = build_controller(config, context=args.context,
+        controller = build_controller(config, clock=clock, context=args.context,
                                       read_only=bool(getattr(args, "read_only", False)))
     except BackendError as exc:
         print(f"canary-console: {exc}", file=sys.stderr)
         return EXIT_FAILED
+    if args.verb == "report":
+        return report(config, args.format, args.output)
     guard = None
     try:
         if args.verb == "status":
@@ -179,6 +207,35 @@ def write_verb(controller, args: argparse.Namespace) -> int:
     print(result.message)
     for name in result.skipped_routes:
         print(f"left as is: route {name} (reaches the canary only through its match)")
+    return EXIT_OK
+
+
+def report(config: Config, fmt: str, output: str | None) -> int:
+    """The report from the history a console or `run` recorded (no controller, no cluster calls)."""
+    from tui.operations.record import RolloutRecord
+    from tui.operations.report import build_report, render_markdown
+
+    path = config.history.get("file")
+    if not path:
+        print(f"canary-console: report: {config.source}: history.file is not set: nothing was recorded "
+              "(the console and `run` record the rollout there)", file=sys.stderr)
+        return EXIT_FAILED
+    try:
+        record = RolloutRecord.load(path)
+    except FileNotFoundError:
+        print(f"canary-console: report: {path}: no recorded history yet", file=sys.stderr)
+        return EXIT_FAILED
+    except (OSError, ValueError) as exc:
+        print(f"canary-console: report: {path}: {exc}", file=sys.stderr)
+        return EXIT_FAILED
+    doc = build_report(record, config)
+    text = json.dumps(doc, indent=2) + "\n" if fmt == "json" else render_markdown(doc)
+    if output:
+        with open(output, "w", encoding="utf-8") as fh:
+            fh.write(text)
+        print(f"wrote {output}", file=sys.stderr)
+    else:
+        sys.stdout.write(text)
     return EXIT_OK
 
 

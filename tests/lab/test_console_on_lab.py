@@ -3,6 +3,9 @@
 What is checked (tolerances stated next to each check):
 * per-version requests/s, error rate and p95 agree with what the services actually
   answered (the lab's truth) over the same window;
+* the interval counts (raw counters differenced per series between polls), summed over
+  ten 2 s polls, agree with the requests, errors and p95 the services answered over the
+  same span; the first poll has no counts;
 * a weight change moves the measured split;
 * stopping Prometheus makes poll() fail fast with BackendError, and restarting it
   recovers the SAME source (no re-creation).
@@ -24,6 +27,7 @@ import pytest
 from tui.backends.base import BackendError
 from tui.backends.prometheus import PrometheusMetrics
 from tui.lab import VERSIONS
+from tui.model import histogram_quantile
 
 pytestmark = pytest.mark.lab
 
@@ -94,7 +98,70 @@ def test_per_version_numbers_agree_with_the_truth(lab, source):
     assert snap.canary.p95_ms > 1.3 * snap.stable.p95_ms  # the slower canary is seen as slower
     assert snap.canary.error_rate > 4 * snap.stable.error_rate
     assert snap.canary.cpu_cores and snap.stable.memory_bytes  # per-version process metrics arrive
-    assert snap.canary.histogram and snap.canary.histogram[-1][0] == float("inf")
+    # The first poll of a source has no previous counter values: no interval counts yet.
+    assert snap.canary.requests is None and snap.canary.histogram == ()
+    time.sleep(1.5)
+    again = src.poll()
+    assert again.canary.requests is not None and again.stable.errors is not None
+    assert again.canary.histogram and again.canary.histogram[-1][0] == float("inf")
+
+
+def test_interval_counts_summed_over_polls_agree_with_the_truth(lab, source):
+    interval, polls = 2.0, 10  # the lab scrapes every 1 s; the console polls every 2 s
+    lab.set_weights(30)
+    lab.services["canary"].set_custom_fault(error_rate=0.05, latency_factor=1.5)
+    # prometheus_client makes the 503 child on the first 503: let it exist and be scraped
+    # before counting, or its first value would be (rightly) left out as a new series.
+    time.sleep(2.5)
+    src = source(window_s=30.0, interval_s=interval)
+    first = src.poll()
+    assert first.error is None
+    assert first.canary.requests is None and first.stable.requests is None  # no previous values: no data
+    sums = {role: {"requests": 0.0, "errors": 0.0, "hist": {}} for role in ("stable", "canary")}
+    spans = 0.0
+    tick = time.time()
+    for _ in range(polls):
+        tick += interval
+        sleep_until(tick)
+        snap = src.poll()
+        assert snap.error is None
+        spans += snap.interval_s
+        for role, acc in sums.items():
+            sample = snap.of(role)
+            assert sample.requests is not None and sample.errors is not None and sample.histogram
+            acc["requests"] += sample.requests
+            acc["errors"] += sample.errors
+            for bound, count in sample.histogram:
+                acc["hist"][bound] = acc["hist"].get(bound, 0.0) + count
+        last = snap
+    # The counters Prometheus holds are those of its latest scrape (every 1 s), so the sums
+    # cover [the scrape before the first poll, the scrape before the last poll]; each end
+    # lags its poll's evaluation time by 0..1 s (0.5 s on average). The truth is taken over
+    # [first.at - 0.5 s, last.at - 0.5 s]: the two lags differ by at most one scrape
+    # interval, so the counts may differ from the truth by at most ~1 s of that version's
+    # traffic (+ a few requests of load-generator jitter).
+    start, end = first.at.timestamp() - 0.5, last.at.timestamp() - 0.5
+    truth = lab.truth(start, end)
+    assert spans == pytest.approx(last.at.timestamp() - first.at.timestamp(), abs=1e-6)  # the spans tile
+    for role in ("stable", "canary"):
+        acc, want = sums[role], truth[role]
+        hist = tuple(sorted(acc["hist"].items()))
+        total = hist[-1][1]
+        p95 = histogram_quantile(hist, 0.95)
+        report(f"{role}: {polls} polls over {end - start:.1f} s: requests {acc['requests']:.0f} "
+               f"(truth {want.requests}), errors {acc['errors']:.0f} (truth {want.errors}), "
+               f"histogram total {total:.0f}, p95 of the summed histogram {p95:.1f} ms "
+               f"(truth {want.p95 * 1000:.1f} ms)")
+        edge = want.rate * 1.0  # requests in one scrape interval
+        assert abs(acc["requests"] - want.requests) <= edge + 5
+        # the errors among those edge requests: at most ~6 at 5 % of 30/s (binomial tail < 0.5 %)
+        assert abs(acc["errors"] - want.errors) <= 6
+        # the bucket counter is a separate query, read within milliseconds of the requests one
+        assert abs(total - acc["requests"]) <= edge + 5
+        # p95 within 10 %: interpolated inside 50 ms buckets around 300-450 ms
+        assert p95 == pytest.approx(want.p95 * 1000, rel=0.10)
+    assert sums["canary"]["errors"] > 4 * sums["stable"]["errors"] * (sums["canary"]["requests"]
+                                                                       / sums["stable"]["requests"])
 
 
 def test_a_weight_change_moves_the_measured_split(lab, source):
@@ -133,7 +200,7 @@ def test_poll_cost_and_fault_detection_time(lab, source):
     median_ms = statistics.median(walls) * 1000
     report(f"poll wall time over 20 polls: median {median_ms:.1f} ms, max {max(walls) * 1000:.1f} ms "
            f"(goal <= 100 ms); queries per poll: {per_poll:g}")
-    assert per_poll == len(src.queries) == 8
+    assert per_poll == len(src.queries) == 7  # 5 window queries + 2 raw counters (errors: from requests)
     assert median_ms < 500, "far slower than the 100 ms goal on loopback"
 
     # 2) Fault on -> the first poll (every interval) whose canary error rate shows it.

@@ -57,6 +57,7 @@ class CanaryApp(App[None]):
         Binding("a", "toggle_auto", "Auto"),
         Binding("f", "cycle_fault", "Fault"),
         Binding("s", "screenshot", "Screenshot"),
+        Binding("R", "report", "Report"),
         Binding("L", "large_print", "Large print"),
         Binding("question_mark", "help", "Help"),
         Binding("q", "quit", "Quit"),
@@ -71,6 +72,7 @@ class CanaryApp(App[None]):
         ("a", "automatic progression on / off; resumes after a manual hold", "toggle_auto"),
         ("f", "demo only: cycle the canary fault none → errors → latency", "cycle_fault"),
         ("s", "save an SVG screenshot of the screen", "screenshot"),
+        ("R", "write the Canary Deployment Report (Markdown) from the recorded history", "report"),
         ("L", "large print for a shared screen: weights, verdict, p95s, error rates, last decision",
          "large_print"),
         ("?", "this help", "help"),
@@ -260,6 +262,22 @@ class CanaryApp(App[None]):
         self.push_screen(screen)
         if self.state is not None:
             self.call_after_refresh(screen.show, self.state, self.state.now.timestamp())
+
+    def action_report(self) -> None:
+        def write() -> None:
+            from tui.operations.report import build_report, render_markdown
+
+            record = getattr(self.controller, "rollout_record", None)
+            if record is None:
+                self.call_from_thread(self.notify, "no recorded history", severity="error")
+                return
+            self.screenshot_dir.mkdir(parents=True, exist_ok=True)
+            stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+            path = self.screenshot_dir / f"canary-report-{self.controller.config.name}-{stamp}.md"
+            path.write_text(render_markdown(build_report(record, self.controller.config)), encoding="utf-8")
+            self.call_from_thread(self.notify, f"report written to {path}")
+
+        self.run_worker(write, thread=True, exit_on_error=False, group="report")
 
     def action_help(self) -> None:
         keys = [(k, what) for k, what, action in self.HELP if self.check_action(action, ()) is not False]

@@ -137,10 +137,9 @@ class Autopilot:
             if self.policy.auto_rollback:
                 failing = [c for c in verdict.checks if c.result is Result.FAIL]
                 reason = "auto-rollback: " + "; ".join(f"{c.name}: {c.reason}" for c in failing)
-                self._finish(f"rolled back ({failing[0].name if failing else 'check failed'})")
                 result = self.controller.rollback(reason=reason, who=AUTOMATION)
-                if not result.ok:
-                    self._finish(f"halted: rollback failed: {result.message}")
+                self._finish(f"rolled back ({failing[0].name if failing else 'check failed'})" if result.ok
+                             else f"halted: rollback failed: {result.message}")
             else:
                 self._finish("halted: a check failed (autoRollback is off)")
             return
@@ -150,9 +149,9 @@ class Autopilot:
                 self._save(replace(p, no_data_since=now))
             if now - since > self.policy.no_data_timeout_s:
                 why = f"no data for {format_duration(now - since)}"
-                self._finish(f"halted: {why}")
                 if self.policy.rollback_on_no_data:
                     self.controller.rollback(reason=f"auto-rollback: {why}", who=AUTOMATION)
+                self._finish(f"halted: {why}")
             return
         if p.no_data_since is not None:
             p = replace(p, no_data_since=None)
@@ -166,9 +165,9 @@ class Autopilot:
             self._advance_to(p.step + 1, f"step {p.step + 1} baked {format_duration(now - p.since)} "
                                          "with every check passing")
         elif self.policy.promote == "auto":
-            self._finish("promoted")
-            self.controller.promote(reason="auto-promote: last step baked with every check passing",
-                                    who=AUTOMATION)
+            result = self.controller.promote(reason="auto-promote: last step baked with every check passing",
+                                             who=AUTOMATION)
+            self._finish("promoted" if result.ok else f"halted: promotion failed: {result.message}")
         elif p.finished != "waiting for promotion":
             self._save(replace(p, finished="waiting for promotion"))
             self.controller.record("auto", "last step baked, every check passing: waiting for a person "
