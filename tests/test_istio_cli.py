@@ -160,9 +160,8 @@ def test_out_of_range_weight_is_refused_before_touching_the_virtual_service(conf
 
 
 def test_non_integer_weight_is_a_usage_error(config, cli, guide):
-    with pytest.raises(SystemExit) as exc:
-        main(["set-weight", "12.5", "--config", str(config)])
-    assert exc.value.code == 2
+    code, _, err = cli("set-weight", "12.5", "--config", str(config))
+    assert code == 2 and "between 0 and 100" in err
     assert guide.requests == []
 
 

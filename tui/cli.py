@@ -31,6 +31,13 @@ def _common(p: argparse.ArgumentParser) -> None:
                    help="demo: the canary's fault at start")
 
 
+def _percent(text: str) -> int:
+    """Refused before anything is read or sent: only a whole number from 0 to 100."""
+    if not text.isdigit() or int(text) > 100:
+        raise argparse.ArgumentTypeError(f"expected an integer between 0 and 100, got {text!r}")
+    return int(text)
+
+
 def _speed(text: str) -> float | str:
     if text == "max":
         return text
@@ -65,7 +72,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="machine-readable output")
 
     p = sub.add_parser("set-weight", help="set the canary weight (stable gets the rest)")
-    p.add_argument("percent", type=int, metavar="PERCENT")
+    p.add_argument("percent", type=_percent, metavar="PERCENT", help="the canary weight: an integer 0-100")
     _common(p)
     _writer(p)
     p.add_argument("--route", metavar="NAME", help="only this route (default: every driven route)")
@@ -110,7 +117,10 @@ def load_config(args: argparse.Namespace) -> Config:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:  # bad usage (exit 2) or --help (0): a status, also when called in-process
+        return int(exc.code or 0)
     if args.verb == "lab":
         return run_lab_console(read_only=args.read_only, large=args.large)
     try:

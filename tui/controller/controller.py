@@ -296,8 +296,12 @@ class RolloutController:
         return split
 
     def set_weight(self, canary: int, reason: str, route: str | None = None, force: bool = False,
-                   action: str = "set-weight", who: str | None = None) -> ActionResult:
-        """Set the canary weight (stable gets the rest) on the driven routes, or on `route`."""
+                   action: str = "set-weight", who: str | None = None,
+                   before: TrafficSplit | None = None) -> ActionResult:
+        """Set the canary weight (stable gets the rest) on the driven routes, or on `route`.
+
+        `before`: a split the caller has just read (a step), to save a second read.
+        """
         try:
             validate_weight(canary)
         except WeightError as exc:
@@ -306,7 +310,7 @@ class RolloutController:
             return self._refused(action, "read-only: writes are disabled", None, canary, reason, who)
         with self._action_lock:
             try:
-                before = self.current_split()
+                before = before or self.current_split()
             except BackendError as exc:
                 return self._refused(action, f"cannot read the split: {exc}", None, canary, reason, who)
             route_obj = before.route(route) if route else None
@@ -328,7 +332,8 @@ class RolloutController:
                     self.autopilot.disable(change.who, why=f"{action} by {change.who}")
                 else:
                     self.autopilot.on_manual_change(change.who, canary)
-            return ActionResult(True, message, after)
+            left = getattr(self.router, "left_as_is", None)
+            return ActionResult(True, message, after, left(after, route) if left else ())
 
     def step(self, direction: int, reason: str, route: str | None = None, force: bool = False,
              who: str | None = None) -> ActionResult:
@@ -343,7 +348,7 @@ class RolloutController:
         target = min(100, max(0, current + direction * self.config.rollout.step_weight))
         if target == current:
             return ActionResult(False, f"canary already at {current}%", split)
-        return self.set_weight(target, reason, route=route, force=force, action="step", who=who)
+        return self.set_weight(target, reason, route=route, force=force, action="step", who=who, before=split)
 
     def promote(self, reason: str, force: bool = False, who: str | None = None) -> ActionResult:
         return self.set_weight(100, reason, force=force, action="promote", who=who)
