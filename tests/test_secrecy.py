@@ -87,6 +87,8 @@ async def test_no_secret_in_any_artefact(tmp_path, kubeconfig, guide, webhook, c
         await pilot.press("L", "question_mark")
         await pilot.pause()
         produced.append(app.export_screenshot())
+    # The event log itself, not only the part of it that fits on the screen.
+    produced += [json.dumps(e.as_dict()) for e in controller.state().events]
     controller.close()
 
     # The report from the recorded history, both formats.
