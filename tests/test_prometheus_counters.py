@@ -179,6 +179,25 @@ def test_a_stale_read_moves_nothing_and_the_next_good_one_covers_the_gap():
     assert counters.counts_by_version(d, "version", V)["canary"] == 80 and d.span_s == 12
 
 
+def test_an_empty_answer_while_series_are_known_is_no_reading():
+    t = CounterTracker()
+    step(t, [(req("canary", "a"), 100)])
+    requests, _e, d = step(t, [], ts=T0 + 2)  # e.g. Prometheus restarted and has not scraped yet
+    assert d is None and requests["canary"] is None and len(t) == 1
+    requests, _e, d = step(t, [(req("canary", "a"), 130)], ts=T0 + 4)
+    assert requests["canary"] == 30 and d.span_s == 4  # the gap is covered
+
+
+def test_an_answer_older_than_the_previous_is_ignored():
+    t = CounterTracker()
+    step(t, [(req("canary", "a"), 100)], ts=T0)
+    step(t, [(req("canary", "a"), 120)], ts=T0 + 2)
+    requests, _e, d = step(t, [(req("canary", "a"), 110)], ts=T0 + 1)  # overlapping polls, out of order
+    assert d is None and requests["canary"] is None  # not a reset
+    requests, _e, _d = step(t, [(req("canary", "a"), 125)], ts=T0 + 4)
+    assert requests["canary"] == 5
+
+
 def test_nan_keeps_the_previous_value():
     t = CounterTracker()
     step(t, [(req("canary", "a"), 100), (req("canary", "b"), 10)])

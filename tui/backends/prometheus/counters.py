@@ -20,7 +20,8 @@ way Prometheus' increase() treats a counter:
   saw it, typically the version's first few errors. Services that initialise their
   label children at 0 lose nothing;
 * a series that disappeared (pod gone, target down) contributes nothing and is
-  forgotten;
+  forgotten; but an answer with no series at all while series are known is taken as
+  no reading (see below), not as every series gone;
 * a series whose value is NaN or unparseable contributes nothing this poll and keeps
   its previous value, so the next usable value's delta covers both polls.
 
@@ -34,8 +35,9 @@ meaning, "no new samples": the judge sums the counts over polls, and the next po
 sees a new scrape carries the whole increase, so the sums stay exact.
 
 Memory stays bounded: a tracker holds one value per series seen in the latest usable
-read, nothing else. A read that is not usable (the poll failed, or its answer is stale)
-leaves the tracker as it was, so the next good read's deltas cover the whole gap.
+read, nothing else. A read that is not usable (the poll failed; the answer is stale,
+older than the previous one, or empty while series are known) leaves the tracker as it
+was, so the next good read's deltas cover the whole gap.
 """
 
 from __future__ import annotations
@@ -133,11 +135,19 @@ class CounterTracker:
     def advance(self, read: CounterRead) -> Deltas | None:
         """Take a read; its per-series deltas, or None for the first usable read.
 
-        An unusable read changes nothing and yields None.
+        These reads change nothing and yield None (no data), like a failed poll:
+        a stale one; one older than the previous read (two polls that overlapped and
+        finished out of order, which would otherwise read as resets); and an empty one
+        while series are known (a Prometheus that restarted and has not scraped yet, a
+        target-discovery hiccup): when the series come back, their deltas cover the gap.
         """
+        prev, prev_at = self._prev, self._prev_at
         if not read.usable:
             return None
-        prev, prev_at = self._prev, self._prev_at
+        if read.at is not None and prev_at is not None and read.at < prev_at:
+            return None
+        if prev and not read.values:
+            return None
         current: dict[SeriesKey, float] = {}
         deltas: dict[SeriesKey, float] = {}
         for key, value in read.values.items():
