@@ -48,12 +48,12 @@ def test_targets_are_up(prom, scraped_lab):
 
 def test_fault_raises_canary_error_rate(prom, scraped_lab):
     lab = scraped_lab
-    window = 5
+    window = 10
     try:
-        lab.set_weights(50)  # 50 req/s on the canary: ~12 errors per 5 s window at 5 %
+        lab.set_weights(50)  # 50 req/s on the canary: ~25 errors per 10 s window at 5 %
         lab.set_fault("errors")
         t0 = time.time()
-        sleep_until(t0 + window + 1.5)  # the whole window after the switch, plus a scrape
+        sleep_until(t0 + window + 2.5)  # the whole window after the switch, plus two scrapes
         at = time.time()
         ratios = by_version(prom.custom_query(ERROR_RATIO_QUERY.format(w=f"{window}s"), params={"time": at}))
         truth = lab.truth(window=window, end=at)

@@ -112,6 +112,8 @@ class _Test:
     p0_fail: float | None = None  # the latest null of the FAIL test
     p0_pass: float | None = None
     bucket_ms: float | None = None  # latency tests: the bucket bound counted above
+    threshold_ms: float | None = None  # latency tests: the threshold that bucket stands for
+    reference_ms: float | None = None  # "vs stable": stable's p95 (upper bound) the threshold comes from
     why_not: str = ""  # why the latest poll could not be used
     latched: Check | None = None
 
@@ -230,9 +232,9 @@ class SequentialJudge:
         refs: dict[str, float | None] = {"err_hi": None, "err_lo": None, "p95_hi": None, "p95": None}
         if s.requests is None:
             return refs  # no stable counts in this sample: the "vs stable" tests wait
-        if recent.requests > 0:
+        if s.errors is not None and recent.requests > 0:
             refs["err_hi"] = wilson(recent.events, recent.requests, self.stable_z)[1]
-        if whole.requests > 0:
+        if s.errors is not None and whole.requests > 0:
             refs["err_lo"] = wilson(whole.events, whole.requests, self.stable_z)[0]
         hist = recent.histogram()
         if hist and hist[-1][1] > 0:
@@ -285,19 +287,20 @@ class SequentialJudge:
         if above is None:
             t_abs.why_not = f"no histogram bucket <= {crit.p95_max_ms:g} ms"
         else:
-            t_abs.bucket_ms = above[1]
+            t_abs.bucket_ms, t_abs.threshold_ms = above[1], crit.p95_max_ms
             t_abs.feed(c.histogram[-1][1], above[0], SLOW_SHARE, above[0], SLOW_SHARE, kl)
         ratio = crit.p95_max_ratio or 1.0
         rel = self._tests[LATENCY_REL]
         if refs["p95_hi"] is None:
             rel.why_not = "no stable latency histogram"
             return
-        fail_above = count_above(c.histogram, ratio * refs["p95_hi"])
+        threshold = ratio * refs["p95_hi"]
+        fail_above = count_above(c.histogram, threshold)
         pass_above = count_above(c.histogram, ratio * refs["p95"]) if refs["p95"] is not None else None
         if fail_above is None:
             rel.why_not = f"{ratio:.2f}x stable's p95 is below the smallest bucket"
             return
-        rel.bucket_ms = fail_above[1]
+        rel.bucket_ms, rel.threshold_ms, rel.reference_ms = fail_above[1], threshold, refs["p95_hi"]
         rel.feed(c.histogram[-1][1], fail_above[0], SLOW_SHARE,
                  None if pass_above is None else pass_above[0], SLOW_SHARE, kl)
 
@@ -355,9 +358,13 @@ class SequentialJudge:
         if stable_bad is not None:
             return check(Result.WARN, stable_bad, 1 - math.exp(-self._stable_tests[name].cusum.llr))
         evidence = t.sprt.log_evidence if t.p0_pass is not None else 0.0
-        if evidence >= self.pass_threshold:
-            return check(Result.PASS, "", 1 - math.exp(-evidence))
         lean = max(s, evidence, 0.0)
+        if evidence >= self.pass_threshold:
+            if s < h / 2:
+                return check(Result.PASS, "", 1 - math.exp(-evidence))
+            # Within bound since the reset, but the latest stretch argues otherwise: no pass now.
+            return check(Result.NODATA, f"recent requests look worse (LLR {s:.1f} of {h:.1f})",
+                         1 - math.exp(-lean))
         return check(Result.NODATA, f"not enough data yet ({t.requests:.0f} requests)", 1 - math.exp(-lean))
 
     def _stable_breach(self, name: str) -> str | None:
@@ -390,15 +397,10 @@ class SequentialJudge:
                 return f"<= {crit.p95_max_ms:g} ms"
             return f"<= {crit.p95_max_ms:g} ms (<= 5% above the {t.bucket_ms:g} ms bucket)"
         ratio = crit.p95_max_ratio or 1.0
-        ref = self._stable_p95_threshold()
-        if t.bucket_ms is None or ref is None:
+        if t.bucket_ms is None or t.reference_ms is None:
             return f"<= {ratio:.2f}x stable"
-        return f"<= {ratio:.2f}x stable = {ref:.0f} ms (<= 5% above the {t.bucket_ms:g} ms bucket)"
-
-    def _stable_p95_threshold(self) -> float | None:
-        hist = self._stable_all.histogram()
-        p95 = histogram_quantile(hist, QUANTILE) if hist else None
-        return None if p95 is None else p95 * (self.criteria.p95_max_ratio or 1.0)
+        return (f"<= {ratio:.2f}x stable: <= 5% above the {t.bucket_ms:g} ms bucket "
+                f"({ratio:.2f} x {t.reference_ms:.0f} ms, stable's p95 upper bound)")
 
     def _values(self, name: str, t: _Test, failing: bool) -> tuple[float | None, float | None]:
         if name in (ERROR_ABS, ERROR_REL):
@@ -413,8 +415,12 @@ class SequentialJudge:
         cs = t.cusum
         rate = cs.events / cs.requests if cs.requests else 0.0
         tail = f"(LLR {cs.llr:.1f} > {self.threshold:.1f})"
-        if name in (ERROR_ABS, ERROR_REL):
+        if name == ERROR_ABS:
             return f"canary {_pct(rate)} errors in {cs.requests:.0f} requests vs bound {_pct(cs.p0)} {tail}"
+        if name == ERROR_REL:
+            delta = self.criteria.error_max_delta or 0.0
+            return (f"canary {_pct(rate)} errors in {cs.requests:.0f} requests vs bound {_pct(cs.p0)} "
+                    f"(stable <= {_pct(cs.p0 - delta)} + {_pct(delta)}) {tail}")
         return (f"canary {rate * 100:.1f}% of {cs.requests:.0f} requests slower than {_ms(t.bucket_ms)} "
                 f"vs bound 5% {tail}")
 
@@ -441,11 +447,13 @@ class SequentialJudge:
         failing = [c for c in verdict.checks if c.result is Result.FAIL]
         if failing:
             c = failing[0]
-            more = f" (+{len(failing) - 1} more)" if len(failing) > 1 else ""
+            more = f" (+{len(failing) - 1} more failing)" if len(failing) > 1 else ""
             return f"rollback now: {c.name}: {c.reason}{more}"
         warns = [c for c in verdict.checks if c.result is Result.WARN]
         if warns:
             return f"hold: {warns[0].name}: {warns[0].reason}"
+        if not self._canary_seen:
+            return "no canary requests yet: nothing can be decided"
         projections = []
         for name in shown:
             p = self._projection(name)
@@ -453,19 +461,20 @@ class SequentialJudge:
                 projections.append((p[0], name, p[1]))
         if projections:
             eta, name, rate = min(projections)
-            what = "errors" if name in (ERROR_ABS, ERROR_REL) else "requests slow"
+            what = "errors" if name in (ERROR_ABS, ERROR_REL) else "of requests slow"
             return f"{name}: rollback in ~{max(1, round(eta))} s if the canary keeps {rate * 100:.1f}% {what}"
-        waiting = [n for n in shown if by_name[n].result is Result.NODATA]
-        if shown:
-            nearest = max(shown, key=lambda n: self._tests[n].cusum.llr)
+        nearest = max(shown, key=lambda n: self._tests[n].cusum.llr) if shown else None
+        near = ""
+        if nearest is not None:
             near = f"nearest to failing: {nearest} (LLR {self._tests[nearest].cusum.llr:.1f} of {self.threshold:.1f})"
-        else:
-            near = ""
-        if not self._canary_seen:
-            return "no canary requests yet: nothing decided"
+        waiting = [n for n in shown if by_name[n].result is Result.NODATA]
         if waiting:
             n = max(self._tests[w].requests for w in waiting)
-            return f"no check trending to fail; {near}; {len(waiting)} still gathering data ({n:.0f} requests)"
+            return (f"nothing trending to a rollback; {near}; still gathering data: "
+                    f"{', '.join(waiting)} ({n:.0f} requests)")
+        if any(c.result is Result.NODATA for c in verdict.checks):
+            missing = [c.name for c in verdict.checks if c.result is Result.NODATA]
+            return f"nothing trending to a rollback; {near}; no data: {', '.join(missing)}"
         return f"all checks passing; {near}"
 
 

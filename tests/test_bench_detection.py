@@ -1,0 +1,123 @@
+"""A fast detection benchmark: the judge's goals, loosely, on a few seeded runs.
+
+The full benchmark is `python -m tests.bench.detection --runs 200` (60-minute runs);
+this one runs 20 runs per fault of 20 minutes each (faults in the first 10), so the
+bounds are looser than the goals (median <= 30 s for errors x10, <= 60 s for
+latency +50%, <= 1% false rollbacks per hour) but a regression breaks them.
+"""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from tests.bench.detection import (
+    Series,
+    main,
+    record_trace,
+    record_traces,
+    run_benchmark,
+)
+from tests.bench.policies import AlertRulePolicy, JudgePolicy, mann_whitney_p
+
+RUNS = 20
+
+
+@pytest.fixture(scope="module")
+def results():
+    return run_benchmark(runs=RUNS, seed=7, duration_s=1200, fault_window_s=600, workers=2)
+
+
+def _judge(results):
+    return next(n for n in results.policy_names() if n.startswith("canary-console"))
+
+
+def _alerts(results):
+    return next(n for n in results.policy_names() if n.startswith("guide alert rules"))
+
+
+def test_judge_catches_errors_x10_within_seconds(results):
+    o = results.outcome(_judge(results), "errors")
+    assert o.before_fault <= 1
+    assert o.median <= 45, sorted(o.delays)
+    assert o.quantile(0.9) <= 120, sorted(o.delays)
+
+
+def test_judge_catches_latency_plus_50_percent(results):
+    o = results.outcome(_judge(results), "latency")
+    assert o.before_fault <= 1
+    assert o.median <= 30, sorted(o.delays)  # ~10 s: the goal is 60 s
+    assert o.quantile(0.9) <= 45, sorted(o.delays)
+
+
+def test_judge_rarely_rolls_back_a_clean_canary(results):
+    clean = results.outcome(_judge(results), "none")
+    assert clean.rolled_back <= 2, clean.rollback_times
+
+
+def test_judge_beats_the_guides_alert_rule_on_errors(results):
+    judge = results.outcome(_judge(results), "errors")
+    alert = results.outcome(_alerts(results), "errors")
+    assert judge.median < alert.median  # the 10% alert never fires on a 5% canary: inf
+    assert sum(math.isfinite(d) for d in judge.delays) > sum(math.isfinite(d) for d in alert.delays)
+
+
+def test_every_policy_saw_every_run(results):
+    for name in results.policy_names():
+        for fault in ("errors", "latency", "none"):
+            assert results.outcome(name, fault).runs == RUNS
+
+
+def test_shared_prefix_traces_equal_independent_ones():
+    """The faults of one run share the pre-fault traffic: copying the world must not change it."""
+    shared = record_traces(3, ("errors", "latency", "none"), 40, 90)
+    for fault, trace in shared.items():
+        alone = record_trace(3, fault, 40, 90)
+        for a, b in ((trace.stable, alone.stable), (trace.canary, alone.canary)):
+            assert a.requests_between(0, 90) == b.requests_between(0, 90)
+            assert a.errors_between(0, 90) == b.errors_between(0, 90)
+            assert a.histogram_between(0, 90) == b.histogram_between(0, 90)
+            assert a.cpu == b.cpu
+
+
+def test_faults_change_only_the_canary_after_their_start():
+    traces = record_traces(4, ("errors", "none"), 60, 600)
+    err, clean = traces["errors"], traces["none"]
+    assert err.canary.errors_between(0, 60) == clean.canary.errors_between(0, 60)
+    assert err.canary.errors_between(60, 600) > 3 * clean.canary.errors_between(60, 600)
+
+
+def test_policies_only_look_back():
+    """A rollback time is never before the data that caused it: truncating the trace after it
+    changes nothing."""
+    trace = record_trace(5, "errors", 30, 400)
+    t = JudgePolicy().rollback_at(trace)
+    assert t is not None and t > 30
+    short = record_trace(5, "errors", 30, int(t))
+    assert JudgePolicy().rollback_at(short) == t
+    assert AlertRulePolicy().rollback_at(trace) is None
+
+
+def test_series_window_sums():
+    s = Series()
+    for i in range(5):
+        s.add(10, i, (1.0, 10.0), None, None)
+    assert s.requests_between(1, 4) == 30
+    assert s.errors_between(1, 4) == 1 + 2 + 3
+    assert s.histogram_between(0, 5) == (5.0, 50.0)
+
+
+def test_mann_whitney():
+    same = [float(i % 7) for i in range(30)]
+    assert mann_whitney_p(same, list(same))[0] > 0.9
+    p, shift = mann_whitney_p([x + 10 for x in same], same)
+    assert p < 0.001 and shift > 0
+
+
+def test_cli_prints_a_markdown_table(capsys):
+    assert main(["--runs", "2", "--minutes", "4", "--workers", "1"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("$ python -m tests.bench.detection --runs 2 --minutes 4 --workers 1")
+    assert "| policy |" in out and "canary-console SequentialJudge" in out
+    assert "stays at 5% for the whole run" in out and "seed 1" in out

@@ -1,0 +1,390 @@
+"""The sequential judge on constructed count series."""
+
+from __future__ import annotations
+
+import math
+import random
+from datetime import datetime, timedelta, timezone
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from tui.analysis.judge import ERROR_ABS, ERROR_REL, LATENCY_ABS, LATENCY_REL, SequentialJudge
+from tui.analysis.sequential import CountWindow, LowerSprt, UpperCusum, alternative, kl_bernoulli, wilson
+from tui.backends.demo.draws import binomial, poisson
+from tui.config import Criteria
+from tui.model import MetricsSnapshot, Result, Verdict, VersionSample
+
+T0 = datetime(2027, 1, 1, tzinfo=timezone.utc)
+BOUNDS = (100.0, 200.0, 300.0, 325.0, 350.0, 450.0, 500.0, 1000.0, math.inf)
+STAT_CHECKS = (ERROR_ABS, ERROR_REL, LATENCY_ABS, LATENCY_REL)
+
+
+def hist(requests: float, at_ms: dict[float, float]) -> tuple[tuple[float, float], ...]:
+    """A cumulative histogram: `at_ms` maps a bucket bound to the requests in that bucket,
+    the rest sit in the 100 ms bucket."""
+    counts = {b: at_ms.get(b, 0.0) for b in BOUNDS}
+    counts[100.0] += requests - sum(at_ms.values())
+    out, total = [], 0.0
+    for b in BOUNDS:
+        total += counts[b]
+        out.append((b, total))
+    return tuple(out)
+
+
+def sample(requests: float | None, errors: float | None = 0.0, slow: dict[float, float] | None = None,
+           histogram: bool = True) -> VersionSample:
+    if requests is None:
+        return VersionSample(cpu_cores=0.1, memory_bytes=3e8)
+    h = hist(requests, slow or {}) if histogram and requests > 0 else ()
+    return VersionSample(requests=float(requests), errors=None if errors is None else float(errors), histogram=h,
+                         cpu_cores=0.1, memory_bytes=3e8)
+
+
+def stable_sample(requests: float = 200, errors: float = 1, p95_ms: float = 300.0) -> VersionSample:
+    """Stable with its p95 inside the bucket that ends at `p95_ms`: 6% of requests in that bucket,
+    3% in the next one, 1% at 1 s, the rest fast."""
+    above = BOUNDS[BOUNDS.index(p95_ms) + 1]
+    return sample(requests, errors, {p95_ms: 0.06 * requests, above: 0.03 * requests, 1000.0: 0.01 * requests})
+
+
+class Feed:
+    """Feeds one judge 2-second polls."""
+
+    def __init__(self, judge: SequentialJudge | None = None, criteria: Criteria | None = None) -> None:
+        self.judge = judge or SequentialJudge(criteria or Criteria())
+        self.t = 0
+        self.verdict: Verdict | None = None
+
+    def poll(self, canary: VersionSample, stable: VersionSample | None = None) -> Verdict:
+        self.t += 2
+        snap = MetricsSnapshot(at=T0 + timedelta(seconds=self.t), stable=stable or stable_sample(), canary=canary,
+                               interval_s=2.0)
+        self.verdict = self.judge.observe(snap, 5)
+        return self.verdict
+
+    def check(self, name: str):
+        assert self.verdict is not None
+        return next(c for c in self.verdict.checks if c.name == name)
+
+
+# --- decisions --------------------------------------------------------------
+
+
+def test_clear_error_regression_fails_fast_with_a_reason():
+    f = Feed()
+    results = []
+    for _ in range(10):  # 10 canary requests a poll, 3 of them errors
+        results.append(f.poll(sample(10, 3)).result)
+        if results[-1] is Result.FAIL:
+            break
+    assert results[-1] is Result.FAIL
+    assert len(results) <= 3  # 30% errors against a 1% bound: a few polls are enough
+    c = f.check(ERROR_ABS)
+    assert c.result is Result.FAIL
+    assert c.confidence is not None and c.confidence > 0.99
+    assert "errors in" in c.reason and "requests vs bound 1.00%" in c.reason and "LLR" in c.reason
+    assert c.bound == "<= 1.00%"
+    assert c.canary == pytest.approx(0.3)
+    assert f.verdict.summary.startswith("rollback now: error rate")
+
+
+def test_healthy_canary_passes_once_the_evidence_is_in():
+    f = Feed()
+    for _ in range(60):
+        v = f.poll(sample(100, 0), stable_sample(2000, 10))
+    assert v.result is Result.PASS, [(c.name, c.result, c.reason) for c in v.checks]
+    for name in STAT_CHECKS:
+        c = f.check(name)
+        assert c.result is Result.PASS
+        assert c.confidence is not None and c.confidence >= 0.95
+    assert v.summary.startswith("all checks passing; nearest to failing:")
+
+
+def test_a_pass_is_not_immediate():
+    f = Feed()
+    v = f.poll(sample(10, 0))
+    assert f.check(ERROR_ABS).result is Result.NODATA
+    assert f.check(ERROR_ABS).reason == "not enough data yet (10 requests)"
+    assert v.result is Result.NODATA
+
+
+def test_canary_exactly_at_the_bound_stays_undecided():
+    f = Feed()
+    rng = random.Random(3)
+    seen = set()
+    for i in range(600):  # 20 minutes at 5 req/s and exactly 1% errors (deterministic: 1 in 100)
+        errors = 1 if i % 10 == 9 else 0
+        f.poll(sample(10, errors, {1000.0: 0.0}), stable_sample(190, binomial(rng, 190, 0.005)))
+        seen.add(f.check(ERROR_ABS).result)
+    assert seen == {Result.NODATA}
+    assert f.check(ERROR_ABS).reason.startswith("not enough data yet (6000 requests)")
+
+
+def test_no_data_is_never_a_pass():
+    f = Feed()
+    v = f.poll(sample(None))
+    assert all(f.check(n).result is Result.NODATA for n in STAT_CHECKS)
+    assert f.check(ERROR_ABS).reason == "no canary counts in the latest sample"
+    v = f.poll(sample(0, 0))
+    assert f.check(ERROR_ABS).reason == "no canary requests yet"
+    assert v.result is Result.NODATA
+    assert v.summary.startswith("no canary requests yet")
+
+
+def test_a_passing_canary_without_traffic_goes_back_to_no_data():
+    f = Feed()
+    for _ in range(60):
+        f.poll(sample(100, 0), stable_sample(2000, 10))
+    assert f.check(ERROR_ABS).result is Result.PASS
+    f.poll(sample(None), stable_sample(2000, 10))
+    assert f.check(ERROR_ABS).result is Result.NODATA  # a sample without counts
+    for _ in range(5):
+        f.poll(sample(0, 0), stable_sample(2000, 10))
+    c = f.check(ERROR_ABS)
+    assert c.result is Result.NODATA and c.reason.startswith("no canary requests in the last")
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.lists(st.sampled_from([None, 0]), min_size=1, max_size=40))
+def test_property_no_canary_counts_never_pass(series):
+    f = Feed()
+    for n in series:
+        v = f.poll(sample(n, 0))
+        assert all(f.check(name).result is Result.NODATA for name in STAT_CHECKS)
+        assert v.result is Result.NODATA
+
+
+@settings(max_examples=30, deadline=None)
+@given(st.lists(st.integers(min_value=0, max_value=50), min_size=1, max_size=60))
+def test_property_a_flawless_canary_never_fails(requests):
+    """No errors and no slow requests: no amount of looking makes it fail."""
+    f = Feed()
+    for n in requests:
+        v = f.poll(sample(n, 0))
+        assert v.result is not Result.FAIL
+
+
+def test_stable_degraded_too_is_warn_not_fail():
+    f = Feed()
+    rng = random.Random(5)
+    for _ in range(120):  # both versions at 5% errors, 5x the bound
+        v = f.poll(sample(10, binomial(rng, 10, 0.05)), stable_sample(190, binomial(rng, 190, 0.05)))
+        assert v.result is not Result.FAIL, f.check(ERROR_ABS).reason
+    c = f.check(ERROR_ABS)
+    assert c.result is Result.WARN
+    assert "stable itself" in c.reason and "rollback would not help" in c.reason
+    assert f.check(ERROR_REL).result is not Result.FAIL
+    assert v.summary.startswith("hold: error rate")
+
+
+def test_canary_worse_than_a_degraded_stable_still_fails():
+    f = Feed()
+    rng = random.Random(6)
+    for _ in range(120):  # stable at 2% (over the bound), the canary at 15%
+        v = f.poll(sample(10, binomial(rng, 10, 0.15)), stable_sample(190, binomial(rng, 190, 0.02)))
+        assert f.check(ERROR_ABS).result is not Result.WARN
+        if f.check(ERROR_REL).result is Result.FAIL:
+            break
+    assert v.result is Result.FAIL
+    assert f.check(ERROR_ABS).result is Result.FAIL
+    assert f.check(ERROR_REL).result is Result.FAIL
+
+
+def test_a_failure_stays_until_reset_and_reset_forgets():
+    f = Feed()
+    for _ in range(5):
+        f.poll(sample(10, 4))
+    assert f.check(ERROR_ABS).result is Result.FAIL
+    for _ in range(30):  # the canary recovers: the decision stands
+        f.poll(sample(10, 0))
+    c = f.check(ERROR_ABS)
+    assert c.result is Result.FAIL and "decided" in c.reason
+    f.judge.reset()
+    f.poll(sample(10, 0))
+    c = f.check(ERROR_ABS)
+    assert c.result is Result.NODATA and c.reason == "not enough data yet (10 requests)"
+
+
+def test_reset_forgets_evidence_short_of_a_decision():
+    judge = SequentialJudge(Criteria())
+    f = Feed(judge)
+    f.poll(sample(10, 3))  # strong but not yet decisive evidence
+    assert f.check(ERROR_ABS).result is Result.NODATA
+    judge.reset()
+    f.poll(sample(10, 3))
+    assert f.check(ERROR_ABS).result is Result.NODATA  # one poll alone again, not two
+    f.poll(sample(10, 3))
+    assert f.check(ERROR_ABS).result is Result.FAIL
+
+
+def test_a_late_regression_is_caught_as_fast_as_an_early_one():
+    """The CUSUM restarts: an hour of healthy evidence does not delay the failure."""
+    rng = random.Random(11)
+
+    def polls_to_fail(healthy_polls: int) -> int:
+        f = Feed()
+        for _ in range(healthy_polls):
+            f.poll(sample(10, binomial(rng, 10, 0.005)), stable_sample(190, binomial(rng, 190, 0.005)))
+        for i in range(1, 400):
+            n = poisson(rng, 10)
+            if f.poll(sample(n, binomial(rng, n, 0.05)),
+                      stable_sample(190, binomial(rng, 190, 0.005))).result is Result.FAIL:
+                return i
+        return 10**6
+
+    late = sorted(polls_to_fail(1800) for _ in range(5))
+    assert late[2] <= 45  # median under 90 s after an hour of healthy canary
+
+
+# --- latency: thresholds from the histogram -----------------------------------
+
+
+def test_absolute_latency_counts_above_the_largest_bucket_at_or_below_the_bound():
+    crit = Criteria(p95_max_ms=480.0)
+    f = Feed(criteria=crit)
+    v = f.poll(sample(10, 0, {500.0: 1}))
+    c = f.check(LATENCY_ABS)
+    assert "450 ms bucket" in c.bound  # 480 ms falls inside a bucket: the bound below it is used
+    # requests in the 450-500 ms bucket count as slower than 480 ms: 50% slow fails fast
+    for _ in range(5):
+        v = f.poll(sample(10, 0, {500.0: 5}))
+    assert f.check(LATENCY_ABS).result is Result.FAIL
+    assert "slower than 450 ms" in f.check(LATENCY_ABS).reason
+    assert v.result is Result.FAIL
+
+
+def test_latency_vs_stable_threshold_follows_stables_p95():
+    f = Feed()
+    f.poll(sample(10, 0), stable_sample(2000, 10, p95_ms=300.0))
+    c = f.check(LATENCY_REL)
+    # stable's p95 upper bound ~302 ms; 1.10 x 302 = 332 ms -> counted above the 325 ms bound
+    assert "325 ms bucket" in c.bound and "1.10 x 302 ms" in c.bound, c.bound
+    f = Feed()
+    f.poll(sample(10, 0), stable_sample(2000, 10, p95_ms=450.0))
+    # stable slower: upper bound ~454 ms, 1.10 x 454 = 499 ms -> the 450 ms bound (500 ms is above it)
+    assert "450 ms bucket" in f.check(LATENCY_REL).bound and "1.10 x 454 ms" in f.check(LATENCY_REL).bound
+
+
+def test_canary_slower_than_stable_fails_latency_vs_stable_only():
+    f = Feed()
+    for _ in range(20):  # 40% of canary requests in the 350 ms bucket: above 1.1 x stable, under 500 ms
+        v = f.poll(sample(10, 0, {350.0: 4}), stable_sample(2000, 10))
+        if v.result is Result.FAIL:
+            break
+    assert f.check(LATENCY_REL).result is Result.FAIL
+    assert f.check(LATENCY_ABS).result is not Result.FAIL
+    assert "vs bound 5%" in f.check(LATENCY_REL).reason
+
+
+def test_missing_stable_makes_only_the_relative_checks_wait():
+    f = Feed()
+    f.poll(sample(10, 0), sample(None))
+    assert f.check(ERROR_REL).result is Result.NODATA
+    assert f.check(ERROR_REL).reason == "no stable counts in the latest sample"
+    for _ in range(5):
+        f.poll(sample(10, 5), sample(None))
+    assert f.check(ERROR_ABS).result is Result.FAIL  # the absolute bound needs no stable
+
+
+def test_missing_histogram_leaves_latency_undecided():
+    f = Feed()
+    for _ in range(30):
+        f.poll(sample(10, 0, histogram=False))
+    assert f.check(LATENCY_ABS).result is Result.NODATA
+    assert f.check(LATENCY_ABS).reason == "no canary latency histogram"
+
+
+# --- the summary line -----------------------------------------------------------
+
+
+def test_summary_projects_time_to_rollback_when_the_trend_goes_on():
+    f = Feed()
+    v = f.poll(sample(10, 1))  # 10% errors so far, not decisive
+    assert v.result is not Result.FAIL
+    assert v.summary.startswith("error rate: rollback in ~")
+    assert "if the canary keeps 10.0% errors" in v.summary
+
+
+def test_summary_when_nothing_trends_to_rollback():
+    f = Feed()
+    v = f.poll(sample(10, 0))
+    assert v.summary.startswith("nothing trending to a rollback")
+    assert "still gathering data" in v.summary
+
+
+def test_checks_show_values_bounds_and_units():
+    f = Feed()
+    for _ in range(3):
+        f.poll(sample(100, 1), stable_sample(2000, 10))
+    c = f.check(ERROR_ABS)
+    assert c.canary == pytest.approx(0.01) and c.stable == pytest.approx(0.005) and c.unit == "%"
+    c = f.check(LATENCY_REL)
+    assert c.unit == "ms" and c.canary is not None and c.stable is not None
+    assert c.bound.startswith("<= 1.10x stable")
+    names = [c.name for c in f.verdict.checks]
+    assert names[:4] == list(STAT_CHECKS)
+    assert any("vs stable" in n for n in names[4:])  # the resource point checks follow
+
+
+def test_optional_relative_criteria_are_not_shown():
+    f = Feed(criteria=Criteria(error_max_delta=None, p95_max_ratio=None))
+    f.poll(sample(10, 0))
+    names = [c.name for c in f.verdict.checks]
+    assert ERROR_REL not in names and LATENCY_REL not in names
+
+
+# --- the tests underneath ---------------------------------------------------------
+
+
+def test_alternative_has_the_requested_evidence_per_request():
+    for p0 in (0.001, 0.01, 0.05, 0.3):
+        p1 = alternative(p0, 0.0125)
+        assert p1 > p0
+        assert kl_bernoulli(p1, p0) == pytest.approx(0.0125, rel=1e-3)
+
+
+def test_cusum_restarts_and_keeps_the_stretch_counts():
+    c = UpperCusum()
+    c.update(100, 0, 0.01, 0.03)
+    assert c.llr == 0 and c.requests == 0
+    c.update(10, 3, 0.01, 0.03)
+    assert c.llr > 0 and c.requests == 10 and c.events == 3
+
+
+def test_lower_sprt_gathers_evidence_below_the_bound():
+    s = LowerSprt((0.5, 0.8))
+    s.update(5000, 10, 0.01)  # 0.2% against a 1% bound
+    assert s.log_evidence > math.log(20)
+    s = LowerSprt((0.5, 0.8))
+    s.update(5000, 60, 0.01)  # 1.2%: no evidence of being below
+    assert s.log_evidence < 0
+
+
+def test_wilson_interval_covers_the_rate():
+    lo, hi = wilson(5, 1000, 2.5)
+    assert lo < 0.005 < hi
+    assert wilson(0, 0, 2.5) == (0.0, 1.0)
+
+
+def test_count_window_keeps_running_sums_over_its_span():
+    w = CountWindow(10.0)
+    for i in range(20):
+        w.add(2.0, 10, i % 2, (1.0, math.inf), (5.0, 10.0))
+    assert w.seconds == 10.0 and w.requests == 50 and w.histogram() == ((1.0, 25.0), (math.inf, 50.0))
+
+
+def test_false_alarms_stay_rare_for_a_canary_like_stable():
+    """Many looks, one decision: 60 simulated 20-minute runs of a canary like stable."""
+    rng = random.Random(2027)
+    false = 0
+    for _ in range(60):
+        f = Feed()
+        for _ in range(600):
+            n, ns = poisson(rng, 10), poisson(rng, 190)
+            if f.poll(sample(n, binomial(rng, n, 0.005)), stable_sample(ns, binomial(rng, ns, 0.005))).result \
+                    is Result.FAIL:
+                false += 1
+                break
+    assert false <= 2
