@@ -44,3 +44,16 @@ def test_timeout_rolls_back_and_exits_1(capsys):
 def test_bad_timeout_is_usage_error(capsys):
     assert main(["run", "--demo", "--timeout", "soon"]) == 2
     assert "--timeout" in capsys.readouterr().err
+
+
+def test_every_write_verb_refuses_read_only(capsys, tmp_path):
+    audit = tmp_path / "audit.jsonl"
+    cfg = tmp_path / "demo.yaml"
+    cfg.write_text(f"name: x0tta6bl4-app\naudit: {{file: {audit}}}\n")
+    for argv in (["set-weight", "20"], ["promote"], ["rollback"], ["run", "--speed", "max"]):
+        code = main([*argv, "--config", str(cfg), "--read-only"])
+        err = capsys.readouterr().err
+        assert code == 1, (argv, err)
+        assert "read-only" in err, (argv, err)
+    lines = audit.read_text().splitlines() if audit.exists() else []
+    assert all('"result":"refused: read-only' in line for line in lines if '"action":"auto"' not in line), lines

@@ -51,6 +51,7 @@ def _speed(text: str) -> float | str:
 
 
 def _writer(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--read-only", action="store_true", help="refuse to write (for shared terminals and scripts)")
     p.add_argument("--force", action="store_true",
                    help="write even when another controller (Flagger, Argo, GitOps) owns the routes")
     p.add_argument("--reason", default=None, help="why, recorded with the change")
@@ -99,6 +100,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--timeout", metavar="DURATION", default=None,
                    help="roll back and exit 1 if not promoted within this time (e.g. 2h)")
     p.add_argument("--force", action="store_true", help="drive even when another controller owns the routes")
+    p.add_argument("--read-only", action="store_true", help="refuse to write (it then exits 1 at once)")
     return parser
 
 
