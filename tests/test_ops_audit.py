@@ -8,7 +8,7 @@ from datetime import datetime, timezone
 
 import pytest
 
-from conftest import TEST_WHO, make_demo_controller
+from tests.conftest import TEST_WHO, make_demo_controller
 from tui.config import from_mapping
 from tui.model import Event
 from tui.operations.audit import ACTIONS, FIELDS, AuditError, AuditLog, read_tail

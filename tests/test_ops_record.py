@@ -10,7 +10,7 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from conftest import make_demo_controller
+from tests.conftest import make_demo_controller
 from tui.model import (
     Check,
     Destination,
