@@ -384,7 +384,7 @@ def test_from_config_uses_webhook_env_and_on(receiver_factory, failures):
 
 
 def test_a_real_controller_notifies_without_waiting(receiver_factory, failures):
-    from conftest import make_demo_controller
+    from tests.conftest import make_demo_controller
 
     rx = receiver_factory(hang=True)
     n = notifier(rx.url, failures, timeout=5.0)
