@@ -9,17 +9,23 @@ latency +50%, <= 1% false rollbacks per hour) but a regression breaks them.
 from __future__ import annotations
 
 import math
+import sys
+from pathlib import Path
 
 import pytest
 
-from tests.bench.detection import (
+ROOT = str(Path(__file__).resolve().parents[1])
+if ROOT not in sys.path:  # `tests.bench` is imported from the repository root
+    sys.path.insert(0, ROOT)
+
+from tests.bench.detection import (  # noqa: E402
     Series,
     main,
     record_trace,
     record_traces,
     run_benchmark,
 )
-from tests.bench.policies import AlertRulePolicy, JudgePolicy, mann_whitney_p
+from tests.bench.policies import AlertRulePolicy, JudgePolicy, mann_whitney_p  # noqa: E402
 
 RUNS = 20
 

@@ -235,7 +235,8 @@ def run_benchmark(runs: int = 200, seed: int = 1, duration_s: int = 3600, fault_
     jobs = jobs_for(runs, seed, duration_s, fault_window_s, faults)
     workers = workers or min(2, os.cpu_count() or 1)
     if workers > 1:
-        with get_context("fork").Pool(workers) as pool:
+        # spawn, not fork: safe even when the caller (a test session) runs threads
+        with get_context("spawn").Pool(workers) as pool:
             done = list(pool.imap_unordered(_run_job, jobs))
     else:
         done = [_run_job(j) for j in jobs]
