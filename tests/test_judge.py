@@ -301,10 +301,16 @@ def test_missing_histogram_leaves_latency_undecided():
 
 def test_summary_projects_time_to_rollback_when_the_trend_goes_on():
     f = Feed()
-    v = f.poll(sample(10, 1))  # 10% errors so far, not decisive
+    v = f.poll(sample(40, 4))  # 10% errors in 40 requests: past half the threshold, not decisive
     assert v.result is not Result.FAIL
     assert v.summary.startswith("error rate: rollback in ~")
     assert "if the canary keeps 10.0% errors" in v.summary
+
+
+def test_a_wobble_is_not_announced_as_a_coming_rollback():
+    f = Feed()
+    v = f.poll(sample(10, 1))  # one error in ten: evidence well under half the threshold
+    assert v.summary.startswith("nothing trending to a rollback")
 
 
 def test_summary_when_nothing_trends_to_rollback():

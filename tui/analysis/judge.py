@@ -433,7 +433,10 @@ class SequentialJudge:
         """(seconds to FAIL, bad rate) if the canary keeps the rate of its current stretch of evidence."""
         t = self._tests[name]
         cs = t.cusum
-        if t.latched is not None or cs.requests <= 0 or cs.llr <= 0 or t.p0_fail is None:
+        # Only a stretch of evidence already half way to the threshold is a trend worth announcing:
+        # a healthy canary's CUSUM wanders above zero all the time, and a bridge must not read that
+        # as an imminent rollback.
+        if t.latched is not None or cs.requests <= 0 or cs.llr < self.threshold / 2 or t.p0_fail is None:
             return None
         rate = cs.events / cs.requests
         p1 = alternative(t.p0_fail, self.kl)
