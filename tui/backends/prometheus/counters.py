@@ -46,7 +46,14 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, Iterable, Mapping
 
-from tui.backends.prometheus.parse import Histogram, VectorStats, build_histogram, parse_value, series_of
+from tui.backends.prometheus.parse import (
+    Histogram,
+    VectorStats,
+    build_histogram,
+    fresh_point,
+    parse_value,
+    series_of,
+)
 
 SeriesKey = tuple[tuple[str, str], ...]  # a series' identity: its full label set, sorted
 
@@ -81,32 +88,20 @@ def read_counters(result: Any, version_label: str, versions: Iterable[str], now:
     wanted = set(versions)
     values: dict[SeriesKey, float | None] = {}
     at: float | None = None
-    stale = False
+    stats = stats if stats is not None else VectorStats()
+    stale_before = stats.stale
     for s in series_of(result):
         labels = s.get("metric", {})
         if labels.get(version_label) not in wanted:
             continue
-        raw = s.get("value")
-        if not (isinstance(raw, (list, tuple)) and len(raw) == 2):
+        point = fresh_point(s, now, max_age_s, stats)
+        if point is None:
             continue
-        try:
-            ts = float(raw[0])
-        except (TypeError, ValueError):
-            continue
-        if stats is not None:
-            stats.series += 1
-        if now is not None and max_age_s is not None and now - ts > max_age_s:
-            stale = True
-            if stats is not None:
-                stats.stale += 1
-                stats.newest_stale = ts if stats.newest_stale is None else max(stats.newest_stale, ts)
-            continue
-        if stats is not None:
-            stats.saw(ts)
+        ts, raw = point
         at = ts if at is None else max(at, ts)
-        value = parse_value(raw[1])
+        value = parse_value(raw)
         values[series_key(labels)] = value if value is None or value >= 0 else None
-    return CounterRead(values, at, not stale)
+    return CounterRead(values, at, stats.stale == stale_before)
 
 
 @dataclass(frozen=True)

@@ -81,6 +81,28 @@ class VectorStats:
         self.newest = ts if self.newest is None else max(self.newest, ts)
 
 
+def fresh_point(series: dict[str, Any], now: float | None, max_age_s: float | None,
+                stats: VectorStats | None) -> tuple[float, Any] | None:
+    """(timestamp, raw value) of an instant-vector series, or None when malformed or too old.
+
+    Counts what it sees in `stats`: every series, the stale ones, the newest fresh sample.
+    """
+    point = _point(series.get("value"))
+    if point is None:
+        return None
+    ts = point[0]
+    if stats is not None:
+        stats.series += 1
+    if now is not None and max_age_s is not None and now - ts > max_age_s:
+        if stats is not None:
+            stats.stale += 1
+            stats.newest_stale = ts if stats.newest_stale is None else max(stats.newest_stale, ts)
+        return None
+    if stats is not None:
+        stats.saw(ts)
+    return point
+
+
 def vector_by_version(result: Any, version_label: str, versions: Iterable[str], now: float | None = None,
                       max_age_s: float | None = None, stats: VectorStats | None = None) -> dict[str, float | None]:
     """One value per wanted version from an instant vector; None where there is no usable value."""
@@ -90,19 +112,10 @@ def vector_by_version(result: Any, version_label: str, versions: Iterable[str], 
         version = s.get("metric", {}).get(version_label)
         if version not in wanted:
             continue
-        point = _point(s.get("value"))
+        point = fresh_point(s, now, max_age_s, stats)
         if point is None:
             continue
         ts, raw = point
-        if stats is not None:
-            stats.series += 1
-        if now is not None and max_age_s is not None and now - ts > max_age_s:
-            if stats is not None:
-                stats.stale += 1
-                stats.newest_stale = ts if stats.newest_stale is None else max(stats.newest_stale, ts)
-            continue
-        if stats is not None:
-            stats.saw(ts)
         found[version].append(parse_value(raw))
     out: dict[str, float | None] = {}
     for v in wanted:
@@ -124,19 +137,10 @@ def buckets_by_version(result: Any, version_label: str, versions: Iterable[str],
         version = labels.get(version_label)
         if version not in wanted or "le" not in labels:
             continue
-        point = _point(s.get("value"))
+        point = fresh_point(s, now, max_age_s, stats)
         if point is None:
             continue
         ts, raw = point
-        if stats is not None:
-            stats.series += 1
-        if now is not None and max_age_s is not None and now - ts > max_age_s:
-            if stats is not None:
-                stats.stale += 1
-                stats.newest_stale = ts if stats.newest_stale is None else max(stats.newest_stale, ts)
-            continue
-        if stats is not None:
-            stats.saw(ts)
         pairs[version].append((labels["le"], raw))
     return {v: build_histogram(pairs.get(v, ()), le_to_ms) for v in wanted}
 
