@@ -10,88 +10,35 @@ from pathlib import Path
 import pytest
 import yaml
 
-try:  # `tests` may or may not be a package, depending on how pytest is run
-    from tests.fakekube import FakeKube
-except ModuleNotFoundError:
-    from fakekube import FakeKube
+from istio_fixtures import (  # noqa: F401  (fixtures are used by name)
+    CANARY,
+    CANARY_NS,
+    CONFIG,
+    G,
+    K8S,
+    LAST_CHANGE as ANNOTATION,
+    NS,
+    STABLE,
+    VS,
+    VS_PATH,
+    FakeKube,
+    change,
+    fk,
+    guide,
+    guide_vs,
+    kubeconfig,
+    make_router,
+    manifests,
+    stored_vs,
+    weights,
+)
+from istio_fixtures import vs_patches as patches
 from tui.backends.base import BackendError, ConflictError, WriteRefused
 from tui.backends.istio import IstioRouter
 from tui.config import load
 from tui.model import WeightChange
 
 ROOT = Path(__file__).resolve().parent.parent
-K8S = ROOT / "configs" / "k8s"
-CONFIG = ROOT / "configs" / "x0tta6bl4-app.yaml"
-
-G = "networking.istio.io"
-NS = "x0tta6bl4"
-CANARY_NS = "x0tta6bl4-canary"
-VS = "x0tta6bl4-app"
-VS_PATH = f"/namespaces/{NS}/virtualservices/{VS}"
-STABLE = "x0tta6bl4-app-stable.x0tta6bl4.svc.cluster.local"
-CANARY = "x0tta6bl4-app-canary.x0tta6bl4-canary.svc.cluster.local"
-ANNOTATION = "canary-console/last-change"
-
-
-def manifests(name: str) -> list[dict]:
-    return [d for d in yaml.safe_load_all((K8S / name).read_text()) if d]
-
-
-def guide_vs(multiregion: bool = False) -> dict:
-    return manifests("virtualservice-multiregion.yaml" if multiregion else "virtualservice.yaml")[0]
-
-
-def change(to: int, frm: int | None = None, reason: str = "test", action: str = "set-weight") -> WeightChange:
-    return WeightChange(who="sre@bridge", at=datetime(2027, 1, 15, 8, 0, tzinfo=timezone.utc),
-                        from_canary=frm, to_canary=to, reason=reason, action=action)
-
-
-def stored_vs(fk: FakeKube, version: str = "v1") -> dict:
-    return fk.get_object(G, version, NS, "virtualservices", VS)
-
-
-def weights(vs: dict, route_name: str) -> list:
-    route = next(r for r in vs["spec"]["http"] if r.get("name") == route_name)
-    return [d.get("weight") for d in route["route"]]
-
-
-def patches(fk: FakeKube) -> list:
-    return fk.requests_to("PATCH", "/virtualservices/")
-
-
-@pytest.fixture
-def fk():
-    with FakeKube() as server:
-        yield server
-
-
-@pytest.fixture
-def kubeconfig(fk, tmp_path):
-    return fk.write_kubeconfig(tmp_path / "kubeconfig", context="fake")
-
-
-@pytest.fixture
-def guide(fk):
-    """The guide's objects: the VirtualService, both DestinationRules, the canary Deployment."""
-    for name in ("virtualservice.yaml", "destinationrule.yaml", "canary-deployment.yaml"):
-        for obj in manifests(name):
-            fk.put_object(obj)
-    return fk
-
-
-@pytest.fixture
-def make_router(kubeconfig):
-    made = []
-
-    def make(**overrides) -> IstioRouter:
-        overrides.setdefault("kubeconfig", kubeconfig)
-        router = IstioRouter.from_config(load(CONFIG), **overrides)
-        made.append(router)
-        return router
-
-    yield make
-    for router in made:
-        router.close()
 
 
 # --- reading -------------------------------------------------------------------
