@@ -125,7 +125,7 @@ class CanaryApp(App[None]):
     def _layout(self) -> None:
         """Row heights from what there is to show: every check on screen, charts take the rest."""
         body = self.query_one("#body")
-        narrow = self.size.width < 100
+        narrow = self.size.width < 120
         body.set_class(narrow, "-narrow")
         verdict = self.state.verdict if self.state else None
         # header row + one row per check + the summary line, if any + the border
@@ -133,7 +133,7 @@ class CanaryApp(App[None]):
         split = self.state.split if self.state else None
         routes = 2 * len(split.routes) + len(split.driven_routes) + 2 if split else 6
         top = checks if narrow else max(checks, routes)
-        events = 4 if self.size.height < 30 else 9
+        events = max(4, min(9, self.size.height // 5))
         body.styles.grid_rows = f"{top} 1fr {events}"
 
     # --- polling: workers post, the UI applies ---------------------------
