@@ -89,9 +89,9 @@ class CanaryApp(App[None]):
         self.state: ConsoleState | None = None
         criteria = controller.config.criteria
         self._charts = (
-            MetricChart("p95 latency (ms) · stable vs canary", "ms", lambda p: p.stable_p95, lambda p: p.canary_p95,
+            MetricChart("p95 ms", "ms", lambda p: p.stable_p95, lambda p: p.canary_p95,
                         criteria.p95_max_ms, f"bound {criteria.p95_max_ms:.0f} ms", id="latency"),
-            MetricChart("error rate (%) · stable vs canary", "%", lambda p: p.stable_error, lambda p: p.canary_error,
+            MetricChart("errors %", "%", lambda p: p.stable_error, lambda p: p.canary_error,
                         criteria.error_max, f"bound {criteria.error_max * 100:.2f}%", scale=100.0, id="errors"),
         )
 

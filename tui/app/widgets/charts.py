@@ -6,7 +6,7 @@ from typing import Callable
 
 from textual_plotext import PlotextPlot
 
-from tui.app.palette import CANARY_RGB, STABLE_RGB, THRESHOLD_RGB
+from tui.app.palette import CANARY, CANARY_RGB, STABLE, STABLE_RGB, THRESHOLD_RGB
 from tui.controller.history import HistoryPoint
 
 Series = Callable[[HistoryPoint], float | None]
@@ -24,7 +24,9 @@ class MetricChart(PlotextPlot):
         self.scale = scale
         self.points: tuple[HistoryPoint, ...] = ()
         self.now: float | None = None
-        self.border_title = title
+        # The series are named in the title, in their colours, rather than by a legend that
+        # would cover the lines on a short chart.
+        self.border_title = f"{title} · [{STABLE}]stable[/] vs [{CANARY}]canary[/]"
         self.threshold_note = f"red: {threshold_label} · " if threshold is not None else ""
         self.border_subtitle = self.threshold_note + "x: minutes ago"
 
@@ -64,7 +66,7 @@ class MetricChart(PlotextPlot):
                     xs.append((bucket[-1].t - now) / unit)
                     ys.append(max(values) * self.scale)
             if xs:
-                plt.plot(xs, ys, label=label, color=colour, marker="hd")
+                plt.plot(xs, ys, color=colour, marker="hd")
                 ymax = max(ymax, max(ys))
         if self.threshold is not None:
             y = self.threshold * self.scale
