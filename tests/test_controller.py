@@ -1,7 +1,6 @@
 """The controller owns every action and every poll; it never passes on no data."""
 
 import threading
-import time
 
 import pytest
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import time
-from datetime import datetime, timezone
 from pathlib import Path
 
 import pytest
@@ -36,7 +35,6 @@ from istio_fixtures import vs_patches as patches
 from tui.backends.base import BackendError, ConflictError, WriteRefused
 from tui.backends.istio import IstioRouter
 from tui.config import load
-from tui.model import WeightChange
 
 ROOT = Path(__file__).resolve().parent.parent
 

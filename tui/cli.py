@@ -251,6 +251,24 @@ def report(config: Config, fmt: str, output: str | None) -> int:
     return EXIT_OK
 
 
+def _metrics_document(sample) -> dict[str, Any]:
+    """One version's numbers for `status --json`; null where there is no (fresh) data."""
+
+    def v(name: str) -> float | None:
+        return sample.value(name) if sample is not None else None
+
+    return {
+        "requestsPerSecond": v("requests_per_second"),
+        "errorRate": v("error_rate"),
+        "p50LatencyMs": v("p50_ms"),
+        "p95LatencyMs": v("p95_ms"),
+        "p99LatencyMs": v("p99_ms"),
+        "cpuCores": v("cpu_cores"),
+        "memoryBytes": v("memory_bytes"),
+        "business": dict(sample.business) if sample is not None else {},
+    }
+
+
 def status_document(state) -> dict[str, Any]:
     """The `status --json` document: routes, weights, per-version metrics, verdict, checks."""
     split = state.split
@@ -262,21 +280,7 @@ def status_document(state) -> dict[str, Any]:
     metrics: dict[str, Any] = {}
     fresh = state.snapshot is not None and not state.stale
     for role in ("stable", "canary"):
-        sample = state.snapshot.of(role) if fresh else None
-
-        def v(name: str) -> float | None:
-            return sample.value(name) if sample is not None else None
-
-        metrics[role] = {
-            "requestsPerSecond": v("requests_per_second"),
-            "errorRate": v("error_rate"),
-            "p50LatencyMs": v("p50_ms"),
-            "p95LatencyMs": v("p95_ms"),
-            "p99LatencyMs": v("p99_ms"),
-            "cpuCores": v("cpu_cores"),
-            "memoryBytes": v("memory_bytes"),
-            "business": dict(sample.business) if sample is not None else {},
-        }
+        metrics[role] = _metrics_document(state.snapshot.of(role) if fresh else None)
     verdict = state.verdict
     return {
         "rollout": state.name,

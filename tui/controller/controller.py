@@ -14,7 +14,7 @@ from datetime import datetime
 from typing import Callable
 
 from tui.analysis.criteria import stale_checks
-from tui.backends.base import BackendError, MetricSource, TrafficRouter, WriteRefused
+from tui.backends.base import BackendError, MetricSource, TrafficRouter
 from tui.clock import Clock, RealClock, utc
 from tui.config import Config
 from tui.controller.evaluation import Evaluator, PointEvaluator

@@ -57,7 +57,7 @@ class MetricChart(PlotextPlot):
         # A chart has ~2 dots per cell: more points than that only cost CPU. Each bucket shows its
         # worst value, so a short spike is never averaged away.
         per_bucket = max(1, len(self.points) // max(1, 2 * self.size.width))
-        for label, series, colour in (("stable", self.stable_of, STABLE_RGB), ("canary", self.canary_of, CANARY_RGB)):
+        for series, colour in ((self.stable_of, STABLE_RGB), (self.canary_of, CANARY_RGB)):
             xs, ys = [], []
             for start in range(0, len(self.points), per_bucket):
                 bucket = self.points[start:start + per_bucket]
