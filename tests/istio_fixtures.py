@@ -130,6 +130,8 @@ def write_config(tmp_path: Path, kubeconfig: str | None, name: str = "rollout.ya
     raw = yaml.safe_load(CONFIG.read_text())
     raw["metrics"] = {"kind": "demo", "interval": "2s"}
     raw["kubernetes"] = {"kubeconfig": kubeconfig, "context": None}
+    # No files in the working tree and no webhook unless a test asks for them.
+    raw["audit"], raw["history"], raw["notify"] = {"file": None}, {"file": None}, {"webhookEnv": None}
     for key, value in sections.items():
         if isinstance(value, dict) and isinstance(raw.get(key), dict):
             raw[key] = {**raw[key], **value}
