@@ -32,7 +32,7 @@ class ChecksPanel(Widget):
         if self.verdict is None:
             return Text("waiting for the first poll…", style="dim")
         width = self.size.width
-        why = width >= 64
+        why = width >= 90  # below that the bound matters more; the reason is also in the summary line
         wide = width >= 100
         table = Table.grid(padding=(0, 1), expand=True)
         table.add_column(no_wrap=True, width=1)  # result
@@ -41,7 +41,7 @@ class ChecksPanel(Widget):
         table.add_column(no_wrap=True, justify="right", width=8)  # canary
         table.add_column(no_wrap=True, justify="right", width=8)  # stable
         # The bound can be long (which bucket, stable's threshold): it gets what is left, cut with an ellipsis.
-        table.add_column(no_wrap=True, overflow="ellipsis", ratio=2, min_width=10)  # bound
+        table.add_column(no_wrap=True, overflow="ellipsis", ratio=2, min_width=17)  # bound
         if wide:
             table.add_column(no_wrap=True, justify="right", width=4)  # confidence
         if why:
