@@ -205,3 +205,25 @@ async def test_read_only_shows_a_banner_and_refuses_the_fault_key():
         assert not controller.autopilot.progress.enabled
         banner = app.query_one("#banner")
         assert banner.display and "READ-ONLY" in str(banner.render())
+
+
+async def test_losing_the_lease_hides_the_write_keys_at_once():
+    app, controller = _app()
+    async with app.run_test(size=(160, 40)) as pilot:
+        def write_keys():
+            return {b.binding.action for b in app.screen.active_bindings.values() if b.enabled} & {
+                "step_up", "rollback", "promote"}
+
+        assert write_keys() == {"step_up", "rollback", "promote"}
+        controller.set_driver(False, "alice@a pid 1 drives this rollout")
+        app.apply_state(controller.state())
+        await pilot.pause()
+        assert write_keys() == set()
+        assert "alice@a pid 1 drives this rollout" in str(app.query_one("#banner").render())
+        await pilot.press("r")
+        await pilot.pause()
+        assert not isinstance(app.screen, ConfirmScreen)
+        controller.set_driver(True, "")
+        app.apply_state(controller.state())
+        await pilot.pause()
+        assert write_keys() == {"step_up", "rollback", "promote"}

@@ -170,6 +170,8 @@ class CanaryApp(App[None]):
 
     def apply_state(self, state: ConsoleState) -> None:
         """Every panel from one state, in one batch: no half-updated screen."""
+        if self.state is not None and self.state.read_only != state.read_only:
+            self.refresh_bindings()  # the lease changed hands: show or hide the keys that write
         self.state = state
         now = state.now.timestamp()
         with self.batch_update():
