@@ -177,6 +177,21 @@ def make_router(kubeconfig):
         router.close()
 
 
+class CallSpy:
+    """Wraps a kubernetes API object and records (method name, _request_timeout) of every call."""
+
+    def __init__(self, api, seen: list):
+        self.api, self.seen = api, seen
+
+    def __getattr__(self, name):
+        method = getattr(self.api, name)
+
+        def call(*args, **kwargs):
+            self.seen.append((name, kwargs.get("_request_timeout")))
+            return method(*args, **kwargs)
+        return call
+
+
 # --- controllers ---------------------------------------------------------------------------
 
 

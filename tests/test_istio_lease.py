@@ -8,6 +8,7 @@ import time
 import pytest
 
 from istio_fixtures import (  # noqa: F401 - fixtures are used by name
+    CallSpy,
     CONFIG,
     COORD,
     G,
@@ -275,19 +276,7 @@ def test_every_lease_call_passes_a_request_timeout(guide, make_router):
     router = make_router(timeout=2.5)
     seen = []
 
-    class Spy:
-        def __init__(self, api):
-            self.api = api
-
-        def __getattr__(self, name):
-            method = getattr(self.api, name)
-
-            def call(*args, **kwargs):
-                seen.append((name, kwargs.get("_request_timeout")))
-                return method(*args, **kwargs)
-            return call
-
-    router.kube.coordination = Spy(router.kube.coordination)
+    router.kube.coordination = CallSpy(router.kube.coordination, seen)
     lease = router.driver_lease()
     lease.try_acquire(ALICE, 15)
     lease.try_acquire(ALICE, 15)

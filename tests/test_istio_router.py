@@ -10,6 +10,8 @@ import pytest
 import yaml
 
 from istio_fixtures import (  # noqa: F401  (fixtures are used by name)
+    CallSpy,
+    NoMetrics,
     CANARY,
     CANARY_NS,
     CONFIG,
@@ -285,25 +287,11 @@ def test_promote_to_100(guide, make_router):
     assert split.canary_weight == 100 and split.stable_weight == 0
 
 
-class _NoMetrics:
-    def describe(self):
-        return "none"
-
-    def poll(self):
-        raise BackendError("no metrics in this test")
-
-    def backfill(self, seconds, step):
-        return []
-
-    def close(self):
-        pass
-
-
 def test_rollback_through_the_controller(guide, make_router):
     from tui.controller import RolloutController
 
     router = make_router()
-    controller = RolloutController(load(CONFIG), router, _NoMetrics(), who="sre@bridge")
+    controller = RolloutController(load(CONFIG), router, NoMetrics(), who="sre@bridge")
     assert guide.get_object("apps", "v1", CANARY_NS, "deployments", "x0tta6bl4-app-canary")["spec"]["replicas"] == 2
     result = controller.rollback("p95 too high")
     assert result.ok, result.message
@@ -569,20 +557,8 @@ def test_every_call_passes_a_request_timeout(guide, make_router):
     router = make_router(timeout=2.5)
     seen = []
 
-    class Spy:
-        def __init__(self, api):
-            self.api = api
-
-        def __getattr__(self, name):
-            method = getattr(self.api, name)
-
-            def call(*args, **kwargs):
-                seen.append((name, kwargs.get("_request_timeout")))
-                return method(*args, **kwargs)
-            return call
-
-    router.kube.custom = Spy(router.kube.custom)
-    router.kube.apps = Spy(router.kube.apps)
+    router.kube.custom = CallSpy(router.kube.custom, seen)
+    router.kube.apps = CallSpy(router.kube.apps, seen)
     router.read()
     router.read()
     router.set_canary_weight(10, change(10, 5))
