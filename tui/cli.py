@@ -303,7 +303,6 @@ def status_document(state) -> dict[str, Any]:
 
 
 def status(controller, as_json: bool) -> int:
-    controller.backfill()
     state = controller.poll_once() or controller.state()
     doc = status_document(state)
     if as_json:

@@ -48,7 +48,6 @@ def run_rollout(controller: RolloutController, timeout_s: float | None, out: Tex
     autopilot.policy = replace(autopilot.policy, promote="auto")
     clock = controller.clock
     start = clock.time()
-    controller.backfill()
     if not controller.resume_automation():
         result = controller.toggle_auto()
         if not result.ok:

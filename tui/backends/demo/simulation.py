@@ -76,8 +76,10 @@ class _VersionStream:
         self.unread_errors = 0
         self.unread_buckets = [0] * len(LATENCY_BUCKETS_MS)
 
-    def add(self, second: _Second) -> None:
+    def add(self, second: _Second, count: bool = True) -> None:
         self.seconds.append(second)
+        if not count:
+            return
         self.unread_requests += second.requests
         self.unread_errors += second.errors
         for i, n in enumerate(second.buckets):
@@ -126,9 +128,11 @@ class DemoWorld:
         self.table = RouteTable(canary_weight, source="demo", before_change=self.advance, lock=self._lock)
         self._window = max(1, int(round(window_s)))
         self._streams = {"stable": _VersionStream(self._window), "canary": _VersionStream(self._window)}
-        # The world starts `history_s` in the past so a backfill has something true to show.
-        self._t = math.floor(clock.time() - history_s)
-        self._unread_since = self._t
+        # The world starts `history_s` in the past so a backfill has something true to show; the
+        # judge's counts start at the present, as a real source's first reading would.
+        self._present = math.floor(clock.time())
+        self._t = self._present - math.floor(history_s)
+        self._unread_since = self._present
 
     # --- the routes and the fault ---------------------------------------
 
@@ -173,9 +177,10 @@ class DemoWorld:
             stable_share, canary_share = self.table.shares()
             replicas = self.table.canary_replicas
             while self._t < now:
-                self._streams["stable"].add(self._serve(self.stable_profile, self.rps * stable_share, 2))
+                count = self._t >= self._present
+                self._streams["stable"].add(self._serve(self.stable_profile, self.rps * stable_share, 2), count)
                 self._streams["canary"].add(
-                    self._serve(canary_profile, self.rps * canary_share, replicas)
+                    self._serve(canary_profile, self.rps * canary_share, replicas), count
                 )
                 self._t += 1
 
@@ -187,8 +192,8 @@ class DemoWorld:
         """Samples over the window, with counts since the previous call, and the span they cover."""
         with self._lock:
             self.advance(until)
-            span = float(self._t - self._unread_since)
-            self._unread_since = self._t
+            span = float(max(0, self._t - self._unread_since))
+            self._unread_since = max(self._unread_since, self._t)
             canary_profile = self.canary_base.with_fault(self.fault)
             stable = self._sample(self._streams["stable"], self.stable_profile, 2)
             canary = self._sample(self._streams["canary"], canary_profile, self.table.canary_replicas)
