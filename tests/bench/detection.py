@@ -1,6 +1,7 @@
 """Detection benchmark: how soon each rollback policy acts on a faulty canary, and how often on a clean one.
 
     python -m tests.bench.detection [--runs 200] [--seed 1] [--quick] [--workers 2]
+                                    [--alpha A] [--effect-requests N] [--judge-only]
 
 Each run records one trace from the demo world (tui.backends.demo.DemoWorld on a
 ManualClock: 100 req/s in total, the canary at 5% for the whole run, stable at
@@ -39,6 +40,7 @@ from tests.bench.policies import (
     KayentaPolicy,
     Policy,
 )
+from tui.analysis.sequential import wilson
 from tui.backends.demo.simulation import DemoWorld
 from tui.clock import ManualClock
 
@@ -48,8 +50,12 @@ RPS = 100.0
 CANARY_WEIGHT = 5
 
 
-def default_policies() -> list[Policy]:
-    return [JudgePolicy(), AlertRulePolicy(), GradualScriptPolicy(), FlaggerPolicy(), KayentaPolicy()]
+def default_policies(judge_args: tuple[tuple[str, float], ...] = (), judge_only: bool = False) -> list[Policy]:
+    """The console's judge (with `judge_args` over its defaults) and, unless `judge_only`, the others."""
+    judge = JudgePolicy(**dict(judge_args))
+    if judge_only:
+        return [judge]
+    return [judge, AlertRulePolicy(), GradualScriptPolicy(), FlaggerPolicy(), KayentaPolicy()]
 
 
 @dataclass
@@ -160,22 +166,25 @@ class Job:
     fault_at: int
     duration_s: int
     faults: tuple[str, ...]
+    judge_args: tuple[tuple[str, float], ...] = ()
+    judge_only: bool = False
 
 
 def _run_job(job: Job) -> tuple[Job, dict[str, dict[str, float | None]]]:
     """fault -> policy -> rollback time."""
     traces = record_traces(job.seed, job.faults, job.fault_at, job.duration_s)
-    policies = default_policies()
+    policies = default_policies(job.judge_args, job.judge_only)
     return job, {f: {p.name: p.rollback_at(t) for p in policies} for f, t in traces.items()}
 
 
 def jobs_for(runs: int, seed: int, duration_s: int, fault_window_s: int,
-             faults: tuple[str, ...] = FAULTS) -> list[Job]:
+             faults: tuple[str, ...] = FAULTS, judge_args: tuple[tuple[str, float], ...] = (),
+             judge_only: bool = False) -> list[Job]:
     out = []
     for run in range(runs):
         run_seed = seed * 1_000_003 + run
         fault_at = random.Random(run_seed).randrange(0, fault_window_s)
-        out.append(Job(run, run_seed, fault_at, duration_s, faults))
+        out.append(Job(run, run_seed, fault_at, duration_s, faults, judge_args, judge_only))
     return out
 
 
@@ -200,6 +209,23 @@ class Outcome:
         d = sorted(self.delays)
         return d[max(0, math.ceil(q * len(d)) - 1)]
 
+    def quantile_interval(self, q: float, confidence: float = 0.95) -> tuple[float, float]:
+        """A distribution-free confidence interval for the q-quantile: two order statistics.
+
+        The number of runs below the true quantile is Binomial(n, q); the ranks are picked
+        so that it falls between them with at least `confidence` (with 200 runs, the p95
+        lies between the 184th and the 197th smallest delay).
+        """
+        d = sorted(self.delays)
+        n = len(d)
+        if not n:
+            return math.inf, math.inf
+        tail = (1 - confidence) / 2
+        cdf = list(_binomial_cdf(n, q))
+        lower = max((k for k in range(1, n + 1) if cdf[k - 1] <= tail), default=None)
+        upper = min((k for k in range(1, n + 1) if cdf[k - 1] >= 1 - tail), default=None)
+        return (-math.inf if lower is None else d[lower - 1]), (math.inf if upper is None else d[upper - 1])
+
     @property
     def median(self) -> float:
         return self.quantile(0.5)
@@ -211,6 +237,16 @@ class Outcome:
     @property
     def rolled_back(self) -> int:
         return sum(1 for t in self.rollback_times if t is not None)
+
+
+def _binomial_cdf(n: int, q: float):
+    """P(B <= k) for k = 0..n, B ~ Binomial(n, q), 0 < q < 1."""
+    total = 0.0
+    for k in range(n + 1):
+        log_pmf = (math.lgamma(n + 1) - math.lgamma(k + 1) - math.lgamma(n - k + 1)
+                   + k * math.log(q) + (n - k) * math.log1p(-q))
+        total += math.exp(log_pmf)
+        yield min(1.0, total)
 
 
 @dataclass
@@ -230,9 +266,10 @@ class Results:
 
 
 def run_benchmark(runs: int = 200, seed: int = 1, duration_s: int = 3600, fault_window_s: int = 1800,
-                  workers: int | None = None, faults: tuple[str, ...] = FAULTS) -> Results:
+                  workers: int | None = None, faults: tuple[str, ...] = FAULTS,
+                  judge_args: tuple[tuple[str, float], ...] = (), judge_only: bool = False) -> Results:
     started = time.perf_counter()
-    jobs = jobs_for(runs, seed, duration_s, fault_window_s, faults)
+    jobs = jobs_for(runs, seed, duration_s, fault_window_s, faults, judge_args, judge_only)
     workers = workers or min(2, os.cpu_count() or 1)
     if workers > 1:
         # spawn, not fork: safe even when the caller (a test session) runs threads
@@ -241,7 +278,7 @@ def run_benchmark(runs: int = 200, seed: int = 1, duration_s: int = 3600, fault_
     else:
         done = [_run_job(j) for j in jobs]
     done.sort(key=lambda jr: jr[0].run)
-    names = [p.name for p in default_policies()]
+    names = [p.name for p in default_policies(judge_args, judge_only)]
     outcomes = {n: {f: Outcome(f, duration_s) for f in faults} for n in names}
     for job, by_fault in done:
         for fault, result in by_fault.items():
@@ -265,10 +302,17 @@ def fmt_delay(seconds: float) -> str:
     return f"{seconds / 60:.1f} min"
 
 
+def fmt_interval(lo: float, hi: float) -> str:
+    if math.isinf(lo) and lo < 0:
+        return f"[? - {fmt_delay(hi)}]"
+    return f"[{fmt_delay(lo)} - {fmt_delay(hi)}]"
+
+
 def table(results: Results) -> str:
+    """One row per policy; the errors-x10 p95 and the clean share with 95% confidence intervals."""
     rows = [
-        "| policy | errors x10: median | errors x10: p95 | latency +50%: median | latency +50%: p95 "
-        "| clean canary: rolled back |",
+        "| policy | errors x10: median | errors x10: p95 [95% CI] | latency +50%: median | latency +50%: p95 "
+        "| clean canary: rolled back [95% CI] |",
         "|---|---|---|---|---|---|",
     ]
     for name in results.policy_names():
@@ -276,9 +320,14 @@ def table(results: Results) -> str:
         for fault in ("errors", "latency"):
             o = results.outcome(name, fault)
             note = f" ({o.before_fault} before the fault)" if o.before_fault else ""
-            cells += [fmt_delay(o.median), fmt_delay(o.p95) + note]
+            p95 = fmt_delay(o.p95)
+            if fault == "errors" and math.isfinite(o.p95):
+                p95 += " " + fmt_interval(*o.quantile_interval(0.95))
+            cells += [fmt_delay(o.median), p95 + note]
         clean = results.outcome(name, "none")
-        cells.append(f"{clean.rolled_back}/{clean.runs} ({100 * clean.rolled_back / max(1, clean.runs):.1f}%)")
+        lo, hi = wilson(clean.rolled_back, clean.runs, 1.96)
+        cells.append(f"{clean.rolled_back}/{clean.runs} ({100 * clean.rolled_back / max(1, clean.runs):.1f}%) "
+                     f"[{100 * lo:.1f}-{100 * hi:.1f}%]")
         rows.append("| " + " | ".join(cells) + " |")
     return "\n".join(rows)
 
@@ -312,10 +361,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="30 runs per fault: a smoke run")
     parser.add_argument("--workers", type=int, default=None, help="processes (default: up to 2)")
     parser.add_argument("--minutes", type=int, default=60, help="run length (default 60)")
+    parser.add_argument("--alpha", type=float, help="the judge's false-alarm level (default: the judge's)")
+    parser.add_argument("--effect-requests", type=float,
+                        help="requests in which the judge's alternative reaches its threshold (default: the judge's)")
+    parser.add_argument("--judge-only", action="store_true", help="run the console's judge alone (faster)")
     args = parser.parse_args(argv)
     runs = 30 if args.quick else args.runs
+    judge_args = tuple((k, v) for k, v in (("alpha", args.alpha), ("effect_requests", args.effect_requests))
+                       if v is not None)
     results = run_benchmark(runs=runs, seed=args.seed, duration_s=args.minutes * 60,
-                            fault_window_s=min(1800, args.minutes * 30), workers=args.workers)
+                            fault_window_s=min(1800, args.minutes * 30), workers=args.workers,
+                            judge_args=judge_args, judge_only=args.judge_only)
     print(report(results, argv))
     return 0
 

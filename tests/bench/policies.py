@@ -39,7 +39,8 @@ class JudgePolicy:
         self.criteria = criteria or Criteria()
         self.poll_s = poll_s
         self.judge_args = judge_args
-        self.name = f"canary-console SequentialJudge ({poll_s} s polls)"
+        tuned = "".join(f", {k} {v:g}" for k, v in judge_args.items())
+        self.name = f"canary-console SequentialJudge ({poll_s} s polls{tuned})"
 
     def rollback_at(self, trace: "Trace") -> float | None:
         judge = SequentialJudge(self.criteria, **self.judge_args)
