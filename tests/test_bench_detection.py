@@ -163,3 +163,11 @@ def test_the_p95_interval_covers_the_true_p95():
     assert covered >= 0.93 * 400, covered
     o.delays = [float(i) for i in range(1, 201)]
     assert o.quantile_interval(0.95) == (184.0, 197.0)
+
+
+def test_a_larger_canary_share_reaches_the_traces():
+    """--canary-weight: the canary gets that share of the requests (about 10 of 100 per second at 10%)."""
+    trace = record_trace(5, "none", 0, 120, canary_weight=10)
+    canary, stable = trace.canary.requests_between(0, 120), trace.stable.requests_between(0, 120)
+    assert 0.08 < canary / (canary + stable) < 0.12
+    assert main(["--runs", "1", "--minutes", "2", "--workers", "1", "--judge-only", "--canary-weight", "10"]) == 0

@@ -1,7 +1,7 @@
 """Detection benchmark: how soon each rollback policy acts on a faulty canary, and how often on a clean one.
 
     python -m tests.bench.detection [--runs 200] [--seed 1] [--quick] [--workers 2]
-                                    [--alpha A] [--effect-requests N] [--judge-only]
+                                    [--alpha A] [--effect-requests N] [--judge-only] [--canary-weight 5]
 
 Each run records one trace from the demo world (tui.backends.demo.DemoWorld on a
 ManualClock: 100 req/s in total, the canary at 5% for the whole run, stable at
@@ -120,7 +120,8 @@ def _fork(world: DemoWorld) -> tuple[DemoWorld, ManualClock]:
     return copy.deepcopy(world, memo), clock
 
 
-def record_traces(seed: int, faults: tuple[str, ...], fault_at: int, duration_s: int) -> dict[str, Trace]:
+def record_traces(seed: int, faults: tuple[str, ...], fault_at: int, duration_s: int,
+                  canary_weight: int = CANARY_WEIGHT) -> dict[str, Trace]:
     """One run of the demo world per fault, a sample per simulated second.
 
     The faults share the seed: their traffic is the same until `fault_at`, so that part
@@ -128,7 +129,7 @@ def record_traces(seed: int, faults: tuple[str, ...], fault_at: int, duration_s:
     """
     clock = ManualClock(start=0.0)
     # The world's own 1-second window: the policies build their windows from the counts.
-    world = DemoWorld(clock, rps=RPS, seed=seed, canary_weight=CANARY_WEIGHT, fault="none", window_s=1)
+    world = DemoWorld(clock, rps=RPS, seed=seed, canary_weight=canary_weight, fault="none", window_s=1)
     stable, canary = Series(), Series()
     bounds: tuple[float, ...] = ()
     for _ in range(min(fault_at, duration_s)):
@@ -146,10 +147,10 @@ def record_traces(seed: int, faults: tuple[str, ...], fault_at: int, duration_s:
     return traces
 
 
-def record_trace(seed: int, fault: str, fault_at: int, duration_s: int) -> Trace:
+def record_trace(seed: int, fault: str, fault_at: int, duration_s: int, canary_weight: int = CANARY_WEIGHT) -> Trace:
     """One run without sharing (the reference the shared recording must equal)."""
     clock = ManualClock(start=0.0)
-    world = DemoWorld(clock, rps=RPS, seed=seed, canary_weight=CANARY_WEIGHT, fault="none", window_s=1)
+    world = DemoWorld(clock, rps=RPS, seed=seed, canary_weight=canary_weight, fault="none", window_s=1)
     stable, canary = Series(), Series()
     bounds: tuple[float, ...] = ()
     for second in range(duration_s):
@@ -168,23 +169,24 @@ class Job:
     faults: tuple[str, ...]
     judge_args: tuple[tuple[str, float], ...] = ()
     judge_only: bool = False
+    canary_weight: int = CANARY_WEIGHT
 
 
 def _run_job(job: Job) -> tuple[Job, dict[str, dict[str, float | None]]]:
     """fault -> policy -> rollback time."""
-    traces = record_traces(job.seed, job.faults, job.fault_at, job.duration_s)
+    traces = record_traces(job.seed, job.faults, job.fault_at, job.duration_s, job.canary_weight)
     policies = default_policies(job.judge_args, job.judge_only)
     return job, {f: {p.name: p.rollback_at(t) for p in policies} for f, t in traces.items()}
 
 
 def jobs_for(runs: int, seed: int, duration_s: int, fault_window_s: int,
              faults: tuple[str, ...] = FAULTS, judge_args: tuple[tuple[str, float], ...] = (),
-             judge_only: bool = False) -> list[Job]:
+             judge_only: bool = False, canary_weight: int = CANARY_WEIGHT) -> list[Job]:
     out = []
     for run in range(runs):
         run_seed = seed * 1_000_003 + run
         fault_at = random.Random(run_seed).randrange(0, fault_window_s)
-        out.append(Job(run, run_seed, fault_at, duration_s, faults, judge_args, judge_only))
+        out.append(Job(run, run_seed, fault_at, duration_s, faults, judge_args, judge_only, canary_weight))
     return out
 
 
@@ -257,6 +259,7 @@ class Results:
     fault_window_s: int
     outcomes: dict[str, dict[str, Outcome]]  # policy -> fault -> outcome
     wall_s: float = 0.0
+    canary_weight: int = CANARY_WEIGHT
 
     def outcome(self, policy: str, fault: str) -> Outcome:
         return self.outcomes[policy][fault]
@@ -267,9 +270,10 @@ class Results:
 
 def run_benchmark(runs: int = 200, seed: int = 1, duration_s: int = 3600, fault_window_s: int = 1800,
                   workers: int | None = None, faults: tuple[str, ...] = FAULTS,
-                  judge_args: tuple[tuple[str, float], ...] = (), judge_only: bool = False) -> Results:
+                  judge_args: tuple[tuple[str, float], ...] = (), judge_only: bool = False,
+                  canary_weight: int = CANARY_WEIGHT) -> Results:
     started = time.perf_counter()
-    jobs = jobs_for(runs, seed, duration_s, fault_window_s, faults, judge_args, judge_only)
+    jobs = jobs_for(runs, seed, duration_s, fault_window_s, faults, judge_args, judge_only, canary_weight)
     workers = workers or min(2, os.cpu_count() or 1)
     if workers > 1:
         # spawn, not fork: safe even when the caller (a test session) runs threads
@@ -291,7 +295,7 @@ def run_benchmark(runs: int = 200, seed: int = 1, duration_s: int = 3600, fault_
                     o.before_fault += 1
                 else:
                     o.delays.append(math.inf if t is None else t - job.fault_at)
-    return Results(runs, seed, duration_s, fault_window_s, outcomes, time.perf_counter() - started)
+    return Results(runs, seed, duration_s, fault_window_s, outcomes, time.perf_counter() - started, canary_weight)
 
 
 def fmt_delay(seconds: float) -> str:
@@ -339,8 +343,9 @@ def report(results: Results, argv: list[str]) -> str:
         "",
         f"seed {results.seed}, {results.runs} runs per fault, each run {minutes} minutes of simulated traffic "
         f"(DemoWorld, {RPS:.0f} req/s in total; stable 0.5% errors, p95 ~300 ms).",
-        f"The canary weight stays at {CANARY_WEIGHT}% for the whole run (~{RPS * CANARY_WEIGHT / 100:.0f} req/s "
-        "to the canary): the worst case for detection.",
+        f"The canary weight stays at {results.canary_weight}% for the whole run "
+        f"(~{RPS * results.canary_weight / 100:.0f} req/s to the canary)"
+        + (": the first step, the worst case for detection." if results.canary_weight == CANARY_WEIGHT else "."),
         f"Faults start at a uniformly random second of the first {results.fault_window_s // 60} minutes; "
         "times are from the fault's start to the rollback, \"never\" = not rolled back within "
         f"the {minutes}-minute run. Clean canary: share of runs rolled back within {minutes} minutes.",
@@ -365,13 +370,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--effect-requests", type=float,
                         help="requests in which the judge's alternative reaches its threshold (default: the judge's)")
     parser.add_argument("--judge-only", action="store_true", help="run the console's judge alone (faster)")
+    parser.add_argument("--canary-weight", type=int, default=CANARY_WEIGHT,
+                        help=f"the canary's share of traffic in percent (default {CANARY_WEIGHT})")
     args = parser.parse_args(argv)
     runs = 30 if args.quick else args.runs
     judge_args = tuple((k, v) for k, v in (("alpha", args.alpha), ("effect_requests", args.effect_requests))
                        if v is not None)
     results = run_benchmark(runs=runs, seed=args.seed, duration_s=args.minutes * 60,
                             fault_window_s=min(1800, args.minutes * 30), workers=args.workers,
-                            judge_args=judge_args, judge_only=args.judge_only)
+                            judge_args=judge_args, judge_only=args.judge_only, canary_weight=args.canary_weight)
     print(report(results, argv))
     return 0
 
