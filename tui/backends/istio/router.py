@@ -16,6 +16,7 @@ never when this module is imported.
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from tui.backends.base import BackendError, ConflictError, WriteRefused
@@ -120,39 +121,10 @@ class IstioRouter:
             validate_weight(canary)
         except WeightError as exc:
             raise WriteRefused(str(exc)) from None
-        from tui.backends.istio.kube import Conflict
-
         route = route or self.default_route
-        # The object from the last read is the starting point (the controller reads just before
-        # writing); the resourceVersion test makes a stale one fail safely and be re-read.
-        with self._lock:
-            obj, fresh = self._last, False
-        if obj is None:
-            obj, fresh = self._fetch(), True
-        last_error = ""
-        for attempt in range(1, self.max_attempts + 1):
-            try:
-                ops = self._plan(obj, canary, change, route, force)
-            except BackendError:  # WriteRefused included
-                if fresh:
-                    raise
-                obj, fresh = self._fetch(), True  # refuse only on what is really there now
-                ops = self._plan(obj, canary, change, route, force)
-            try:
-                result = self.kube.json_patch(GROUP, self._version(), self.namespace, VIRTUAL_SERVICES,
-                                              self.virtual_service, ops)
-            except Conflict as exc:
-                last_error = str(exc)
-                if attempt < self.max_attempts:
-                    obj, fresh = self._fetch(), True
-                continue
-            with self._lock:
-                self._last = result
-            return self._split(result)
-        raise ConflictError(
-            f"VirtualService {self.namespace}/{self.virtual_service} kept changing while writing "
-            f"({self.max_attempts} attempts conflicted; last: {last_error}); re-read and try again"
-        )
+        result = self._patch(lambda obj: self._plan(obj, canary, change, route, force), self._fetch,
+                             "writing", "; re-read and try again")
+        return self._split(result)
 
     def save_progress(self, state: dict[str, Any]) -> None:
         """Store the automatic progression's state in the canary-console/progression annotation.
@@ -161,30 +133,49 @@ class IstioRouter:
         (spec and every other annotation untouched); on a conflict, re-read and retry like a
         weight write.
         """
-        from tui.backends.istio.kube import Conflict
         from tui.backends.istio.progress import build_progress_patch
 
+        self._patch(lambda obj: build_progress_patch(obj, state), lambda: self._fetch(check_rules=False),
+                    "storing the progression state")
+
+    def _patch(self, plan: Callable[[dict[str, Any]], list[dict[str, Any]]],
+               fetch: Callable[[], dict[str, Any]], doing: str, hint: str = "") -> dict[str, Any]:
+        """JSON-Patch the VirtualService with the ops `plan` builds from the object; the new object.
+
+        The object from the last read is the starting point (the controller reads just before
+        writing); the ops carry a resourceVersion `test`, so a stale object fails safely, is
+        re-read with `fetch` and planned again, up to `max_attempts`. A plan that refuses a
+        stale object is retried on a fresh one: refuse only on what is really there now.
+        """
+        from tui.backends.istio.kube import Conflict
+
         with self._lock:
-            obj = self._last
+            obj, fresh = self._last, False
         if obj is None:
-            obj = self._fetch(check_rules=False)
+            obj, fresh = fetch(), True
         last_error = ""
         for attempt in range(1, self.max_attempts + 1):
-            ops = build_progress_patch(obj, state)
+            try:
+                ops = plan(obj)
+            except BackendError:  # WriteRefused included
+                if fresh:
+                    raise
+                obj, fresh = fetch(), True
+                ops = plan(obj)
             try:
                 result = self.kube.json_patch(GROUP, self._version(), self.namespace, VIRTUAL_SERVICES,
                                               self.virtual_service, ops)
             except Conflict as exc:
                 last_error = str(exc)
                 if attempt < self.max_attempts:
-                    obj = self._fetch(check_rules=False)
+                    obj, fresh = fetch(), True
                 continue
             with self._lock:
                 self._last = result
-            return
+            return result
         raise ConflictError(
-            f"VirtualService {self.namespace}/{self.virtual_service} kept changing while storing the "
-            f"progression state ({self.max_attempts} attempts conflicted; last: {last_error})"
+            f"VirtualService {self.namespace}/{self.virtual_service} kept changing while {doing} "
+            f"({self.max_attempts} attempts conflicted; last: {last_error}){hint}"
         )
 
     def load_progress(self) -> dict[str, Any] | None:
