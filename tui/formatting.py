@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from datetime import datetime, timezone
 
 from tui.model import Result
@@ -15,7 +16,7 @@ RESULT_MARK = {
 
 
 def ms(value: float | None) -> str:
-    return "n/a" if value is None else f"{value:.0f} ms"
+    return "n/a" if value is None or math.isinf(value) else f"{value:.0f} ms"
 
 
 def pct(value: float | None, digits: int = 2) -> str:

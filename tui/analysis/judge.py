@@ -77,6 +77,7 @@ from tui.analysis.sequential import (
     wilson,
 )
 from tui.config import Criteria
+from tui.formatting import ms, pct
 from tui.model import Check, MetricsSnapshot, Result, Verdict, VersionSample, count_above, histogram_quantile
 
 QUANTILE = 0.95  # the criteria are on p95: at most 5% of requests may be slower than the bound
@@ -147,14 +148,6 @@ class _Test:
         if pass_events is not None and p0_pass is not None:
             self.p0_pass = p0_pass
             self.sprt.update(requests, pass_events, p0_pass)
-
-
-def _pct(p: float | None) -> str:
-    return "n/a" if p is None else f"{p * 100:.2f}%"
-
-
-def _ms(v: float | None) -> str:
-    return "n/a" if v is None or math.isinf(v) else f"{v:.0f} ms"
 
 
 class SequentialJudge:
@@ -395,18 +388,18 @@ class SequentialJudge:
         crit = self.criteria
         if name == ERROR_ABS:
             rate = st.cusum.events / st.cusum.requests if st.cusum.requests else None
-            return (f"stable itself at {_pct(rate)} errors > {_pct(crit.error_max)}; "
+            return (f"stable itself at {pct(rate)} errors > {pct(crit.error_max)}; "
                     "canary not worse: rollback would not help")
         share = st.cusum.events / st.cusum.requests if st.cusum.requests else None
-        return (f"stable itself has {_pct(share)} slower than {_ms(st.bucket_ms)} > 5%; "
+        return (f"stable itself has {pct(share)} slower than {ms(st.bucket_ms)} > 5%; "
                 "canary not worse: rollback would not help")
 
     def _bound_text(self, name: str, t: _Test) -> str:
         crit = self.criteria
         if name == ERROR_ABS:
-            return f"<= {_pct(crit.error_max)}"
+            return f"<= {pct(crit.error_max)}"
         if name == ERROR_REL:
-            return f"<= stable + {_pct(crit.error_max_delta or 0.0)}"
+            return f"<= stable + {pct(crit.error_max_delta or 0.0)}"
         if name == LATENCY_ABS:
             if t.bucket_ms is None:
                 return f"<= {crit.p95_max_ms:g} ms"
@@ -431,12 +424,12 @@ class SequentialJudge:
         rate = cs.events / cs.requests if cs.requests else 0.0
         tail = f"(LLR {cs.llr:.1f} > {self.threshold:.1f})"
         if name == ERROR_ABS:
-            return f"canary {_pct(rate)} errors in {cs.requests:.0f} requests vs bound {_pct(cs.p0)} {tail}"
+            return f"canary {pct(rate)} errors in {cs.requests:.0f} requests vs bound {pct(cs.p0)} {tail}"
         if name == ERROR_REL:
             delta = self.criteria.error_max_delta or 0.0
-            return (f"canary {_pct(rate)} errors in {cs.requests:.0f} requests vs bound {_pct(cs.p0)} "
-                    f"(stable <= {_pct(cs.p0 - delta)} + {_pct(delta)}) {tail}")
-        return (f"canary {rate * 100:.1f}% of {cs.requests:.0f} requests slower than {_ms(t.bucket_ms)} "
+            return (f"canary {pct(rate)} errors in {cs.requests:.0f} requests vs bound {pct(cs.p0)} "
+                    f"(stable <= {pct(cs.p0 - delta)} + {pct(delta)}) {tail}")
+        return (f"canary {rate * 100:.1f}% of {cs.requests:.0f} requests slower than {ms(t.bucket_ms)} "
                 f"vs bound 5% {tail}")
 
     # --- the summary line --------------------------------------------------
