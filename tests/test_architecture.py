@@ -54,31 +54,30 @@ def test_nothing_below_the_app_imports_the_app():
     assert not offences
 
 
+def _top_modules_loaded_by(code: str, names: set[str]) -> list[str]:
+    """Which of `names` (top-level packages) a fresh interpreter has imported after running `code`."""
+    probe = code + f"print(sorted({{m.split('.')[0] for m in sys.modules}} & set({sorted(names)!r})))\n"
+    out = subprocess.run([sys.executable, "-c", "import sys\n" + probe], capture_output=True, text=True,
+                         cwd=ROOT, timeout=60)
+    assert out.returncode == 0, out.stderr
+    return eval(out.stdout.strip().splitlines()[-1])  # a printed list of str
+
+
 def test_demo_headless_loads_no_textual_kubernetes_or_prometheus_client():
     code = (
-        "import sys\n"
         "from tui.cli import main\n"
         "import contextlib, io\n"
         "with contextlib.redirect_stdout(io.StringIO()):\n"
         "    assert main(['status', '--demo', '--json']) == 0\n"
-        "heavy = sorted({m.split('.')[0] for m in sys.modules} & "
-        "{'textual', 'kubernetes', 'prometheus_api_client', 'rich'})\n"
-        "print(heavy)\n"
     )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=60)
-    assert out.returncode == 0, out.stderr
-    assert out.stdout.strip() == "[]"
+    assert _top_modules_loaded_by(code, {"textual", "kubernetes", "prometheus_api_client", "rich"}) == []
 
 
 def test_the_demo_console_does_not_import_kubernetes():
     code = (
-        "import sys\n"
         "from tui.assembly import build_controller\n"
         "from tui.config import demo_config\n"
         "from tui.app.app import CanaryApp\n"
         "CanaryApp(build_controller(demo_config()))\n"
-        "print(sorted({m.split('.')[0] for m in sys.modules} & {'kubernetes', 'prometheus_api_client'}))\n"
     )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=60)
-    assert out.returncode == 0, out.stderr
-    assert out.stdout.strip() == "[]"
+    assert _top_modules_loaded_by(code, {"kubernetes", "prometheus_api_client"}) == []
