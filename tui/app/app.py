@@ -28,6 +28,10 @@ from tui.app.widgets.traffic import TrafficPanel
 from tui.backends.demo.simulation import FAULTS
 from tui.controller import ActionResult, ConsoleState, RolloutController
 
+TRAFFIC_COLUMNS = 50  # the traffic panel's width in the wide layout (canary.tcss: grid-columns)
+PANEL_CHROME = 4  # a panel's border and padding, left and right
+LONG_SUMMARY = 150  # characters of a typical "rollback now: <check>: <numbers>" summary
+
 MUTATING = {"step_up", "step_down", "set_weight", "promote", "rollback", "toggle_auto", "cycle_fault"}
 
 
@@ -128,13 +132,24 @@ class CanaryApp(App[None]):
         narrow = self.size.width < 120
         body.set_class(narrow, "-narrow")
         verdict = self.state.verdict if self.state else None
-        # header row + one row per check + the summary line, if any + the border
-        checks = (len(verdict.checks) if verdict else 6) + (1 if verdict and verdict.summary else 0) + 3
         split = self.state.split if self.state else None
         routes = 2 * len(split.routes) + len(split.driven_routes) + 2 if split else 6
+        # header row + one row per check + the summary rows + the border
+        checks = (len(verdict.checks) if verdict else 6) + self._summary_rows(narrow) + 3
         top = checks if narrow else max(checks, routes)
         events = max(4, min(9, self.size.height // 5))
         body.styles.grid_rows = f"{top} 1fr {events}"
+
+    def _summary_rows(self, narrow: bool) -> int:
+        """Rows for the checks summary (what would roll back, and why), from the screen, not the text.
+
+        A failing check's reason runs to ~150 characters; sized by the text, the charts would jump
+        with every poll. Tall screens give it up to three rows; 24-row screens one.
+        """
+        width = self.size.width - (0 if narrow else TRAFFIC_COLUMNS) - PANEL_CHROME
+        wanted = -(-LONG_SUMMARY // max(20, width))
+        fits = 1 if self.size.height < 30 else 2 if self.size.height < 44 else 3
+        return max(1, min(wanted, fits))
 
     # --- polling: workers post, the UI applies ---------------------------
 

@@ -8,6 +8,7 @@ from rich.text import Text
 from textual.widget import Widget
 
 from tui.app.palette import CANARY, FAIL, NODATA, PASS, STABLE, WARN
+from tui.app.widgets.wrapping import wrap_to_rows
 from tui.formatting import RESULT_MARK, check_value
 from tui.model import Result, Verdict
 
@@ -71,5 +72,7 @@ class ChecksPanel(Widget):
         if not footer:
             return Group(table)
         line = Text(footer, style="bold red" if self.stale_reason else "italic")
-        line.truncate(width, overflow="ellipsis")
-        return Group(table, line)
+        # The summary says what would roll the canary back and why: wrap it over the rows the
+        # table leaves free rather than cut it; only the last row that fits gets an ellipsis.
+        free_rows = max(1, self.size.height - 1 - len(self.verdict.checks))
+        return Group(table, *wrap_to_rows(line, width, free_rows, self.app.console))

@@ -5,11 +5,15 @@ from __future__ import annotations
 from rich.text import Text
 from textual.widget import Widget
 
+from tui.app.widgets.wrapping import wrap_to_rows
 from tui.formatting import hhmmss
 from tui.model import Event
 
 KIND_STYLE = {"rollback": "bold #ff5555", "promote": "bold #3fb950", "error": "#ff5555", "check": "#ff5555",
               "fault": "#d29922", "auto": "bold"}
+
+KIND_WIDTH = 11
+MESSAGE_COLUMN = len("00:00:00 ") + KIND_WIDTH  # where messages start: continuation rows align there
 
 
 class EventPanel(Widget):
@@ -26,16 +30,26 @@ class EventPanel(Widget):
         if not self.events:
             return Text("no events yet: nothing has changed", style="dim")
         rows, width = max(1, self.size.height), max(20, self.size.width)
-        lines = []
-        for e in self.events[-rows:]:
-            text = Text()
-            lines.append(text)
-            text.append(f"{hhmmss(e.at)} ", style="dim")
-            text.append(f"{e.kind:<11}", style=KIND_STYLE.get(e.kind, "") if e.ok else "#ff5555")
-            text.append(e.message)
-            if e.reason:
-                text.append(f" — {e.reason}", style="italic")
-            if e.who:
-                text.append(f" ({e.who})", style="dim")
-            text.truncate(width, overflow="ellipsis")
-        return Text("\n").join(lines)
+        # Newest at the bottom; an entry too long for one row wraps under its message (a reason
+        # cut off is a reason not told), and older entries give way to it.
+        blocks: list[list[Text]] = []
+        free = rows
+        for e in reversed(self.events):
+            lines = wrap_to_rows(self._entry(e), width, free, self.app.console, indent=MESSAGE_COLUMN)
+            blocks.append(lines)
+            free -= len(lines)
+            if free <= 0:
+                break
+        return Text("\n").join(line for block in reversed(blocks) for line in block)
+
+    @staticmethod
+    def _entry(e: Event) -> Text:
+        text = Text()
+        text.append(f"{hhmmss(e.at)} ", style="dim")
+        text.append(f"{e.kind:<{KIND_WIDTH}}", style=KIND_STYLE.get(e.kind, "") if e.ok else "#ff5555")
+        text.append(e.message)
+        if e.reason:
+            text.append(f" — {e.reason}", style="italic")
+        if e.who:
+            text.append(f" ({e.who})", style="dim")
+        return text

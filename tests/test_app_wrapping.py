@@ -1,0 +1,62 @@
+"""Long reasons wrap on screen instead of being cut: what rolls the canary back must be readable."""
+
+import pytest
+from rich.console import Console
+from rich.text import Text
+from textual.geometry import Region
+
+from tui.app.showcase import showcase_app
+from tui.app.widgets.wrapping import wrap_to_rows
+
+CONSOLE = Console(width=200)
+
+
+def test_text_that_fits_is_left_as_it_is():
+    assert [line.plain for line in wrap_to_rows(Text("all checks passing"), 40, 3, CONSOLE)] == [
+        "all checks passing"]
+
+
+def test_long_text_wraps_with_a_hanging_indent():
+    text = Text("05:55:45 check      check failed: error rate: canary 4.94% errors in 162 requests")
+    lines = [line.plain for line in wrap_to_rows(text, 50, 5, CONSOLE, indent=20)]
+    assert lines == ["05:55:45 check      check failed: error rate:",
+                     "                    canary 4.94% errors in 162",
+                     "                    requests"]
+
+
+@pytest.mark.parametrize("width,rows", [(30, 1), (30, 2), (12, 3), (40, 2)])
+def test_text_cut_to_its_rows_ends_in_an_ellipsis(width, rows):
+    text = Text("rollback now: error rate: canary 8.54% errors in 82 requests vs bound 1.00% (LLR 5.5 > 4.6)")
+    lines = wrap_to_rows(text, width, rows, CONSOLE)
+    assert len(lines) == rows
+    assert all(line.cell_len <= width for line in lines)
+    assert lines[-1].plain.endswith("…")
+    assert not any(line.plain.endswith("…") for line in lines[:-1])
+
+
+def test_styles_survive_the_wrap():
+    text = Text("aaaa bbbb ")
+    text.append("cccc dddd", style="red")
+    lines = wrap_to_rows(text, 10, 3, CONSOLE, indent=2)
+    red = [line for line in lines if any(str(span.style) == "red" for span in line.spans)]
+    assert [line.plain.strip() for line in red] == ["cccc", "dddd"]
+
+
+def _screen_text(app, selector: str) -> str:
+    widget = app.query_one(selector)
+    strips = widget.render_lines(Region(0, 0, *widget.outer_size))
+    return "\n".join("".join(segment.text for segment in strip) for strip in strips)
+
+
+@pytest.mark.parametrize("size", [(120, 36), (80, 24)])
+async def test_a_failing_checks_numbers_are_all_on_screen(size):
+    app = showcase_app(fault="errors", canary=20, minutes=3)
+    async with app.run_test(size=size) as pilot:
+        await pilot.pause()
+        failure = next(e for e in app.state.events if e.kind == "check")
+        events = " ".join(_screen_text(app, "#events").replace("│", " ").split())
+        # the whole reason, wrapped over as many rows as it needs
+        assert " ".join(failure.message.split()) in events
+        if size[1] >= 30:  # tall enough for a two-row summary: the numbers behind the rollback fit
+            checks = " ".join(_screen_text(app, "#checks").replace("│", " ").split())
+            assert "rollback now: error rate: canary" in checks and "(LLR" in checks and "> 4.6)" in checks
