@@ -19,6 +19,7 @@ def test_demo_file_is_the_built_in_demo():
     assert from_file.rollout == built_in.rollout
     assert from_file.demo == built_in.demo
     assert from_file.metrics == built_in.metrics
+    assert from_file.judge == built_in.judge
     assert from_file.interval_s == 2.0
 
 
@@ -28,6 +29,21 @@ def test_defaults_follow_the_guide():
     assert c.criteria.error_max == 0.01 and c.criteria.error_max_delta == 0.005
     assert c.rollout.steps == (5, 10, 15, 20, 25, 30, 35, 40, 45, 50)
     assert c.rollout.step_weight == 5
+
+
+def test_the_judge_settings_reach_the_judge(tmp_path):
+    import math
+
+    from tui.assembly import build_controller
+
+    path = tmp_path / "c.yaml"
+    path.write_text("name: x\njudge: {alpha: 0.002, effectRequests: 800, passAlpha: 0.1}\n")
+    judge = build_controller(config.load(path)).evaluator
+    assert judge.threshold == pytest.approx(math.log(1 / 0.002))
+    assert judge.pass_threshold == pytest.approx(math.log(1 / 0.1))
+    assert judge.effect_requests == 800
+    default = build_controller(config.demo_config()).evaluator
+    assert (default.alpha, default.effect_requests, default.pass_alpha) == (0.01, 500, 0.05)
 
 
 BAD = [
@@ -41,6 +57,9 @@ BAD = [
     ("name: x\nrollout: {steps: [10, 5]}\n", "rollout.steps: expected strictly increasing"),
     ("name: x\nrollout: {stepWeight: 0}\n", "rollout.stepWeight: expected an integer from 1 to 100"),
     ("name: x\ndemo: {fault: melt}\n", "demo.fault: expected one of none | errors | latency"),
+    ("name: x\njudge: {alpha: 0}\n", "judge.alpha: expected a number > 0 and <= 0.5"),
+    ("name: x\njudge: {passAlpha: 1}\n", "judge.passAlpha: expected a number > 0 and <= 0.5"),
+    ("name: x\njudge: {effectRequests: 1}\n", "judge.effectRequests: expected a number >= 10"),
     ("router: {kind: demo}\n", "name: missing"),
     ("- just\n- a list\n", "expected a mapping at the top level"),
     ("name: x\nrouter: {kind: istio}\n", "router.namespace: missing"),

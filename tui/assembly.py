@@ -64,11 +64,16 @@ def build_backends(config: Config, clock: Clock | None = None, context: str | No
     return Backends(router, metrics, clock, fault_switch=world.set_fault if world else None)
 
 
+def judge_for(config: Config) -> SequentialJudge:
+    j = config.judge
+    return SequentialJudge(config.criteria, alpha=j.alpha, pass_alpha=j.pass_alpha, effect_requests=j.effect_requests)
+
+
 def build_controller(config: Config, clock: Clock | None = None, context: str | None = None,
                      read_only: bool = False, who: str | None = None, judge: bool = True) -> RolloutController:
     backends = build_backends(config, clock=clock, context=context)
     controller = RolloutController(config, backends.router, backends.metrics, clock=backends.clock,
-                                   evaluator=SequentialJudge(config.criteria) if judge else None,
+                                   evaluator=judge_for(config) if judge else None,
                                    read_only=read_only, who=who)
     attach_operations(controller)
     if backends.fault_switch is not None:

@@ -144,6 +144,17 @@ SCHEMA = Mapping(
             ),
             {},
         ),
+        "judge": (
+            Mapping(
+                {
+                    # the point on the speed / false-rollback frontier (README "Detection benchmark")
+                    "alpha": (Number(minimum=0, maximum=0.5, exclusive_min=True), 0.01),
+                    "effectRequests": (Number(minimum=10), 500),
+                    "passAlpha": (Number(minimum=0, maximum=0.5, exclusive_min=True), 0.05),
+                }
+            ),
+            {},
+        ),
         "demo": (
             Mapping(
                 {
@@ -215,6 +226,15 @@ class RolloutPolicy:
 
 
 @dataclass(frozen=True)
+class JudgeSettings:
+    """The statistical judge's error levels (tui.analysis.judge explains each)."""
+
+    alpha: float = 0.01  # a stretch of evidence on a canary within bound reaches FAIL with at most this chance
+    effect_requests: float = 500.0  # requests in which the alternative the FAIL test looks for reaches FAIL
+    pass_alpha: float = 0.05  # PASS: the rate is below the bound with confidence 1 - pass_alpha
+
+
+@dataclass(frozen=True)
 class DemoSettings:
     rps: float = 100.0
     seed: int = 1
@@ -231,6 +251,7 @@ class Config:
     criteria: Criteria
     rollout: RolloutPolicy
     demo: DemoSettings
+    judge: JudgeSettings = field(default_factory=JudgeSettings)
     canary: dict[str, Any] = field(default_factory=dict)
     kubernetes: dict[str, Any] = field(default_factory=dict)
     audit: dict[str, Any] = field(default_factory=dict)
@@ -274,6 +295,9 @@ def from_mapping(raw: Any, source: str = "<built-in demo>") -> Config:
         no_data_timeout_s=r["noDataTimeout"],
         rollback_on_no_data=r["rollbackOnNoData"],
     )
+    j = doc["judge"]
+    judge = JudgeSettings(alpha=float(j["alpha"]), effect_requests=float(j["effectRequests"]),
+                          pass_alpha=float(j["passAlpha"]))
     demo = DemoSettings(
         rps=float(d["rps"]),
         seed=d["seed"],
@@ -288,6 +312,7 @@ def from_mapping(raw: Any, source: str = "<built-in demo>") -> Config:
         criteria=criteria,
         rollout=policy,
         demo=demo,
+        judge=judge,
         canary=doc["canary"],
         kubernetes=doc["kubernetes"],
         audit=doc["audit"],
