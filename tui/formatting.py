@@ -53,3 +53,12 @@ def check_value(value: float | None, unit: str) -> str:
     if unit == " cores":
         return cores(value)
     return "n/a" if value is None else f"{value:.3g}"
+
+
+def confidence(value: float | None) -> str:
+    """A confidence as a whole percent that never rounds up to certainty: 0.996 is ">99%", not "100%"."""
+    if value is None:
+        return ""
+    if value >= 0.995:
+        return ">99%"
+    return f"{value * 100:.0f}%"

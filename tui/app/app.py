@@ -28,6 +28,7 @@ from tui.app.widgets.traffic import TrafficPanel
 from tui.backends.demo.simulation import FAULTS
 from tui.controller import ActionResult, ConsoleState, RolloutController
 
+WIDE_LAYOUT_COLUMNS = 160  # checks beside the traffic split from here; below, checks span the screen
 TRAFFIC_COLUMNS = 50  # the traffic panel's width in the wide layout (canary.tcss: grid-columns)
 PANEL_CHROME = 4  # a panel's border and padding, left and right
 LONG_SUMMARY = 150  # characters of a typical "rollback now: <check>: <numbers>" summary
@@ -129,11 +130,13 @@ class CanaryApp(App[None]):
     def _layout(self) -> None:
         """Row heights from what there is to show: every check on screen, charts take the rest."""
         body = self.query_one("#body")
-        narrow = self.size.width < 120
+        # Side by side only when the checklist still gets its confidence and why columns: the
+        # decision and its numbers matter more than chart width on a shared screen.
+        narrow = self.size.width < WIDE_LAYOUT_COLUMNS
         body.set_class(narrow, "-narrow")
         verdict = self.state.verdict if self.state else None
-        split = self.state.split if self.state else None
-        routes = 2 * len(split.routes) + len(split.driven_routes) + 2 if split else 6
+        traffic = self.query_one(TrafficPanel)
+        routes = len(traffic.lines(TRAFFIC_COLUMNS - PANEL_CHROME)) + 2 if traffic.split else 6
         # header row + one row per check + the summary rows + the border
         checks = (len(verdict.checks) if verdict else 6) + self._summary_rows(narrow) + 3
         top = checks if narrow else max(checks, routes)

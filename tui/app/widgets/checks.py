@@ -9,7 +9,7 @@ from textual.widget import Widget
 
 from tui.app.palette import CANARY, FAIL, NODATA, PASS, STABLE, WARN
 from tui.app.widgets.wrapping import wrap_to_rows
-from tui.formatting import RESULT_MARK, check_value
+from tui.formatting import RESULT_MARK, check_value, confidence
 from tui.model import Result, Verdict
 
 RESULT_STYLE = {Result.PASS: PASS, Result.FAIL: FAIL, Result.NODATA: NODATA, Result.WARN: WARN}
@@ -34,7 +34,7 @@ class ChecksPanel(Widget):
             return Text("waiting for the first poll…", style="dim")
         width = self.size.width
         why = width >= 90  # below that the bound matters more; the reason is also in the summary line
-        wide = width >= 100
+        wide = width >= 80
         table = Table.grid(padding=(0, 1), expand=True)
         table.add_column(no_wrap=True, width=1)  # result
         longest = max((len(c.name) for c in self.verdict.checks), default=10)
@@ -64,7 +64,7 @@ class ChecksPanel(Widget):
                 Text(check.bound, style="dim"),
             ]
             if wide:
-                row.append(Text("" if check.confidence is None else f"{check.confidence * 100:.0f}%"))
+                row.append(Text(confidence(check.confidence)))
             if why:
                 row.append(Text(check.reason, style=RESULT_STYLE[check.result] if check.reason else ""))
             table.add_row(*row)

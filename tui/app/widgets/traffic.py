@@ -22,7 +22,13 @@ class TrafficPanel(Widget):
     def render(self) -> Text:
         if self.split is None:
             return Text("reading the traffic split…", style="dim")
-        width = max(20, self.size.width)
+        return Text("\n").join(self.lines(self.size.width))
+
+    def lines(self, width: int) -> list[Text]:
+        """The panel's lines at `width` (the app sizes its row from their count)."""
+        if self.split is None:
+            return [Text("reading the traffic split…", style="dim")]
+        width = max(20, width)
         text = Text()
         driven = [r for r in self.split.routes if r.driven]
         others = [r for r in self.split.routes if not r.driven]
@@ -31,18 +37,25 @@ class TrafficPanel(Widget):
         if not driven:
             text.append("no route carries both stable and canary\n", style="bold red")
         for route in others:
-            self._other(text, route)
+            self._other(text, route, width)
         # One line per fact: cut long lines rather than wrap them into the next fact.
         text.rstrip()
         lines = text.split("\n")
         for line in lines:
             line.truncate(width, overflow="ellipsis")
-        return Text("\n").join(lines)
+        return list(lines)
+
+    @staticmethod
+    def _heading(text: Text, label: str, route: Route, width: int) -> None:
+        """The route's name and its match; the match on a line of its own when both do not fit."""
+        match = " · ".join(route.match) or "(all other traffic)"
+        text.append(label, style="bold")
+        joint = "  " if len(label) + 2 + len(match) <= width else "\n  "
+        text.append(f"{joint}{match}\n", style="dim")
 
     def _driven(self, text: Text, route: Route, width: int) -> None:
         s, c = route.stable_weight, route.canary_weight
-        text.append(f"▶ {route.label}", style="bold")
-        text.append(f"  {' · '.join(route.match) or '(no match: all other traffic)'}\n", style="dim")
+        self._heading(text, f"▶ {route.label}", route, width)
         bar = max(10, width - 14)
         c_cells = round(bar * c / 100)
         if 0 < c < 100:
@@ -59,12 +72,12 @@ class TrafficPanel(Widget):
         text.append("█" * c_cells, style=CANARY)
         text.append("\n")
 
-    def _other(self, text: Text, route: Route) -> None:
+    def _other(self, text: Text, route: Route, width: int) -> None:
         parts = []
         for d in route.destinations:
-            parts.append((f"{d.role or d.host} {d.weight}%", {"stable": STABLE, "canary": CANARY}.get(d.role or "", "")))
-        text.append(f"{route.label}", style="bold")
-        text.append(f"  {' · '.join(route.match) or '(no match: all other traffic)'}\n", style="dim")
+            colour = {"stable": STABLE, "canary": CANARY}.get(d.role or "", "")
+            parts.append((f"{d.role or d.host} {d.weight}%", colour))
+        self._heading(text, route.label, route, width)
         text.append("  → ", style="dim")
         for i, (label, colour) in enumerate(parts):
             if i:
