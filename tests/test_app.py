@@ -196,6 +196,18 @@ async def test_large_print_shows_weights_verdict_and_last_decision():
         assert not isinstance(app.screen, BridgeScreen)
 
 
+async def test_large_print_says_why_the_verdict_is_what_it_is():
+    from tui.app.showcase import showcase_app
+
+    app = showcase_app(fault="errors", canary=20, minutes=3)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await pilot.press("L")
+        await pilot.pause()
+        assert "FAIL" in str(app.screen.query_one("#verdict").render())
+        why = str(app.screen.query_one("#why").render())
+        assert why.startswith("rollback now: error rate: canary") and "(LLR" in why, why
+
+
 async def test_read_only_shows_a_banner_and_refuses_the_fault_key():
     app, controller = _app(read_only=True)
     async with app.run_test(size=(100, 30)) as pilot:

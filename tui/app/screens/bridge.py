@@ -1,6 +1,6 @@
 """Large print for a shared screen: only what a bridge needs at a glance, legible at low resolution.
 
-Weights, the verdict, the two p95s, the two error rates and the last decision, in big digits.
+Weights, the verdict and why, the two p95s, the two error rates and the last decision, in big digits.
 """
 
 from __future__ import annotations
@@ -29,6 +29,7 @@ class BridgeScreen(Screen[None]):
     def compose(self) -> ComposeResult:
         yield StatusHeader(id="bridge-status")
         yield Static("", id="verdict")
+        yield Static("", id="why")
         with Grid(id="bridge"):
             yield Static("")
             yield Static("stable", classes="stable-label")
@@ -49,6 +50,12 @@ class BridgeScreen(Screen[None]):
         verdict.update(f"VERDICT {RESULT_MARK[result]}{stale}")
         for r in Result:
             verdict.set_class(r is result, f"-{r.value}")
+        # A verdict without its reason starts an argument on a bridge: say what decides it.
+        if state.stale or state.error:
+            why = f"no fresh data: {state.error or 'no fresh sample'}; checks count as no data"
+        else:
+            why = state.verdict.summary if state.verdict else "waiting for the first poll"
+        self.query_one("#why", Static).update(why)
         split = state.split
         snap = state.snapshot if not state.stale else None
         values = {
