@@ -188,6 +188,9 @@ def test_json_has_numbers_where_numbers_and_null_where_no_data():
         assert metric["stable"] is None and metric["canary"] is None and metric["diff_pct"] is None
     assert empty["business"][0]["canary"] is None and empty["business"][0]["ratio"] is None
     assert empty["timeline"] == []
+    assert empty["judged_by"] == {"p95_max_ms": 500, "p95_max_ratio_to_stable": 1.10, "error_rate_max": 0.01,
+                                  "error_rate_max_delta_to_stable": 0.005, "alpha": 0.01, "effect_requests": 500,
+                                  "pass_alpha": 0.05}
 
 
 def test_windowed_means_when_there_are_no_counts_or_histograms():
@@ -230,6 +233,9 @@ def test_markdown_follows_the_guide():
         "- conversion: Stable: 0.05, Canary: 0.04 (-20.0%); floor 0.98x stable",
         "❌ Rolled back (25% → 0%) by automation at 2027-01-15 08:00:41 UTC",
         "Reason: auto-rollback: error rate vs stable: canary - stable = 1.00%",
+        "Judged by: p95 <= 500 ms and <= 1.10x stable; error rate <= 1.00% and <= stable + 0.50%; sequential "
+        "judge at alpha 0.01 (the chance a stretch of evidence on a canary within bounds fails it), PASS at 95% "
+        "confidence",
         "| Time (UTC) | Who | Action | From → To | Reason |",
         "| 2027-01-15 08:00:05 | sre@bridge | set-weight | 0% → 5% | start the canary |",
         "| 2027-01-15 08:00:30 | automation | auto-step | 10% → 25% | auto: step 2 baked |",

@@ -125,6 +125,33 @@ def _decision(record: RolloutRecord) -> dict[str, Any]:
             "last_verdict": record.last_verdict}
 
 
+def _judged_by(config: Any) -> dict[str, Any] | None:
+    """The bounds and the judge's error levels the decision was made with (the config the report is built from)."""
+    criteria, judge = getattr(config, "criteria", None), getattr(config, "judge", None)
+    if criteria is None or judge is None:
+        return None
+    return {
+        "p95_max_ms": criteria.p95_max_ms,
+        "p95_max_ratio_to_stable": criteria.p95_max_ratio,
+        "error_rate_max": criteria.error_max,
+        "error_rate_max_delta_to_stable": criteria.error_max_delta,
+        "alpha": judge.alpha,
+        "effect_requests": judge.effect_requests,
+        "pass_alpha": judge.pass_alpha,
+    }
+
+
+def _judged_by_line(j: dict[str, Any]) -> str:
+    p95 = f"p95 <= {j['p95_max_ms']:g} ms"
+    if j.get("p95_max_ratio_to_stable") is not None:
+        p95 += f" and <= {j['p95_max_ratio_to_stable']:.2f}x stable"
+    errors = f"error rate <= {pct(j['error_rate_max'])}"
+    if j.get("error_rate_max_delta_to_stable") is not None:
+        errors += f" and <= stable + {pct(j['error_rate_max_delta_to_stable'])}"
+    return (f"Judged by: {p95}; {errors}; sequential judge at alpha {j['alpha']:g} (the chance a stretch "
+            f"of evidence on a canary within bounds fails it), PASS at {(1 - j['pass_alpha']) * 100:g}% confidence")
+
+
 def build_report(record: RolloutRecord, config: Any, version: str = "canary") -> dict[str, Any]:
     """The report as a dict: ``json.dumps`` it for JSON, ``render_markdown`` it for people."""
     started: datetime | None = record.started
@@ -159,6 +186,7 @@ def build_report(record: RolloutRecord, config: Any, version: str = "canary") ->
         },
         "business": _business(record, config),
         "decision": _decision(record),
+        "judged_by": _judged_by(config),
         "polls": {"total": record.polls, "with_metrics": record.samples, "failed": record.failed_polls},
         "verdicts": dict(record.verdicts),
         "check_failures": dict(record.check_failures),
@@ -265,6 +293,8 @@ def render_markdown(report: dict[str, Any]) -> str:
     if last:
         failing = "; ".join(last.get("failing") or [])
         lines += ["", f"Last verdict: {last.get('result')}" + (f" ({failing})" if failing else "")]
+    if report.get("judged_by"):
+        lines += ["", _judged_by_line(report["judged_by"])]
     lines += ["", "## Timeline", ""]
     timeline = report.get("timeline") or []
     dropped = report.get("timeline_dropped") or 0
