@@ -26,11 +26,14 @@ def lab_config(prometheus_url: str) -> config_mod.Config:
 
 
 def build_lab_controller(lab, table: RouteTable, read_only: bool = False) -> RolloutController:
+    from tui.assembly import judge_for
     from tui.backends.prometheus import PrometheusMetrics
 
     config = lab_config(lab.url)
+    # The same sequential judge as the console on a real rollout: the lab is where people try it.
     controller = RolloutController(config, DemoRouter(table, description="lab router (in memory)"),
-                                   PrometheusMetrics.from_config(config), read_only=read_only)
+                                   PrometheusMetrics.from_config(config), evaluator=judge_for(config),
+                                   read_only=read_only)
     controller.fault_switch = lab.set_fault
     controller.fault = "none"
     return controller
