@@ -171,3 +171,18 @@ def test_a_larger_canary_share_reaches_the_traces():
     canary, stable = trace.canary.requests_between(0, 120), trace.stable.requests_between(0, 120)
     assert 0.08 < canary / (canary + stable) < 0.12
     assert main(["--runs", "1", "--minutes", "2", "--workers", "1", "--judge-only", "--canary-weight", "10"]) == 0
+
+
+def test_clean_rollbacks_name_the_check_that_failed():
+    """Where false alarms come from: a loose judge rolls clean canaries back, and says by which check."""
+    from tests.bench.detection import clean_rollback_causes
+    from tui.analysis.judge import ERROR_ABS, ERROR_REL, LATENCY_ABS, LATENCY_REL
+
+    loose = run_benchmark(runs=4, seed=3, duration_s=600, fault_window_s=300, workers=1, faults=("none",),
+                          judge_args=(("alpha", 0.4),), judge_only=True)
+    clean = loose.outcome(loose.policy_names()[0], "none")
+    assert clean.rolled_back >= 1
+    assert set(clean.failing) <= {ERROR_ABS, ERROR_REL, LATENCY_ABS, LATENCY_REL}
+    assert sum(clean.failing.values()) >= clean.rolled_back
+    (line, _) = clean_rollback_causes(loose)
+    assert "clean canaries rolled back by the check(s) that failed: " in line

@@ -28,6 +28,7 @@ import shlex
 import sys
 import threading
 import time
+from collections import Counter
 from dataclasses import dataclass, field
 from multiprocessing import get_context
 from operator import add, sub
@@ -172,11 +173,17 @@ class Job:
     canary_weight: int = CANARY_WEIGHT
 
 
-def _run_job(job: Job) -> tuple[Job, dict[str, dict[str, float | None]]]:
-    """fault -> policy -> rollback time."""
+def _run_job(job: Job) -> tuple[Job, dict[str, dict[str, tuple[float | None, tuple[str, ...]]]]]:
+    """fault -> policy -> (rollback time, the checks that failed, for policies that name them)."""
     traces = record_traces(job.seed, job.faults, job.fault_at, job.duration_s, job.canary_weight)
     policies = default_policies(job.judge_args, job.judge_only)
-    return job, {f: {p.name: p.rollback_at(t) for p in policies} for f, t in traces.items()}
+    out: dict[str, dict[str, tuple[float | None, tuple[str, ...]]]] = {}
+    for fault, trace in traces.items():
+        out[fault] = {}
+        for p in policies:
+            t = p.rollback_at(trace)
+            out[fault][p.name] = (t, getattr(p, "last_failing", ()) if t is not None else ())
+    return job, out
 
 
 def jobs_for(runs: int, seed: int, duration_s: int, fault_window_s: int,
@@ -199,6 +206,7 @@ class Outcome:
     delays: list[float] = field(default_factory=list)  # from the fault's start; inf: never
     before_fault: int = 0  # rolled back before the fault started
     rollback_times: list[float | None] = field(default_factory=list)
+    failing: Counter[str] = field(default_factory=Counter)  # check -> rollbacks it took part in
 
     @property
     def runs(self) -> int:
@@ -286,9 +294,11 @@ def run_benchmark(runs: int = 200, seed: int = 1, duration_s: int = 3600, fault_
     outcomes = {n: {f: Outcome(f, duration_s) for f in faults} for n in names}
     for job, by_fault in done:
         for fault, result in by_fault.items():
-            for name, t in result.items():
+            for name, (t, failing) in result.items():
                 o = outcomes[name][fault]
                 o.rollback_times.append(t)
+                if failing:
+                    o.failing.update(failing)
                 if fault == "none":
                     continue
                 if t is not None and t <= job.fault_at:
@@ -336,6 +346,20 @@ def table(results: Results) -> str:
     return "\n".join(rows)
 
 
+def clean_rollback_causes(results: Results) -> list[str]:
+    """Which checks rolled back clean canaries (for policies that name them): where the false alarms come from."""
+    lines = []
+    for name in results.policy_names():
+        if "none" not in results.outcomes[name]:
+            continue
+        clean = results.outcome(name, "none")
+        if clean.failing:
+            causes = ", ".join(f"{check} {n}" for check, n in clean.failing.most_common())
+            lines += [f"{name}: clean canaries rolled back by the check(s) that failed: {causes} "
+                      "(a rollback on two checks counts for each).", ""]
+    return lines
+
+
 def report(results: Results, argv: list[str]) -> str:
     minutes = results.duration_s // 60
     lines = [
@@ -353,6 +377,7 @@ def report(results: Results, argv: list[str]) -> str:
         "",
         table(results),
         "",
+        *clean_rollback_causes(results),
         f"wall time {results.wall_s:.1f} s",
     ]
     return "\n".join(lines)

@@ -41,9 +41,11 @@ class JudgePolicy:
         self.judge_args = judge_args
         tuned = "".join(f", {k} {v:g}" for k, v in judge_args.items())
         self.name = f"canary-console SequentialJudge ({poll_s} s polls{tuned})"
+        self.last_failing: tuple[str, ...] = ()  # the checks that failed at the latest rollback
 
     def rollback_at(self, trace: "Trace") -> float | None:
         judge = SequentialJudge(self.criteria, **self.judge_args)
+        self.last_failing = ()
         step = self.poll_s
         bounds = trace.bounds
         for end in range(step, trace.duration_s + 1, step):
@@ -52,7 +54,9 @@ class JudgePolicy:
             canary = _sample(trace.canary, start, end, bounds)
             snap = MetricsSnapshot(at=EPOCH + timedelta(seconds=end), stable=stable, canary=canary,
                                    interval_s=float(step))
-            if judge.observe(snap, 5).result is Result.FAIL:
+            verdict = judge.observe(snap, 5)
+            if verdict.result is Result.FAIL:
+                self.last_failing = tuple(c.name for c in verdict.checks if c.result is Result.FAIL)
                 return float(end)
         return None
 
