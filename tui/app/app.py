@@ -195,12 +195,7 @@ class CanaryApp(App[None]):
         with self.batch_update():
             self.query_one(StatusHeader).show(state, now)
             self.query_one(TrafficPanel).show(state.split)
-            stale = None
-            if state.stale and state.snapshot is not None:
-                stale = f"STALE: {state.error or 'no fresh sample'}; checks count as no data"
-            elif state.error:
-                stale = f"NO DATA: {state.error}"
-            self.query_one(ChecksPanel).show(state.verdict, stale)
+            self.query_one(ChecksPanel).show(state.verdict, state.data_problem)
             for chart in self._charts:
                 chart.show(state.history, now)
                 chart.set_class(state.stale, "-stale")

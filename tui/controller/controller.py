@@ -81,6 +81,15 @@ class ConsoleState:
         age = self.data_age_s
         return self.error is not None or age is None or age > 2 * self.interval_s
 
+    @property
+    def data_problem(self) -> str | None:
+        """What is wrong with the data on screen, in one line, or None (every view says it the same way)."""
+        if self.stale and self.snapshot is not None:
+            return f"STALE: {self.error or 'no fresh sample'}; checks count as no data"
+        if self.error:
+            return f"NO DATA: {self.error}"
+        return None
+
 
 @dataclass
 class _Latest:

@@ -51,10 +51,7 @@ class BridgeScreen(Screen[None]):
         for r in Result:
             verdict.set_class(r is result, f"-{r.value}")
         # A verdict without its reason starts an argument on a bridge: say what decides it.
-        if state.stale or state.error:
-            why = f"no fresh data: {state.error or 'no fresh sample'}; checks count as no data"
-        else:
-            why = state.verdict.summary if state.verdict else "waiting for the first poll"
+        why = state.data_problem or (state.verdict.summary if state.verdict else "waiting for the first poll")
         self.query_one("#why", Static).update(why)
         split = state.split
         snap = state.snapshot if not state.stale else None
