@@ -76,7 +76,7 @@ from tui.analysis.sequential import (
     clamp_rate,
     wilson,
 )
-from tui.config import Criteria
+from tui.config import Criteria, JudgeSettings
 from tui.formatting import ms, pct
 from tui.model import Check, MetricsSnapshot, Result, Verdict, VersionSample, count_above, histogram_quantile
 
@@ -156,9 +156,9 @@ class SequentialJudge:
     def __init__(
         self,
         criteria: Criteria,
-        alpha: float = 0.01,
-        pass_alpha: float = 0.05,
-        effect_requests: float = 500.0,
+        alpha: float = JudgeSettings.alpha,
+        pass_alpha: float = JudgeSettings.pass_alpha,
+        effect_requests: float = JudgeSettings.effect_requests,
         stable_window_s: float = 30.0,
         stable_z: float = 2.5,
         idle_s: float = 10.0,

@@ -42,6 +42,16 @@ _BUSINESS = Mapping(
     }
 )
 
+
+@dataclass(frozen=True)
+class JudgeSettings:
+    """The statistical judge's error levels (tui.analysis.judge explains each)."""
+
+    alpha: float = 0.01  # a stretch of evidence on a canary within bound reaches FAIL with at most this chance
+    effect_requests: float = 500.0  # requests in which the alternative the FAIL test looks for reaches FAIL
+    pass_alpha: float = 0.05  # PASS: the rate is below the bound with confidence 1 - pass_alpha
+
+
 SCHEMA = Mapping(
     {
         "name": (Text(), REQUIRED),
@@ -148,9 +158,9 @@ SCHEMA = Mapping(
             Mapping(
                 {
                     # the point on the speed / false-rollback frontier (README "Detection benchmark")
-                    "alpha": (Number(minimum=0, maximum=0.5, exclusive_min=True), 0.01),
-                    "effectRequests": (Number(minimum=10), 500),
-                    "passAlpha": (Number(minimum=0, maximum=0.5, exclusive_min=True), 0.05),
+                    "alpha": (Number(minimum=0, maximum=0.5, exclusive_min=True), JudgeSettings.alpha),
+                    "effectRequests": (Number(minimum=10), JudgeSettings.effect_requests),
+                    "passAlpha": (Number(minimum=0, maximum=0.5, exclusive_min=True), JudgeSettings.pass_alpha),
                 }
             ),
             {},
@@ -223,15 +233,6 @@ class RolloutPolicy:
     auto_rollback: bool = True
     no_data_timeout_s: float = 120.0
     rollback_on_no_data: bool = False
-
-
-@dataclass(frozen=True)
-class JudgeSettings:
-    """The statistical judge's error levels (tui.analysis.judge explains each)."""
-
-    alpha: float = 0.01  # a stretch of evidence on a canary within bound reaches FAIL with at most this chance
-    effect_requests: float = 500.0  # requests in which the alternative the FAIL test looks for reaches FAIL
-    pass_alpha: float = 0.05  # PASS: the rate is below the bound with confidence 1 - pass_alpha
 
 
 @dataclass(frozen=True)
