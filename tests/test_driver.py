@@ -1,7 +1,8 @@
 """One driver at a time: the lease holder writes; another console watches read-only and takes over later."""
 
 from tests.conftest import make_demo_controller
-from tui.controller.driver import DriverGuard, InProcessLease, LeaseStatus
+from tui.backends.base import LeaseStatus
+from tui.controller.driver import DriverGuard, InProcessLease
 
 
 class ExpiringLease(InProcessLease):

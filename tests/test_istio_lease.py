@@ -46,7 +46,8 @@ from tui.backends.istio.lease import KubeLease, lease_name, parse_time
 from tui.clock import ManualClock
 from tui.config import load
 from tui.controller import RolloutController
-from tui.controller.driver import DriverGuard, LeaseStatus
+from tui.backends.base import LeaseStatus
+from tui.controller.driver import DriverGuard
 from tui.controller.progression import Progress
 
 ALICE = "alice@laptop pid 101"

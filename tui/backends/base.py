@@ -1,12 +1,15 @@
-"""The two interfaces every backend implements, and the errors they raise.
+"""The interfaces backends implement, and the errors they raise.
 
 A TrafficRouter reads and writes the stable/canary split (Istio, the demo).
 A MetricSource reads per-version samples (Prometheus, the demo).
-Both are synchronous and may block: the controller calls them off the UI thread.
+A Lease says which console drives a rollout (Istio: a Kubernetes Lease; a router
+without one gets the controller's in-process lease).
+All are synchronous and may block: the controller calls them off the UI thread.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
 from tui.model import MetricsSnapshot, TrafficSplit, WeightChange
@@ -59,4 +62,22 @@ class MetricSource(Protocol):
         """Past samples (oldest first) so charts are full from the first frame; may be empty."""
 
     def close(self) -> None:
+        ...
+
+
+@dataclass(frozen=True)
+class LeaseStatus:
+    ours: bool
+    holder: str | None  # who holds it now (None: nobody)
+    expires_at: float | None = None  # epoch seconds, real time
+
+
+class Lease(Protocol):
+    def try_acquire(self, holder: str, duration_s: int) -> LeaseStatus:
+        """Take the lease if free, expired or already ours (renewing it); else say who has it."""
+
+    def release(self, holder: str) -> None:
+        """Give the lease up if it is ours."""
+
+    def describe(self) -> str:
         ...

@@ -10,29 +10,12 @@ from __future__ import annotations
 import os
 import threading
 import time
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING
+
+from tui.backends.base import Lease, LeaseStatus
 
 if TYPE_CHECKING:
     from tui.controller.controller import RolloutController
-
-
-@dataclass(frozen=True)
-class LeaseStatus:
-    ours: bool
-    holder: str | None  # who holds it now (None: nobody)
-    expires_at: float | None = None  # epoch seconds, real time
-
-
-class Lease(Protocol):
-    def try_acquire(self, holder: str, duration_s: int) -> LeaseStatus:
-        """Take the lease if free, expired or already ours (renewing it); else say who has it."""
-
-    def release(self, holder: str) -> None:
-        """Give the lease up if it is ours."""
-
-    def describe(self) -> str:
-        ...
 
 
 class InProcessLease:

@@ -26,8 +26,7 @@ import time
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any, Callable
 
-from tui.backends.base import BackendError
-from tui.controller.driver import LeaseStatus
+from tui.backends.base import BackendError, LeaseStatus
 
 if TYPE_CHECKING:  # pragma: no cover
     from tui.backends.istio.kube import Kube
