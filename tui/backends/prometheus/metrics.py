@@ -47,7 +47,6 @@ from __future__ import annotations
 import base64
 import logging
 import os
-import re
 import threading
 import time
 import warnings
@@ -59,6 +58,7 @@ from urllib.parse import unquote, urlsplit, urlunsplit
 
 from tui.backends.base import BackendError
 from tui.backends.prometheus import counters, parse
+from tui.backends.prometheus.failures import describe_failure, fmt_seconds, is_transport, severity
 from tui.backends.prometheus.queries import (
     BUSINESS_PREFIX,
     COUNTER_QUERIES,
@@ -93,10 +93,6 @@ class PollStats:
 def default_timeout(interval_s: float) -> float:
     """Half the poll interval, at most 5 s: a poll ends well before the next is due."""
     return min(interval_s * 0.5, DEFAULT_TIMEOUT_CAP_S)
-
-
-def _fmt_s(seconds: float) -> str:
-    return f"{seconds:.1f}s" if float(seconds * 10).is_integer() else f"{seconds:g}s"
 
 
 class _Secrets:
@@ -354,18 +350,18 @@ class PrometheusMetrics:
             for f in pending:
                 f.cancel()
             errors = [(futures[f], f.exception()) for f in failed]
-            name, exc = min(errors, key=lambda e: _severity(e[1], self._requests))
+            name, exc = min(errors, key=lambda e: severity(e[1], self._requests))
             raise self._error(name, exc, timeout) from None
         if pending:
             for f in pending:
                 f.cancel()
-            self._note_failure(f"timed out after {_fmt_s(timeout)}")
-            raise BackendError(f"prometheus at {self._url}: timed out after {_fmt_s(timeout)}")
+            self._note_failure(f"timed out after {fmt_seconds(timeout)}")
+            raise BackendError(f"prometheus at {self._url}: timed out after {fmt_seconds(timeout)}")
         return {futures[f]: f.result() for f in done}
 
     def _error(self, name: str, exc: BaseException, timeout: float) -> BackendError:
-        what = self._secrets.redact(_describe_failure(exc, timeout, self._requests))
-        if not _is_transport(exc, self._requests):
+        what = self._secrets.redact(describe_failure(exc, timeout, self._requests))
+        if not is_transport(exc, self._requests):
             what = f"query {name} failed: {what}"
         self._note_failure(what)
         return BackendError(f"prometheus at {self._url}: {what}")
@@ -505,106 +501,3 @@ def _env(name: str | None, key: str) -> str | None:
     if not value:
         raise PrometheusConfigError(f"metrics.auth.{key}: the environment variable {name} is not set")
     return value
-
-
-def _is_transport(exc: BaseException, requests: Any) -> bool:
-    return isinstance(exc, requests.RequestException) and not isinstance(exc, requests.exceptions.InvalidJSONError)
-
-
-def _severity(exc: BaseException, requests: Any) -> int:
-    """Which failure to report when several queries failed: the most basic one."""
-    if isinstance(exc, requests.ConnectionError) and not isinstance(exc, requests.Timeout):
-        return 0
-    if isinstance(exc, requests.Timeout):
-        return 1
-    if isinstance(exc, requests.RequestException):
-        return 2
-    return 3
-
-
-_API_ERROR = re.compile(r"^HTTP Status Code (\d+) \((.*)\)$", re.S)
-
-
-def _describe_failure(exc: BaseException, timeout: float, requests: Any) -> str:
-    """A short operator-facing reason (not yet redacted)."""
-    if isinstance(exc, requests.exceptions.InvalidJSONError):  # a 200 that is not the API (a login page)
-        return "the answer is not Prometheus API JSON"
-    if isinstance(exc, requests.Timeout):
-        return f"timed out after {_fmt_s(timeout)}"
-    if isinstance(exc, requests.exceptions.SSLError):
-        return "TLS error: " + _first_line(_innermost(exc))
-    if isinstance(exc, requests.ConnectionError):
-        text = _chain_text(exc)
-        low = text.lower()
-        if "refused" in low:
-            return "connection refused"
-        if "timed out" in low or "timeout" in low:
-            return f"timed out after {_fmt_s(timeout)}"
-        if "name or service not known" in low or "nodename nor servname" in low or "resolution" in low:
-            return "cannot resolve the host"
-        if "reset" in low or "aborted" in low or "remotedisconnected" in low:
-            return "connection reset"
-        return "connection failed: " + _first_line(_innermost(exc))
-    if isinstance(exc, requests.RequestException):
-        return f"{type(exc).__name__}: " + _first_line(_innermost(exc))
-    m = _API_ERROR.match(str(exc))
-    if m:
-        return _api_error(int(m.group(1)), m.group(2))
-    if isinstance(exc, ValueError):  # includes JSON decode errors: not the Prometheus API
-        return "the answer is not Prometheus API JSON"
-    if isinstance(exc, (KeyError, TypeError, IndexError)):
-        return "the answer is not shaped like a Prometheus API result"
-    return f"{type(exc).__name__}: {_first_line(str(exc))}"
-
-
-def _api_error(code: int, body_repr: str) -> str:
-    import ast
-    import json
-
-    detail = ""
-    try:
-        body = ast.literal_eval(body_repr)
-        text = body.decode("utf-8", "replace") if isinstance(body, bytes) else str(body)
-    except (ValueError, SyntaxError):
-        text = body_repr
-    try:
-        payload = json.loads(text)
-        detail = str(payload.get("error") or payload.get("errorType") or "")
-    except (ValueError, AttributeError):
-        detail = text.strip()
-    if code in (401, 403):
-        detail = ("unauthorized" if code == 401 else "forbidden") + " (check metrics.auth)" + (
-            f": {_first_line(detail)}" if detail else "")
-    return f"HTTP {code}" + (f": {_first_line(detail)}" if detail else "")
-
-
-def _first_line(text: str, limit: int = 200) -> str:
-    line = (text or "").strip().splitlines()[0] if (text or "").strip() else ""
-    return line if len(line) <= limit else line[: limit - 3] + "..."
-
-
-def _chain_text(exc: BaseException) -> str:
-    parts, seen = [], set()
-    stack: list[Any] = [exc]
-    while stack:
-        e = stack.pop()
-        if e is None or id(e) in seen:
-            continue
-        seen.add(id(e))
-        parts.append(f"{type(e).__name__}: {e}")
-        stack.extend([getattr(e, "reason", None), e.__cause__, e.__context__] if isinstance(e, BaseException) else [])
-        if isinstance(e, BaseException):
-            stack.extend(a for a in e.args if isinstance(a, BaseException))
-    return " | ".join(parts)
-
-
-def _innermost(exc: BaseException) -> str:
-    e: Any = exc
-    for _ in range(10):
-        nxt = getattr(e, "reason", None)
-        if not isinstance(nxt, BaseException):
-            nxt = e.args[0] if e.args and isinstance(e.args[0], BaseException) else None
-        if nxt is None or nxt is e:
-            break
-        e = nxt
-    return str(e)
