@@ -17,3 +17,8 @@ def test_main_screen_at_80x24(snap_compare):
 
 def test_rollback_confirmation(snap_compare):
     assert snap_compare(showcase_app(), terminal_size=(100, 30), press=["r"])
+
+
+def test_command_line_refusing_a_bad_weight(snap_compare):
+    keys = ["colon", *"weight", "space", "1", "5", "0", "enter"]
+    assert snap_compare(showcase_app(), terminal_size=(100, 30), press=keys)

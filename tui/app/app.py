@@ -16,9 +16,11 @@ from textual.containers import Grid
 from textual.message import Message
 from textual.widgets import Footer, Static
 
+from tui.app.commands import VERBS, Command, CommandError, parse, suggestions
 from tui.app.screens.bridge import BridgeScreen
 from tui.app.screens.confirm import ConfirmScreen
 from tui.app.screens.help import HelpScreen
+from tui.app.screens.prompt import PromptScreen
 from tui.app.screens.weight import WeightScreen
 from tui.app.widgets.charts import MetricChart
 from tui.app.widgets.checks import ChecksPanel
@@ -54,8 +56,8 @@ class CanaryApp(App[None]):
     ENABLE_COMMAND_PALETTE = False
 
     BINDINGS = [
-        Binding("plus,equals_sign", "step_up", "Step up", key_display="+"),
-        Binding("minus", "step_down", "Step down", key_display="-"),
+        Binding("plus,equals_sign", "step_up", "Up", key_display="+"),
+        Binding("minus", "step_down", "Down", key_display="-"),
         Binding("w", "set_weight", "Weight"),
         Binding("p", "promote", "Promote"),
         Binding("r", "rollback", "Rollback"),
@@ -63,8 +65,11 @@ class CanaryApp(App[None]):
         Binding("f", "cycle_fault", "Fault"),
         Binding("s", "screenshot", "Screenshot"),
         Binding("R", "report", "Report"),
-        Binding("L", "large_print", "Large print"),
+        Binding("L", "large_print", "Large"),
         Binding("question_mark", "help", "Help"),
+        Binding("colon", "command", "Command", key_display=":"),
+        Binding("slash", "filter", "Filter", key_display="/", show=False),
+        Binding("escape", "clear_filter", "Show all events", show=False),
         Binding("q", "quit", "Quit"),
     ]
 
@@ -81,6 +86,8 @@ class CanaryApp(App[None]):
         ("L", "large print for a shared screen: weights, verdict, p95s, error rates, last decision",
          "large_print"),
         ("?", "this help", "help"),
+        (":", "a command, with your reason: weight 20 p95 fine, rollback 5xx on /pay (see below)", "command"),
+        ("/", "show only the events containing a text (Esc: all events)", "filter"),
         ("q", "quit (the rollout stays where it is)", "quit"),
     ]
 
@@ -112,7 +119,7 @@ class CanaryApp(App[None]):
                 chart.add_class("panel")
                 yield chart
             yield EventPanel(id="events", classes="panel")
-        yield Footer()
+        yield Footer(compact=True)
 
     def on_mount(self) -> None:
         self.apply_state(self.controller.state())
@@ -240,20 +247,26 @@ class CanaryApp(App[None]):
         self.push_screen(WeightScreen(current), done)
 
     def action_promote(self) -> None:
+        self._confirm_promote("key p (confirmed)")
+
+    def _confirm_promote(self, reason: str) -> None:
         def done(yes: bool | None) -> None:
             if yes:
-                self._act(lambda: self.controller.promote(reason="key p (confirmed)"))
+                self._act(lambda: self.controller.promote(reason=reason))
 
         self.push_screen(ConfirmScreen("Promote: send 100% of traffic to the canary?",
-                                       "Every driven route gets canary 100 / stable 0."), done)
+                                       "Every driven route gets canary 100 / stable 0.", reason), done)
 
     def action_rollback(self) -> None:
+        self._confirm_rollback("key r (confirmed)")
+
+    def _confirm_rollback(self, reason: str) -> None:
         def done(yes: bool | None) -> None:
             if yes:
-                self._act(lambda: self.controller.rollback(reason="key r (confirmed)"))
+                self._act(lambda: self.controller.rollback(reason=reason))
 
         self.push_screen(ConfirmScreen("Rollback: send all traffic to stable and scale the canary to 0?",
-                                       "Every driven route gets canary 0 / stable 100."), done)
+                                       "Every driven route gets canary 0 / stable 100.", reason), done)
 
     def action_toggle_auto(self) -> None:
         self._act(lambda: self.controller.toggle_auto())
@@ -296,6 +309,73 @@ class CanaryApp(App[None]):
 
     def action_help(self) -> None:
         keys = [(k, what) for k, what, action in self.HELP if self.check_action(action, ()) is not False]
+        commands = [(":" + v.usage, v.what) for v in VERBS if self._command_allowed(v.name) is None]
         about = (f"{self.controller.config.name} · {self.controller.router.describe()} · "
                  f"{self.controller.metrics.describe()}" + (" · READ-ONLY" if self.controller.read_only else ""))
-        self.push_screen(HelpScreen(keys, about))
+        self.push_screen(HelpScreen(keys, about, commands))
+
+    # --- the `:` command line and the `/` event filter ----------------------
+
+    def _command_allowed(self, verb: str) -> str | None:
+        """Why `verb` cannot run now, or None."""
+        if any(v.name == verb and v.writes for v in VERBS) and self.controller.read_only:
+            return f"{verb}: read-only, every write is disabled"
+        if verb == "fault" and self.controller.fault_switch is None:
+            return "fault: only the demo has faults"
+        return None
+
+    def _check_command(self, line: str) -> str | None:
+        try:
+            command = parse(line)
+        except CommandError as exc:
+            return str(exc)
+        return self._command_allowed(command.verb)
+
+    def action_command(self) -> None:
+        def done(line: str | None) -> None:
+            if line:
+                self.run_command(parse(line), line.strip())
+
+        self.push_screen(PromptScreen(":", "a command and your reason (Tab completes, Enter runs, Esc cancels)",
+                                      suggestions=suggestions(), check=self._check_command), done)
+
+    def run_command(self, command: Command, typed: str) -> None:
+        """Carry out a parsed command: the same paths as the keys, with the operator's reason."""
+        c, verb = self.controller, command.verb
+        asked = f"command :{typed.removeprefix(':').strip()}"
+        if verb == "weight":
+            self._act(lambda: c.set_weight(int(command.value), reason=command.reason(asked)))
+        elif verb in ("up", "down"):
+            self._act(lambda: c.step(+1 if verb == "up" else -1, reason=command.reason(asked)))
+        elif verb == "promote":
+            self._confirm_promote(command.reason(asked + " (confirmed)"))
+        elif verb == "rollback":
+            self._confirm_rollback(command.reason(asked + " (confirmed)"))
+        elif verb == "auto":
+            if command.value is None:
+                self.action_toggle_auto()
+            else:
+                self._act(lambda: c.set_automation(command.value == "on"))
+        elif verb == "fault":
+            self._act(lambda: c.set_fault(str(command.value)))
+        elif verb == "filter":
+            self._set_event_filter(str(command.value or ""))
+        else:
+            getattr(self, {"report": "action_report", "screenshot": "action_screenshot",
+                           "large": "action_large_print", "help": "action_help", "quit": "action_quit"}[verb])()
+
+    def action_filter(self) -> None:
+        events = self.query_one(EventPanel)
+        before = events.filter_text
+
+        def done(text: str | None) -> None:
+            self._set_event_filter(before if text is None else text)
+
+        self.push_screen(PromptScreen("/", "show only the events containing (Enter keeps it, Esc restores)",
+                                      value=before, on_change=self._set_event_filter), done)
+
+    def _set_event_filter(self, text: str) -> None:
+        self.query_one(EventPanel).set_filter(text)
+
+    def action_clear_filter(self) -> None:
+        self._set_event_filter("")

@@ -294,6 +294,25 @@ class RolloutController:
             return self._refused("auto", str(exc), None, None, "key a", who)
         return ActionResult(True, message)
 
+    def set_automation(self, on: bool, who: str | None = None, reason: str = "command :auto") -> ActionResult:
+        """`:auto on|off`: the asked state, whatever the current one (a toggle could go the wrong way)."""
+        who = who or self.who
+        if self.read_only:
+            return self._refused("auto", "read-only: automation is disabled", None, None, reason, who)
+        p = self.autopilot.progress
+        try:
+            if on and p.enabled and p.held:
+                message = self.autopilot.resume(who)
+            elif on and not p.enabled:
+                message = self.autopilot.enable(who)
+            elif not on and p.enabled:
+                message = self.autopilot.disable(who)
+            else:
+                return ActionResult(True, f"automatic progression is already {'on' if on else 'off'}")
+        except BackendError as exc:
+            return self._refused("auto", str(exc), None, None, reason, who)
+        return ActionResult(True, message)
+
     def resume_automation(self) -> bool:
         """At start: continue a progression a previous console (or run) left enabled."""
         return self.autopilot.resume_from_store()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
@@ -17,15 +18,17 @@ class ConfirmScreen(ModalScreen[bool]):
         Binding("escape", "answer(False)", "Cancel"),
     ]
 
-    def __init__(self, question: str, detail: str = "") -> None:
+    def __init__(self, question: str, detail: str = "", reason: str = "") -> None:
         super().__init__()
-        self.question, self.detail = question, detail
+        self.question, self.detail, self.reason = question, detail, reason
 
     def compose(self) -> ComposeResult:
         with Vertical(id="dialog"):
             yield Static(self.question, id="question")
             if self.detail:
                 yield Static(self.detail, id="detail")
+            if self.reason:  # the operator's words: plain text, never markup
+                yield Static(Text.assemble(("Reason recorded: ", "bold"), self.reason), id="reason")
             yield Static("[b]y[/b] / Enter: confirm    [b]n[/b] / Esc: cancel", id="keys")
 
     def action_answer(self, yes: bool) -> None:

@@ -1,11 +1,12 @@
-"""`?`: every key the console answers to right now (mutating keys are absent when read-only)."""
+"""`?`: every key and command the console answers to right now (writes are absent when read-only)."""
 
 from __future__ import annotations
 
 from rich.table import Table
+from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Vertical
+from textual.containers import VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Static
 
@@ -13,19 +14,29 @@ from textual.widgets import Static
 class HelpScreen(ModalScreen[None]):
     BINDINGS = [Binding("escape,question_mark,q", "close", "Close")]
 
-    def __init__(self, keys: list[tuple[str, str]], about: str) -> None:
+    def __init__(self, keys: list[tuple[str, str]], about: str, commands: list[tuple[str, str]] | None = None) -> None:
         super().__init__()
         self.keys, self.about = keys, about
+        self.commands = commands or []
 
     def compose(self) -> ComposeResult:
         table = Table.grid(padding=(0, 2))
         table.add_column(style="bold", no_wrap=True)
         table.add_column()
         for key, what in self.keys:
-            table.add_row(key, what)
-        with Vertical(id="dialog"):
+            table.add_row(Text(key), Text(what))  # plain text: "[why]" is not markup
+        with VerticalScroll(id="dialog"):
             yield Static("[b]Keys[/b]", id="question")
             yield Static(table)
+            if self.commands:
+                commands = Table.grid(padding=(0, 2))
+                commands.add_column(style="bold", no_wrap=True)
+                commands.add_column()
+                for usage, what in self.commands:
+                    commands.add_row(Text(usage), Text(what))
+                yield Static("[b]Commands[/b] (after `:`; what follows a command is recorded as your reason)",
+                             classes="section")
+                yield Static(commands)
             yield Static(self.about, id="detail")
             yield Static("Esc or ?: close", id="keys")
 

@@ -1,8 +1,9 @@
-"""The event log: the newest entries that fit, times in UTC."""
+"""The event log: the newest entries that fit, times in UTC; `/` narrows it to the entries containing a text."""
 
 from __future__ import annotations
 
 from rich.text import Text
+from textual.markup import escape
 from textual.widget import Widget
 
 from tui.app.widgets.wrapping import wrap_to_rows
@@ -20,21 +21,46 @@ class EventPanel(Widget):
     def __init__(self, **kwargs) -> None:
         super().__init__(**kwargs)
         self.events: tuple[Event, ...] = ()
+        self.filter_text = ""
         self.border_title = "Events (UTC)"
 
     def show(self, events: tuple[Event, ...]) -> None:
         self.events = events
+        self._title()
         self.refresh()
+
+    def set_filter(self, text: str) -> None:
+        self.filter_text = text.strip()
+        self._title()
+        self.refresh()
+
+    def shown(self) -> list[Event]:
+        """The events that pass the filter (case-insensitive, anywhere in the entry's text)."""
+        if not self.filter_text:
+            return list(self.events)
+        needle = self.filter_text.lower()
+        return [e for e in self.events if needle in self._entry(e).plain.lower()]
+
+    def _title(self) -> None:
+        title = "Events (UTC)"
+        if self.filter_text:
+            # the title is markup: the typed text is escaped
+            title += f" · /{escape(self.filter_text)}: {len(self.shown())} of {len(self.events)} · Esc shows all"
+        self.border_title = title
 
     def render(self) -> Text:
         if not self.events:
             return Text("no events yet: nothing has changed", style="dim")
+        events = self.shown()
+        if not events:
+            return Text(f"no event contains {self.filter_text!r} (of {len(self.events)}); Esc shows all",
+                        style="dim")
         rows, width = max(1, self.size.height), max(20, self.size.width)
         # Newest at the bottom; an entry too long for one row wraps under its message (a reason
         # cut off is a reason not told), and older entries give way to it.
         blocks: list[list[Text]] = []
         free = rows
-        for e in reversed(self.events):
+        for e in reversed(events):
             lines = wrap_to_rows(self._entry(e), width, free, self.app.console, indent=MESSAGE_COLUMN)
             blocks.append(lines)
             free -= len(lines)

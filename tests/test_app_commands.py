@@ -1,0 +1,217 @@
+"""The `:` command line and the `/` event filter: parsed in plain Python, carried out through the controller."""
+
+import pytest
+
+from tests.test_app import _app, _settle, canary
+from tui.app.commands import Command, CommandError, parse, suggestions
+from tui.app.screens.confirm import ConfirmScreen
+from tui.app.screens.help import HelpScreen
+from tui.app.screens.prompt import PromptScreen
+from tui.app.widgets.events import EventPanel
+
+# --- parsing -------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("line, expected", [
+    ("weight 20", Command("weight", 20, "")),
+    (":weight 20% p95 fine at 10%", Command("weight", 20, "p95 fine at 10%")),
+    ("w 0", Command("weight", 0, "")),
+    ("set-weight 100 go", Command("weight", 100, "go")),
+    ("  up   second step  ", Command("up", None, "second step")),
+    ("+", Command("up", None, "")),
+    ("- latency creeping", Command("down", None, "latency creeping")),
+    ("ROLLBACK 5xx on /pay", Command("rollback", None, "5xx on /pay")),
+    ("promote", Command("promote", None, "")),
+    ("auto", Command("auto", None)),
+    ("auto OFF", Command("auto", "off")),
+    ("fault errors", Command("fault", "errors")),
+    ("filter rollback", Command("filter", "rollback")),
+    ("/ key r", Command("filter", "key r")),
+    ("filter", Command("filter", "")),
+    ("q", Command("quit")),
+    ("report", Command("report")),
+])
+def test_parse(line, expected):
+    assert parse(line) == expected
+
+
+@pytest.mark.parametrize("line, message", [
+    ("", "type a command"),
+    ("roll back", "unknown command 'roll'"),
+    ("weight", "weight needs a number"),
+    ("weight 101", "out of range"),
+    ("weight -5", "out of range"),
+    ("weight 2.5", "not a whole number"),
+    ("auto maybe", "auto takes on, off or nothing"),
+    ("fault slow", "fault takes one of none, errors, latency"),
+    ("quit now", "quit takes no arguments"),
+])
+def test_parse_refuses_with_a_reason(line, message):
+    with pytest.raises(CommandError, match=message):
+        parse(line)
+
+
+def test_the_reason_is_the_operators_words_else_how_it_was_asked():
+    assert parse("rollback 5xx").reason("command :rollback") == "5xx"
+    assert parse("rollback").reason("command :rollback") == "command :rollback"
+    assert parse("weight 5").writes and parse("rollback").writes and not parse("filter x").writes
+
+
+def test_every_suggestion_parses_or_only_lacks_its_argument():
+    for s in suggestions():
+        try:
+            parse(s)
+        except CommandError as exc:
+            assert "needs a number" in str(exc) or "fault takes" in str(exc), s
+
+
+# --- the command line in the console --------------------------------------------
+
+
+async def _type(pilot, text):
+    for ch in text:
+        await pilot.press({" ": "space", ":": "colon", "/": "slash", "%": "percent_sign", "[": "left_square_bracket",
+                           "]": "right_square_bracket"}.get(ch, ch))
+
+
+def _last(controller, message):
+    return [e for e in controller.state().events if e.message == message][-1]
+
+
+async def test_colon_weight_sets_the_weight_and_records_the_reason():
+    app, controller = _app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.press("colon")
+        assert isinstance(app.screen, PromptScreen)
+        await _type(pilot, "weight 20 p95 fine at 5%")
+        await pilot.press("enter")
+        await _settle(pilot)
+        assert not isinstance(app.screen, PromptScreen)
+        assert canary(controller) == 20
+        assert _last(controller, "canary 5% -> 20%").reason == "p95 fine at 5%"
+
+
+async def test_a_bad_command_keeps_the_prompt_open_and_sends_nothing():
+    app, controller = _app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.press("colon")
+        await _type(pilot, "weight 150")
+        await pilot.press("enter")
+        await _settle(pilot)
+        assert isinstance(app.screen, PromptScreen)
+        assert "out of range" in str(app.screen.query_one("#error").render())
+        assert canary(controller) == 5
+        await pilot.press("escape")
+        await _settle(pilot)
+        assert not isinstance(app.screen, PromptScreen)
+        assert canary(controller) == 5
+
+
+async def test_colon_rollback_asks_first_and_records_the_operators_reason():
+    app, controller = _app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.press("colon")
+        await _type(pilot, "ro")
+        await pilot.press("tab")  # completes "rollback "
+        await _type(pilot, "5xx on [checkout]")
+        await pilot.press("enter")
+        await _settle(pilot)
+        assert isinstance(app.screen, ConfirmScreen)
+        assert "Reason recorded: 5xx on [checkout]" in str(app.screen.query_one("#reason").render())
+        assert canary(controller) == 5  # nothing before the answer
+        await pilot.press("y")
+        await _settle(pilot)
+        assert canary(controller) == 0
+        assert controller.router.table.canary_replicas == 0
+        assert _last(controller, "canary 5% -> 0%").reason == "5xx on [checkout]"  # literal, not markup
+
+
+async def test_read_only_refuses_write_commands_in_the_prompt():
+    app, controller = _app(read_only=True)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.press("colon")
+        await _type(pilot, "weight 20")
+        await pilot.press("enter")
+        await _settle(pilot)
+        assert isinstance(app.screen, PromptScreen)
+        assert "read-only" in str(app.screen.query_one("#error").render())
+        await pilot.press("escape")
+        await _settle(pilot)
+        assert canary(controller) == 5
+        await pilot.press("question_mark")
+        await pilot.pause()
+        assert isinstance(app.screen, HelpScreen)
+        listed = {usage.split()[0] for usage, _ in app.screen.commands}
+        assert not listed & {":weight", ":up", ":down", ":promote", ":rollback", ":auto", ":fault"}
+        assert ":filter" in listed
+
+
+async def test_colon_auto_on_and_off_never_toggle_the_wrong_way():
+    app, controller = _app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        for line, mode in (("auto off", "MANUAL"), ("auto on", "AUTO"), ("auto on", "AUTO"), ("auto off", "MANUAL")):
+            await pilot.press("colon")
+            await _type(pilot, line)
+            await pilot.press("enter")
+            await _settle(pilot)
+            assert controller.state().mode == mode, line
+
+
+@pytest.mark.parametrize("line, mode", [("auto off", "MANUAL"), ("auto on", "AUTO")])
+async def test_colon_auto_on_a_held_automation_does_what_it_says(line, mode):
+    app, controller = _app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.press("a")
+        await _settle(pilot)
+        await pilot.press("plus")  # a person's change holds automation
+        await _settle(pilot)
+        assert controller.state().mode == "AUTO HELD"
+        await pilot.press("colon")
+        await _type(pilot, line)
+        await pilot.press("enter")
+        await _settle(pilot)
+        assert controller.state().mode == mode
+
+
+# --- the / filter ------------------------------------------------------------------
+
+
+async def test_slash_filters_the_events_live_and_escape_shows_all():
+    app, controller = _app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        for key in ("plus", "plus", "minus"):
+            await pilot.press(key)
+            await _settle(pilot)
+        panel = app.query_one(EventPanel)
+        total = len(panel.events)
+        assert total >= 3
+        await pilot.press("slash")
+        await _type(pilot, "canary 5%")
+        await pilot.pause()
+        assert [e.message for e in panel.shown()] == ["canary 5% -> 10%"]  # applied while typing
+        assert f"1 of {total}" in panel.border_title
+        await pilot.press("enter")
+        await pilot.pause()
+        assert not isinstance(app.screen, PromptScreen)
+        assert len(panel.shown()) == 1  # Enter keeps it
+        assert "canary 5% -> 10%" in str(panel.render())
+        assert "canary 10% -> 15%" not in str(panel.render())
+        await pilot.press("escape")
+        await pilot.pause()
+        assert len(panel.shown()) == total and panel.border_title == "Events (UTC)"
+
+
+async def test_escape_in_the_filter_prompt_restores_the_previous_filter():
+    app, controller = _app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.press("plus")
+        await _settle(pilot)
+        panel = app.query_one(EventPanel)
+        await pilot.press("slash")
+        await _type(pilot, "no such [text")
+        await pilot.pause()
+        assert panel.shown() == []
+        assert "no event contains" in str(panel.render())
+        await pilot.press("escape")
+        await pilot.pause()
+        assert panel.filter_text == "" and len(panel.shown()) == len(panel.events)
