@@ -63,7 +63,7 @@ class CanaryApp(App[None]):
         Binding("r", "rollback", "Rollback"),
         Binding("a", "toggle_auto", "Auto"),
         Binding("f", "cycle_fault", "Fault"),
-        Binding("s", "screenshot", "Screenshot"),
+        Binding("s", "screenshot", "Screenshot", show=False),  # in the help; the footer keeps to 120 columns
         Binding("R", "report", "Report"),
         Binding("L", "large_print", "Large"),
         Binding("question_mark", "help", "Help"),
@@ -119,7 +119,7 @@ class CanaryApp(App[None]):
                 chart.add_class("panel")
                 yield chart
             yield EventPanel(id="events", classes="panel")
-        yield Footer(compact=True)
+        yield Footer()
 
     def on_mount(self) -> None:
         self.apply_state(self.controller.state())
