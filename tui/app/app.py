@@ -28,6 +28,7 @@ from tui.app.widgets.events import EventPanel
 from tui.app.widgets.status import StatusHeader
 from tui.app.widgets.traffic import TrafficPanel
 from tui.backends.demo.simulation import FAULTS
+from tui.config.keys import KEY_DEFAULTS, display_keys
 from tui.controller import ActionResult, ConsoleState, RolloutController
 
 WIDE_LAYOUT_COLUMNS = 160  # checks beside the traffic split from here; below, checks span the screen
@@ -55,46 +56,52 @@ class CanaryApp(App[None]):
     TITLE = "canary-console"
     ENABLE_COMMAND_PALETTE = False
 
+    # Each binding's id is its action's name in the config's `keys:` section (tui.config.keys), which
+    # also holds the default keys: `keys: {rollback: ctrl+r}` rebinds through Textual's keymap.
     BINDINGS = [
-        Binding("plus,equals_sign", "step_up", "Up", key_display="+"),
-        Binding("minus", "step_down", "Down", key_display="-"),
-        Binding("w", "set_weight", "Weight"),
-        Binding("p", "promote", "Promote"),
-        Binding("r", "rollback", "Rollback"),
-        Binding("a", "toggle_auto", "Auto"),
-        Binding("f", "cycle_fault", "Fault"),
-        Binding("s", "screenshot", "Screenshot", show=False),  # in the help; the footer keeps to 120 columns
-        Binding("R", "report", "Report"),
-        Binding("L", "large_print", "Large"),
-        Binding("question_mark", "help", "Help"),
-        Binding("colon", "command", "Command", key_display=":"),
-        Binding("slash", "filter", "Filter", key_display="/", show=False),
+        Binding(KEY_DEFAULTS["stepUp"], "step_up", "Up", id="stepUp"),
+        Binding(KEY_DEFAULTS["stepDown"], "step_down", "Down", id="stepDown"),
+        Binding(KEY_DEFAULTS["weight"], "set_weight", "Weight", id="weight"),
+        Binding(KEY_DEFAULTS["promote"], "promote", "Promote", id="promote"),
+        Binding(KEY_DEFAULTS["rollback"], "rollback", "Rollback", id="rollback"),
+        Binding(KEY_DEFAULTS["auto"], "toggle_auto", "Auto", id="auto"),
+        Binding(KEY_DEFAULTS["fault"], "cycle_fault", "Fault", id="fault"),
+        # in the help, not the footer: the footer keeps every other key visible at 120 columns
+        Binding(KEY_DEFAULTS["screenshot"], "screenshot", "Screenshot", show=False, id="screenshot"),
+        Binding(KEY_DEFAULTS["report"], "report", "Report", id="report"),
+        Binding(KEY_DEFAULTS["largePrint"], "large_print", "Large", id="largePrint"),
+        Binding(KEY_DEFAULTS["help"], "help", "Help", id="help"),
+        Binding(KEY_DEFAULTS["command"], "command", "Command", id="command"),
+        Binding(KEY_DEFAULTS["filter"], "filter", "Filter", show=False, id="filter"),
         Binding("escape", "clear_filter", "Show all events", show=False),
-        Binding("q", "quit", "Quit"),
+        Binding(KEY_DEFAULTS["quit"], "quit", "Quit", id="quit"),
     ]
 
+    # (binding id, what it does, action): the help lists the keys actually bound
     HELP = [
-        ("+ / =", "step the canary weight up by rollout.stepWeight", "step_up"),
-        ("-", "step the canary weight down by rollout.stepWeight", "step_down"),
-        ("w", "set an exact canary weight (0-100)", "set_weight"),
-        ("p", "promote: canary 100% (asks first)", "promote"),
-        ("r", "rollback: canary 0%, canary scaled to 0 (asks first)", "rollback"),
-        ("a", "automatic progression on / off; resumes after a manual hold", "toggle_auto"),
-        ("f", "demo only: cycle the canary fault none → errors → latency", "cycle_fault"),
-        ("s", "save an SVG screenshot of the screen", "screenshot"),
-        ("R", "write the Canary Deployment Report (Markdown) from the recorded history", "report"),
-        ("L", "large print for a shared screen: weights, verdict, p95s, error rates, last decision",
+        ("stepUp", "step the canary weight up by rollout.stepWeight", "step_up"),
+        ("stepDown", "step the canary weight down by rollout.stepWeight", "step_down"),
+        ("weight", "set an exact canary weight (0-100)", "set_weight"),
+        ("promote", "promote: canary 100% (asks first)", "promote"),
+        ("rollback", "rollback: canary 0%, canary scaled to 0 (asks first)", "rollback"),
+        ("auto", "automatic progression on / off; resumes after a manual hold", "toggle_auto"),
+        ("fault", "demo only: cycle the canary fault none → errors → latency", "cycle_fault"),
+        ("screenshot", "save an SVG screenshot of the screen", "screenshot"),
+        ("report", "write the Canary Deployment Report (Markdown) from the recorded history", "report"),
+        ("largePrint", "large print for a shared screen: weights, verdict, p95s, error rates, last decision",
          "large_print"),
-        ("?", "this help", "help"),
-        (":", "a command, with your reason: weight 20 p95 fine, rollback 5xx on /pay (see below)", "command"),
-        ("/", "show only the events containing a text (Esc: all events)", "filter"),
-        ("q", "quit (the rollout stays where it is)", "quit"),
+        ("help", "this help", "help"),
+        ("command", "a command, with your reason: weight 20 p95 fine, rollback 5xx on /pay (see below)", "command"),
+        ("filter", "show only the events containing a text (Esc: all events)", "filter"),
+        ("quit", "quit (the rollout stays where it is)", "quit"),
     ]
 
     def __init__(self, controller: RolloutController, poll: bool = True,
                  screenshot_dir: str | Path = ".", large_print: bool = False) -> None:
         super().__init__()
         self.controller = controller
+        self.keys = controller.config.keys
+        self.set_keymap({action: keys for action, keys in self.keys.items() if keys != KEY_DEFAULTS[action]})
         self.start_large = large_print
         self.poll_enabled = poll
         self.screenshot_dir = Path(screenshot_dir)
@@ -308,7 +315,8 @@ class CanaryApp(App[None]):
         self.run_worker(write, thread=True, exit_on_error=False, group="report")
 
     def action_help(self) -> None:
-        keys = [(k, what) for k, what, action in self.HELP if self.check_action(action, ()) is not False]
+        keys = [(display_keys(self.keys[binding]), what) for binding, what, action in self.HELP
+                if self.check_action(action, ()) is not False]
         commands = [(":" + v.usage, v.what) for v in VERBS if self._command_allowed(v.name) is None]
         about = (f"{self.controller.config.name} · {self.controller.router.describe()} · "
                  f"{self.controller.metrics.describe()}" + (" · READ-ONLY" if self.controller.read_only else ""))

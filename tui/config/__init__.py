@@ -8,6 +8,7 @@ from typing import Any
 
 import yaml
 
+from tui.config.keys import KEY_DEFAULTS, effective_keys
 from tui.config.schema import (
     REQUIRED,
     Boolean,
@@ -195,6 +196,8 @@ SCHEMA = Mapping(
             ),
             {},
         ),
+        # action -> "key" or "key1,key2" (tui.config.keys): rebind what clashes with your terminal or habits
+        "keys": (Mapping({action: (Optional(Text()), None) for action in KEY_DEFAULTS}), {}),
         "audit": (Mapping({"file": (Optional(Text()), None)}), {}),
         "history": (Mapping({"file": (Optional(Text()), None)}), {}),
         "notify": (
@@ -258,6 +261,7 @@ class Config:
     audit: dict[str, Any] = field(default_factory=dict)
     history: dict[str, Any] = field(default_factory=dict)
     notify: dict[str, Any] = field(default_factory=dict)
+    keys: dict[str, str] = field(default_factory=lambda: effective_keys({}))  # action -> its keys
     source: str = "<built-in demo>"
 
     @property
@@ -306,6 +310,7 @@ def from_mapping(raw: Any, source: str = "<built-in demo>") -> Config:
         speed=float(d["speed"]),
         initial_weight=r["initialWeight"] if r["initialWeight"] is not None else d["initialWeight"],
     )
+    keys = effective_keys(doc["keys"])
     return Config(
         name=doc["name"],
         router=doc["router"],
@@ -319,6 +324,7 @@ def from_mapping(raw: Any, source: str = "<built-in demo>") -> Config:
         audit=doc["audit"],
         history=doc["history"],
         notify=doc["notify"],
+        keys=keys,
         source=source,
     )
 
