@@ -50,8 +50,9 @@ def test_every_write_verb_refuses_read_only(capsys, tmp_path):
     audit = tmp_path / "audit.jsonl"
     cfg = tmp_path / "demo.yaml"
     cfg.write_text(f"name: x0tta6bl4-app\naudit: {{file: {audit}}}\n")
-    for argv in (["set-weight", "20"], ["promote"], ["rollback"], ["run", "--speed", "max"]):
-        code = main([*argv, "--config", str(cfg), "--read-only"])
+    for argv, flag in ((["set-weight", "20"], "--read-only"), (["promote"], "--readonly"),
+                       (["rollback"], "--read-only"), (["run", "--speed", "max"], "--readonly")):
+        code = main([*argv, "--config", str(cfg), flag])
         err = capsys.readouterr().err
         assert code == 1, (argv, err)
         assert "read-only" in err, (argv, err)

@@ -51,7 +51,8 @@ def _speed(text: str) -> float | str:
 
 
 def _writer(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--read-only", action="store_true", help="refuse to write (for shared terminals and scripts)")
+    p.add_argument("--read-only", "--readonly", action="store_true",  # --readonly: k9s spells it so
+                   help="refuse to write (for shared terminals and scripts)")
     p.add_argument("--force", action="store_true",
                    help="write even when another controller (Flagger, Argo, GitOps) owns the routes")
     p.add_argument("--reason", default=None, help="why, recorded with the change")
@@ -63,7 +64,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Watch and steer a canary rollout: a live console, or one verb at a time.",
     )
     _common(parser)
-    parser.add_argument("--read-only", action="store_true", help="watch only: every write is disabled")
+    parser.add_argument("--read-only", "--readonly", action="store_true", help="watch only: every write is disabled")
     parser.add_argument("--large", action="store_true",
                         help="open in large print (weights, verdict, p95s, error rates, last decision)")
     sub = parser.add_subparsers(dest="verb", metavar="VERB")
@@ -100,7 +101,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--timeout", metavar="DURATION", default=None,
                    help="roll back and exit 1 if not promoted within this time (e.g. 2h)")
     p.add_argument("--force", action="store_true", help="drive even when another controller owns the routes")
-    p.add_argument("--read-only", action="store_true", help="refuse to write (it then exits 1 at once)")
+    p.add_argument("--read-only", "--readonly", action="store_true", help="refuse to write (it then exits 1 at once)")
     return parser
 
 

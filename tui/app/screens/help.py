@@ -38,7 +38,7 @@ class HelpScreen(ModalScreen[None]):
                              classes="section")
                 yield Static(commands)
             yield Static(self.about, id="detail")
-            yield Static("Esc or ?: close", id="keys")
+            yield Static("↑ ↓ PgUp PgDn: scroll    Esc or ?: close", id="keys")
 
     def action_close(self) -> None:
         self.dismiss(None)
