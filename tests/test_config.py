@@ -37,9 +37,10 @@ def test_the_judge_settings_reach_the_judge(tmp_path):
     from tui.assembly import build_controller
 
     path = tmp_path / "c.yaml"
-    path.write_text("name: x\njudge: {alpha: 0.002, effectRequests: 800, passAlpha: 0.1}\n")
+    path.write_text("name: x\njudge: {alpha: 0.002, latencyAlpha: 0.0005, effectRequests: 800, passAlpha: 0.1}\n")
     judge = build_controller(config.load(path)).evaluator
     assert judge.threshold == pytest.approx(math.log(1 / 0.002))
+    assert judge.latency_threshold == pytest.approx(math.log(1 / 0.0005))
     assert judge.pass_threshold == pytest.approx(math.log(1 / 0.1))
     assert judge.effect_requests == 800
     default = build_controller(config.demo_config()).evaluator
@@ -59,6 +60,7 @@ BAD = [
     ("name: x\ndemo: {fault: melt}\n", "demo.fault: expected one of none | errors | latency"),
     ("name: x\njudge: {alpha: 0}\n", "judge.alpha: expected a number > 0 and <= 0.5"),
     ("name: x\njudge: {passAlpha: 1}\n", "judge.passAlpha: expected a number > 0 and <= 0.5"),
+    ("name: x\njudge: {latencyAlpha: -1}\n", "judge.latencyAlpha: expected a number > 0 and <= 0.5"),
     ("name: x\njudge: {effectRequests: 1}\n", "judge.effectRequests: expected a number >= 10"),
     ("router: {kind: demo}\n", "name: missing"),
     ("- just\n- a list\n", "expected a mapping at the top level"),

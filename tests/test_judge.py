@@ -394,3 +394,26 @@ def test_false_alarms_stay_rare_for_a_canary_like_stable():
                 false += 1
                 break
     assert false <= 2
+
+
+def _polls_to_fail(judge: SequentialJudge, name: str, canary: VersionSample, limit: int = 500) -> int:
+    feed = Feed(judge)
+    for n in range(1, limit + 1):
+        feed.poll(canary)
+        if feed.check(name).result is Result.FAIL:
+            return n
+    return limit + 1
+
+
+def test_latency_alpha_sets_the_latency_tests_threshold_only():
+    slow = sample(10, 0, {1000.0: 1.5})  # 15% of the canary slower than 500 ms
+    erring = sample(10, 0.5)  # 5% errors
+    same = SequentialJudge(Criteria(), alpha=0.01)
+    strict = SequentialJudge(Criteria(), alpha=0.01, latency_alpha=0.0001)
+    assert strict.threshold == same.threshold and strict.latency_threshold == pytest.approx(math.log(1e4))
+    assert _polls_to_fail(strict, LATENCY_ABS, slow) > _polls_to_fail(same, LATENCY_ABS, slow)
+    assert _polls_to_fail(strict, ERROR_ABS, erring) == _polls_to_fail(same, ERROR_ABS, erring)
+    feed = Feed(strict)
+    while feed.check(LATENCY_ABS).result is not Result.FAIL if feed.verdict else True:
+        feed.poll(slow)
+    assert f"> {math.log(1e4):.1f})" in feed.check(LATENCY_ABS).reason  # the reason names its own threshold

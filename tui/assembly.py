@@ -66,7 +66,8 @@ def build_backends(config: Config, clock: Clock | None = None, context: str | No
 
 def judge_for(config: Config) -> SequentialJudge:
     j = config.judge
-    return SequentialJudge(config.criteria, alpha=j.alpha, pass_alpha=j.pass_alpha, effect_requests=j.effect_requests)
+    return SequentialJudge(config.criteria, alpha=j.alpha, latency_alpha=j.latency_alpha, pass_alpha=j.pass_alpha,
+                           effect_requests=j.effect_requests)
 
 
 def build_controller(config: Config, clock: Clock | None = None, context: str | None = None,

@@ -1,7 +1,8 @@
 """Detection benchmark: how soon each rollback policy acts on a faulty canary, and how often on a clean one.
 
     python -m tests.bench.detection [--runs 200] [--seed 1] [--quick] [--workers 2]
-                                    [--alpha A] [--effect-requests N] [--judge-only] [--canary-weight 5]
+                                    [--alpha A] [--latency-alpha A] [--effect-requests N] [--judge-only]
+                                    [--canary-weight 5]
 
 Each run records one trace from the demo world (tui.backends.demo.DemoWorld on a
 ManualClock: 100 req/s in total, the canary at 5% for the whole run, stable at
@@ -392,6 +393,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--workers", type=int, default=None, help="processes (default: up to 2)")
     parser.add_argument("--minutes", type=int, default=60, help="run length (default 60)")
     parser.add_argument("--alpha", type=float, help="the judge's false-alarm level (default: the judge's)")
+    parser.add_argument("--latency-alpha", type=float,
+                        help="the latency tests' false-alarm level (default: the judge's)")
     parser.add_argument("--effect-requests", type=float,
                         help="requests in which the judge's alternative reaches its threshold (default: the judge's)")
     parser.add_argument("--judge-only", action="store_true", help="run the console's judge alone (faster)")
@@ -399,7 +402,8 @@ def main(argv: list[str] | None = None) -> int:
                         help=f"the canary's share of traffic in percent (default {CANARY_WEIGHT})")
     args = parser.parse_args(argv)
     runs = 30 if args.quick else args.runs
-    judge_args = tuple((k, v) for k, v in (("alpha", args.alpha), ("effect_requests", args.effect_requests))
+    judge_args = tuple((k, v) for k, v in (("alpha", args.alpha), ("latency_alpha", args.latency_alpha),
+                                           ("effect_requests", args.effect_requests))
                        if v is not None)
     results = run_benchmark(runs=runs, seed=args.seed, duration_s=args.minutes * 60,
                             fault_window_s=min(1800, args.minutes * 30), workers=args.workers,

@@ -157,6 +157,7 @@ class SequentialJudge:
         self,
         criteria: Criteria,
         alpha: float = JudgeSettings.alpha,
+        latency_alpha: float | None = JudgeSettings.latency_alpha,
         pass_alpha: float = JudgeSettings.pass_alpha,
         effect_requests: float = JudgeSettings.effect_requests,
         stable_window_s: float = 30.0,
@@ -164,20 +165,29 @@ class SequentialJudge:
         idle_s: float = 10.0,
         default_interval_s: float = 2.0,
     ) -> None:
-        if not 0 < alpha < 1 or not 0 < pass_alpha < 1:
-            raise ValueError("alpha and pass_alpha must be in (0, 1)")
+        latency_alpha = alpha if latency_alpha is None else latency_alpha
+        if not all(0 < a < 1 for a in (alpha, latency_alpha, pass_alpha)):
+            raise ValueError("alpha, latency_alpha and pass_alpha must be in (0, 1)")
         self.criteria = criteria
         self.alpha = alpha
+        self.latency_alpha = latency_alpha
         self.pass_alpha = pass_alpha
-        self.threshold = math.log(1 / alpha)  # FAIL when a CUSUM stretch reaches this log-likelihood ratio
+        self.threshold = math.log(1 / alpha)  # FAIL when an error test's CUSUM stretch reaches this LLR
+        self.latency_threshold = math.log(1 / latency_alpha)  # ... a latency test's
         self.pass_threshold = math.log(1 / pass_alpha)
         self.effect_requests = effect_requests
-        self.kl = self.threshold / effect_requests  # evidence per request of the alternative
+        # The alternative's evidence per request, the same for every test: a latency test with a
+        # smaller alpha needs more of the same evidence, not a different effect.
+        self.kl = self.threshold / effect_requests
         self.stable_window_s = stable_window_s
         self.stable_z = stable_z
         self.idle_s = idle_s
         self.default_interval_s = default_interval_s
         self.reset()
+
+    def threshold_for(self, name: str) -> float:
+        """The LLR at which the check `name` fails."""
+        return self.latency_threshold if name in (LATENCY_ABS, LATENCY_REL) else self.threshold
 
     # --- Evaluator ---------------------------------------------------------
 
@@ -353,7 +363,7 @@ class SequentialJudge:
         if t.requests <= 0:
             return check(Result.NODATA, t.why_not or "no data yet", None)
 
-        s, h = t.cusum.llr, self.threshold
+        s, h = t.cusum.llr, self.threshold_for(name)
         stable_bad = self._stable_breach(name)
         if s >= h and stable_bad is None:
             cv, sv = self._values(name, t, failing=True)
@@ -380,10 +390,11 @@ class SequentialJudge:
         if name not in self._stable_tests:
             return None
         st = self._stable_tests[name]
-        if st.cusum.llr < self.threshold:
+        h = self.threshold_for(name)
+        if st.cusum.llr < h:
             return None
         rel = self._tests[ERROR_REL if name == ERROR_ABS else LATENCY_REL]
-        if rel.latched is not None or rel.cusum.llr >= self.threshold:
+        if rel.latched is not None or rel.cusum.llr >= h:
             return None  # the canary is worse than stable too: its failure stands
         crit = self.criteria
         if name == ERROR_ABS:
@@ -423,7 +434,7 @@ class SequentialJudge:
     def _fail_reason(self, name: str, t: _Test) -> str:
         cs = t.cusum
         rate = cs.events / cs.requests if cs.requests else 0.0
-        tail = f"(LLR {cs.llr:.1f} > {self.threshold:.1f})"
+        tail = f"(LLR {cs.llr:.1f} > {self.threshold_for(name):.1f})"
         if name == ERROR_ABS:
             return f"canary {pct(rate)} errors in {cs.requests:.0f} requests vs bound {pct(cs.p0)} {tail}"
         if name == ERROR_REL:
@@ -442,7 +453,8 @@ class SequentialJudge:
         # Only a stretch of evidence already half way to the threshold is a trend worth announcing:
         # a healthy canary's CUSUM wanders above zero all the time, and a bridge must not read that
         # as an imminent rollback.
-        if t.latched is not None or cs.requests <= 0 or cs.llr < self.threshold / 2 or t.p0_fail is None:
+        h = self.threshold_for(name)
+        if t.latched is not None or cs.requests <= 0 or cs.llr < h / 2 or t.p0_fail is None:
             return None
         rate = cs.events / cs.requests
         p1 = alternative(t.p0_fail, self.kl)
@@ -451,7 +463,7 @@ class SequentialJudge:
         rps = recent.requests / recent.seconds if recent.seconds > 0 else 0.0
         if per_request <= 0 or rps <= 0:
             return None
-        return max(0.0, (self.threshold - cs.llr) / (per_request * rps)), rate
+        return max(0.0, (h - cs.llr) / (per_request * rps)), rate
 
     def _summary(self, verdict: Verdict) -> str:
         by_name = {c.name: c for c in verdict.checks}
@@ -475,10 +487,11 @@ class SequentialJudge:
             eta, name, rate = min(projections)
             what = "errors" if name in (ERROR_ABS, ERROR_REL) else "of requests slow"
             return f"{name}: rollback in ~{max(1, round(eta))} s if the canary keeps {rate * 100:.1f}% {what}"
-        nearest = max(shown, key=lambda n: self._tests[n].cusum.llr) if shown else None
+        nearest = max(shown, key=lambda n: self._tests[n].cusum.llr / self.threshold_for(n)) if shown else None
         near = ""
         if nearest is not None:
-            near = f"nearest to failing: {nearest} (LLR {self._tests[nearest].cusum.llr:.1f} of {self.threshold:.1f})"
+            llr, h = self._tests[nearest].cusum.llr, self.threshold_for(nearest)
+            near = f"nearest to failing: {nearest} (LLR {llr:.1f} of {h:.1f})"
         waiting = [n for n in shown if by_name[n].result is Result.NODATA]
         if waiting:
             n = max(self._tests[w].requests for w in waiting)

@@ -49,6 +49,7 @@ class JudgeSettings:
     """The statistical judge's error levels (tui.analysis.judge explains each)."""
 
     alpha: float = 0.01  # a stretch of evidence on a canary within bound reaches FAIL with at most this chance
+    latency_alpha: float | None = None  # the same for the latency tests (None: alpha)
     effect_requests: float = 500.0  # requests in which the alternative the FAIL test looks for reaches FAIL
     pass_alpha: float = 0.05  # PASS: the rate is below the bound with confidence 1 - pass_alpha
 
@@ -160,6 +161,8 @@ SCHEMA = Mapping(
                 {
                     # the point on the speed / false-rollback frontier (README "Detection benchmark")
                     "alpha": (Number(minimum=0, maximum=0.5, exclusive_min=True), JudgeSettings.alpha),
+                    "latencyAlpha": (Optional(Number(minimum=0, maximum=0.5, exclusive_min=True)),
+                                     JudgeSettings.latency_alpha),
                     "effectRequests": (Number(minimum=10), JudgeSettings.effect_requests),
                     "passAlpha": (Number(minimum=0, maximum=0.5, exclusive_min=True), JudgeSettings.pass_alpha),
                 }
@@ -302,7 +305,8 @@ def from_mapping(raw: Any, source: str = "<built-in demo>") -> Config:
     )
     j = doc["judge"]
     judge = JudgeSettings(alpha=float(j["alpha"]), effect_requests=float(j["effectRequests"]),
-                          pass_alpha=float(j["passAlpha"]))
+                          pass_alpha=float(j["passAlpha"]),
+                          latency_alpha=None if j["latencyAlpha"] is None else float(j["latencyAlpha"]))
     demo = DemoSettings(
         rps=float(d["rps"]),
         seed=d["seed"],
