@@ -84,6 +84,7 @@ async def test_a_rebound_rollback_answers_to_its_new_key_only():
         await pilot.press("y")
         await _settle(pilot)
         assert canary(controller) == 0
+        assert controller.state().events[-1].reason == "key ctrl+r (confirmed)"  # the key actually bound
         await pilot.press("question_mark")
         await pilot.pause()
         assert isinstance(app.screen, HelpScreen)

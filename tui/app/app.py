@@ -238,23 +238,27 @@ class CanaryApp(App[None]):
 
         self.run_worker(run, thread=True, exit_on_error=False, group="action")
 
+    def _key(self, binding: str) -> str:
+        """The reason a key press records: the key as bound ("key r", or "key ctrl+r" when rebound)."""
+        return "key " + display_keys(self.keys[binding]).split(" / ")[0]
+
     def action_step_up(self) -> None:
-        self._act(lambda: self.controller.step(+1, reason="key +"))
+        self._act(lambda: self.controller.step(+1, reason=self._key("stepUp")))
 
     def action_step_down(self) -> None:
-        self._act(lambda: self.controller.step(-1, reason="key -"))
+        self._act(lambda: self.controller.step(-1, reason=self._key("stepDown")))
 
     def action_set_weight(self) -> None:
         current = self.state.split.canary_weight if self.state and self.state.split else None
 
         def done(value: int | None) -> None:
             if value is not None:
-                self._act(lambda: self.controller.set_weight(value, reason="key w"))
+                self._act(lambda: self.controller.set_weight(value, reason=self._key("weight")))
 
         self.push_screen(WeightScreen(current), done)
 
     def action_promote(self) -> None:
-        self._confirm_promote("key p (confirmed)")
+        self._confirm_promote(self._key("promote") + " (confirmed)")
 
     def _confirm_promote(self, reason: str) -> None:
         def done(yes: bool | None) -> None:
@@ -265,7 +269,7 @@ class CanaryApp(App[None]):
                                        "Every driven route gets canary 100 / stable 0.", reason), done)
 
     def action_rollback(self) -> None:
-        self._confirm_rollback("key r (confirmed)")
+        self._confirm_rollback(self._key("rollback") + " (confirmed)")
 
     def _confirm_rollback(self, reason: str) -> None:
         def done(yes: bool | None) -> None:
