@@ -280,7 +280,7 @@ class CanaryApp(App[None]):
                                        "Every driven route gets canary 0 / stable 100.", reason), done)
 
     def action_toggle_auto(self) -> None:
-        self._act(lambda: self.controller.toggle_auto())
+        self._act(lambda: self.controller.toggle_auto(reason=self._key("auto")))
 
     def action_cycle_fault(self) -> None:
         current = self.controller.fault or "none"

@@ -277,22 +277,10 @@ class RolloutController:
 
     # --- actions -------------------------------------------------------
 
-    def toggle_auto(self, who: str | None = None) -> ActionResult:
+    def toggle_auto(self, who: str | None = None, reason: str = "key a") -> ActionResult:
         """`a`: start automatic progression, stop it, or resume it after a manual hold."""
-        who = who or self.who
-        if self.read_only:
-            return self._refused("auto", "read-only: automation is disabled", None, None, "key a", who)
         p = self.autopilot.progress
-        try:
-            if p.enabled and p.held:
-                message = self.autopilot.resume(who)
-            elif p.enabled:
-                message = self.autopilot.disable(who)
-            else:
-                message = self.autopilot.enable(who)
-        except BackendError as exc:
-            return self._refused("auto", str(exc), None, None, "key a", who)
-        return ActionResult(True, message)
+        return self.set_automation(not p.enabled or p.held, who, reason)
 
     def set_automation(self, on: bool, who: str | None = None, reason: str = "command :auto") -> ActionResult:
         """`:auto on|off`: the asked state, whatever the current one (a toggle could go the wrong way)."""
