@@ -16,7 +16,7 @@ from textual.containers import Grid
 from textual.message import Message
 from textual.widgets import Footer, Static
 
-from tui.app.commands import VERBS, Command, CommandError, parse, suggestions
+from tui.app.commands import VERBS, Command, CommandError, Verb, parse, suggestions, verb_named
 from tui.app.screens.bridge import BridgeScreen
 from tui.app.screens.confirm import ConfirmScreen
 from tui.app.screens.help import HelpScreen
@@ -321,18 +321,18 @@ class CanaryApp(App[None]):
     def action_help(self) -> None:
         keys = [(display_keys(self.keys[binding]), what) for binding, what, action in self.HELP
                 if self.check_action(action, ()) is not False]
-        commands = [(":" + v.usage, v.what) for v in VERBS if self._command_allowed(v.name) is None]
+        commands = [(":" + v.usage, v.what) for v in VERBS if self._command_allowed(v) is None]
         about = (f"{self.controller.config.name} · {self.controller.router.describe()} · "
                  f"{self.controller.metrics.describe()}" + (" · READ-ONLY" if self.controller.read_only else ""))
         self.push_screen(HelpScreen(keys, about, commands))
 
     # --- the `:` command line and the `/` event filter ----------------------
 
-    def _command_allowed(self, verb: str) -> str | None:
+    def _command_allowed(self, verb: Verb) -> str | None:
         """Why `verb` cannot run now, or None."""
-        if any(v.name == verb and v.writes for v in VERBS) and self.controller.read_only:
-            return f"{verb}: read-only, every write is disabled"
-        if verb == "fault" and self.controller.fault_switch is None:
+        if verb.writes and self.controller.read_only:
+            return f"{verb.name}: read-only, every write is disabled"
+        if verb.name == "fault" and self.controller.fault_switch is None:
             return "fault: only the demo has faults"
         return None
 
@@ -341,7 +341,7 @@ class CanaryApp(App[None]):
             command = parse(line)
         except CommandError as exc:
             return str(exc)
-        return self._command_allowed(command.verb)
+        return self._command_allowed(verb_named(command.verb))
 
     def action_command(self) -> None:
         def done(line: str | None) -> None:

@@ -51,6 +51,11 @@ VERBS: tuple[Verb, ...] = (
 _BY_NAME = {name: v for v in VERBS for name in (v.name, *v.aliases)}
 
 
+def verb_named(name: str) -> Verb:
+    """The verb a name or alias stands for (KeyError if none)."""
+    return _BY_NAME[name]
+
+
 class CommandError(ValueError):
     """A line that is not a command; the message says what would be."""
 
@@ -63,7 +68,7 @@ class Command:
 
     @property
     def writes(self) -> bool:
-        return _BY_NAME[self.verb].writes
+        return verb_named(self.verb).writes
 
     def reason(self, fallback: str) -> str:
         """What the change records as its reason: the operator's words, else how it was asked."""
