@@ -22,31 +22,31 @@ class EventPanel(Widget):
         super().__init__(**kwargs)
         self.events: tuple[Event, ...] = ()
         self.filter_text = ""
+        self._shown: list[Event] = []
         self.border_title = "Events (UTC)"
 
     def show(self, events: tuple[Event, ...]) -> None:
         self.events = events
-        self._title()
-        self.refresh()
+        self._apply_filter()
 
     def set_filter(self, text: str) -> None:
         self.filter_text = text.strip()
-        self._title()
-        self.refresh()
+        self._apply_filter()
 
     def shown(self) -> list[Event]:
         """The events that pass the filter (case-insensitive, anywhere in the entry's text)."""
-        if not self.filter_text:
-            return list(self.events)
-        needle = self.filter_text.lower()
-        return [e for e in self.events if needle in self._entry(e).plain.lower()]
+        return self._shown
 
-    def _title(self) -> None:
+    def _apply_filter(self) -> None:
+        # Once per change of events or filter: the title and every render use the result.
+        needle = self.filter_text.lower()
+        self._shown = [e for e in self.events if not needle or needle in self._entry(e).plain.lower()]
         title = "Events (UTC)"
         if self.filter_text:
             # the title is markup: the typed text is escaped
-            title += f" · /{escape(self.filter_text)}: {len(self.shown())} of {len(self.events)} · Esc shows all"
+            title += f" · /{escape(self.filter_text)}: {len(self._shown)} of {len(self.events)} · Esc shows all"
         self.border_title = title
+        self.refresh()
 
     def render(self) -> Text:
         if not self.events:
