@@ -74,6 +74,14 @@ async def _type(pilot, text):
                            "]": "right_square_bracket"}.get(ch, ch))
 
 
+async def _command(pilot, line):
+    """`:` + the line + Enter, then let any write finish."""
+    await pilot.press("colon")
+    await _type(pilot, line)
+    await pilot.press("enter")
+    await _settle(pilot)
+
+
 def _last(controller, message):
     return [e for e in controller.state().events if e.message == message][-1]
 
@@ -94,10 +102,7 @@ async def test_colon_weight_sets_the_weight_and_records_the_reason():
 async def test_a_bad_command_keeps_the_prompt_open_and_sends_nothing():
     app, controller = _app()
     async with app.run_test(size=(120, 40)) as pilot:
-        await pilot.press("colon")
-        await _type(pilot, "weight 150")
-        await pilot.press("enter")
-        await _settle(pilot)
+        await _command(pilot, "weight 150")
         assert isinstance(app.screen, PromptScreen)
         assert "out of range" in str(app.screen.query_one("#error").render())
         assert canary(controller) == 5
@@ -129,10 +134,7 @@ async def test_colon_rollback_asks_first_and_records_the_operators_reason():
 async def test_read_only_refuses_write_commands_in_the_prompt():
     app, controller = _app(read_only=True)
     async with app.run_test(size=(120, 40)) as pilot:
-        await pilot.press("colon")
-        await _type(pilot, "weight 20")
-        await pilot.press("enter")
-        await _settle(pilot)
+        await _command(pilot, "weight 20")
         assert isinstance(app.screen, PromptScreen)
         assert "read-only" in str(app.screen.query_one("#error").render())
         await pilot.press("escape")
@@ -150,10 +152,7 @@ async def test_colon_auto_on_and_off_never_toggle_the_wrong_way():
     app, controller = _app()
     async with app.run_test(size=(120, 40)) as pilot:
         for line, mode in (("auto off", "MANUAL"), ("auto on", "AUTO"), ("auto on", "AUTO"), ("auto off", "MANUAL")):
-            await pilot.press("colon")
-            await _type(pilot, line)
-            await pilot.press("enter")
-            await _settle(pilot)
+            await _command(pilot, line)
             assert controller.state().mode == mode, line
 
 
@@ -166,10 +165,7 @@ async def test_colon_auto_on_a_held_automation_does_what_it_says(line, mode):
         await pilot.press("plus")  # a person's change holds automation
         await _settle(pilot)
         assert controller.state().mode == "AUTO HELD"
-        await pilot.press("colon")
-        await _type(pilot, line)
-        await pilot.press("enter")
-        await _settle(pilot)
+        await _command(pilot, line)
         assert controller.state().mode == mode
 
 
