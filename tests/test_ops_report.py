@@ -264,3 +264,13 @@ def test_markdown_notes_dropped_timeline_entries():
         r.on_event(ev("step", i, i, i + 1))
     text = render_markdown(build_report(r, config()))
     assert "(3 earlier entries were not kept)" in text
+
+
+def test_judged_by_names_a_latency_alpha_set_apart():
+    cfg = from_mapping({"name": "app", "judge": {"alpha": 0.0125, "latencyAlpha": 0.002}})
+    rep = build_report(RolloutRecord("app"), cfg)
+    assert rep["judged_by"]["alpha"] == 0.0125 and rep["judged_by"]["latency_alpha"] == 0.002
+    assert "sequential judge at alpha 0.0125 (the chance a stretch of evidence on a canary within bounds fails it), " \
+           "latency tests at alpha 0.002, PASS at 95% confidence" in render_markdown(rep)
+    same = build_report(RolloutRecord("app"), from_mapping({"name": "app", "judge": {"latencyAlpha": 0.01}}))
+    assert "latency_alpha" not in same["judged_by"]  # equal to alpha: nothing to tell apart

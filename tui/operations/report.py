@@ -130,7 +130,7 @@ def _judged_by(config: Any) -> dict[str, Any] | None:
     criteria, judge = getattr(config, "criteria", None), getattr(config, "judge", None)
     if criteria is None or judge is None:
         return None
-    return {
+    judged = {
         "p95_max_ms": criteria.p95_max_ms,
         "p95_max_ratio_to_stable": criteria.p95_max_ratio,
         "error_rate_max": criteria.error_max,
@@ -139,6 +139,10 @@ def _judged_by(config: Any) -> dict[str, Any] | None:
         "effect_requests": judge.effect_requests,
         "pass_alpha": judge.pass_alpha,
     }
+    latency_alpha = getattr(judge, "latency_alpha", None)
+    if latency_alpha is not None and latency_alpha != judge.alpha:  # only when set apart from alpha
+        judged["latency_alpha"] = latency_alpha
+    return judged
 
 
 def _judged_by_line(j: dict[str, Any]) -> str:
@@ -148,8 +152,10 @@ def _judged_by_line(j: dict[str, Any]) -> str:
     errors = f"error rate <= {pct(j['error_rate_max'])}"
     if j.get("error_rate_max_delta_to_stable") is not None:
         errors += f" and <= stable + {pct(j['error_rate_max_delta_to_stable'])}"
+    latency = f", latency tests at alpha {j['latency_alpha']:g}" if j.get("latency_alpha") is not None else ""
     return (f"Judged by: {p95}; {errors}; sequential judge at alpha {j['alpha']:g} (the chance a stretch "
-            f"of evidence on a canary within bounds fails it), PASS at {(1 - j['pass_alpha']) * 100:g}% confidence")
+            f"of evidence on a canary within bounds fails it){latency}, PASS at {(1 - j['pass_alpha']) * 100:g}% "
+            "confidence")
 
 
 def build_report(record: RolloutRecord, config: Any, version: str = "canary") -> dict[str, Any]:
