@@ -126,6 +126,8 @@ def test_no_data_is_never_a_pass():
     f = Feed()
     v = f.poll(sample(None))
     assert all(f.check(n).result is Result.NODATA for n in STAT_CHECKS)
+    assert f.check(ERROR_ABS).reason == "first poll: nothing counted yet"  # counts are increases between polls
+    v = f.poll(sample(None))
     assert f.check(ERROR_ABS).reason == "no canary counts in the latest sample"
     v = f.poll(sample(0, 0))
     assert f.check(ERROR_ABS).reason == "no canary requests yet"

@@ -72,6 +72,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("status", help="routes, weights, metrics and the verdict")
     _common(p)
     p.add_argument("--json", action="store_true", help="machine-readable output")
+    p.add_argument("--for", dest="watch", metavar="DURATION", default=None,
+                   help="poll for this long before answering (e.g. 1m), so the checks have counted "
+                        "requests to decide on; without it, one poll, and the checks have none yet")
 
     p = sub.add_parser("set-weight", help="set the canary weight (stable gets the rest)")
     p.add_argument("percent", type=_percent, metavar="PERCENT", help="the canary weight: an integer 0-100")
@@ -128,13 +131,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         return run_lab_console(read_only=args.read_only, large=args.large)
     try:
         config = load_config(args)
-        timeout_s = parse_duration(args.timeout) if getattr(args, "timeout", None) else None
     except ConfigError as exc:
         print(f"canary-console: {exc}", file=sys.stderr)
         return EXIT_USAGE
-    except ValueError as exc:
-        print(f"canary-console: --timeout: {exc}", file=sys.stderr)
-        return EXIT_USAGE
+    durations: dict[str, float | None] = {}
+    for option, dest in (("--timeout", "timeout"), ("--for", "watch")):
+        try:
+            durations[dest] = parse_duration(getattr(args, dest)) if getattr(args, dest, None) else None
+        except ValueError as exc:
+            print(f"canary-console: {option}: {exc}", file=sys.stderr)
+            return EXIT_USAGE
+    timeout_s = durations["timeout"]
     from tui.backends.base import BackendError
     from tui.assembly import build_controller
 
@@ -156,7 +163,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     guard = None
     try:
         if args.verb == "status":
-            return status(controller, as_json=args.json)
+            return status(controller, as_json=args.json, watch_s=durations["watch"])
         if not controller.read_only:
             # Only one console or run drives a rollout; the others watch read-only.
             guard = driver_guard(controller)
@@ -303,8 +310,13 @@ def status_document(state) -> dict[str, Any]:
     }
 
 
-def status(controller, as_json: bool) -> int:
+def status(controller, as_json: bool, watch_s: float | None = None) -> int:
     state = controller.poll_once() or controller.state()
+    # The checks decide on requests counted between polls: one poll has counted none.
+    clock, start = controller.clock, controller.clock.time()
+    while watch_s and clock.time() - start < watch_s:
+        clock.sleep(min(controller.config.interval_s, watch_s - (clock.time() - start)))
+        state = controller.poll_once() or controller.state()
     doc = status_document(state)
     if as_json:
         print(json.dumps(doc, indent=2))

@@ -185,6 +185,9 @@ class SequentialJudge:
         self.stable_z = stable_z
         self.idle_s = idle_s
         self.default_interval_s = default_interval_s
+        # Polls seen, kept across reset(): the counts are increases between polls, so the first
+        # poll of a console, `status` or `run` counts nothing, whatever the rates show.
+        self._polls = 0
         self.reset()
 
     def threshold_for(self, name: str) -> float:
@@ -221,6 +224,7 @@ class SequentialJudge:
             c, s = _Counts(None, None, ()), _Counts(None, None, ())
         self._canary_missing = c.requests is None
         self._stable_missing = s.requests is None
+        self._polls += 1
 
         # Plug-ins from stable, fixed before this poll's canary counts are used.
         refs = self._stable_references(s, dt)
@@ -339,6 +343,14 @@ class SequentialJudge:
 
     # --- decisions ---------------------------------------------------------
 
+    def _no_counts_reason(self) -> str:
+        """Why there is nothing to decide on; true also on a first poll whose rates show traffic."""
+        if self._polls <= 1:
+            return "first poll: nothing counted yet"
+        if self._canary_missing:
+            return "no canary counts in the latest sample"
+        return "no canary requests yet"
+
     def _decide(self, name: str, snap: MetricsSnapshot) -> Check:
         t = self._tests[name]
         if t.latched is not None:
@@ -353,10 +365,8 @@ class SequentialJudge:
                   cv: float | None = canary_v, sv: float | None = stable_v) -> Check:
             return Check(name, metric, cv, sv, bound, result, reason, confidence, unit)
 
-        if self._canary_missing:
-            return check(Result.NODATA, "no canary counts in the latest sample", None)
-        if not self._canary_seen:
-            return check(Result.NODATA, "no canary requests yet", None)
+        if self._canary_missing or not self._canary_seen:
+            return check(Result.NODATA, self._no_counts_reason(), None)
         if self._canary_idle_s >= self.idle_s:
             return check(Result.NODATA, f"no canary requests in the last {self._canary_idle_s:.0f} s", None)
         rel = name in (ERROR_REL, LATENCY_REL)
@@ -478,8 +488,10 @@ class SequentialJudge:
         warns = [c for c in verdict.checks if c.result is Result.WARN]
         if warns:
             return f"hold: {warns[0].name}: {warns[0].reason}"
-        if not self._canary_seen:
-            return "no canary requests yet: nothing can be decided"
+        if self._canary_missing or not self._canary_seen:
+            if self._polls <= 1:
+                return "first poll: the checks decide on requests counted from here on, poll by poll"
+            return f"{self._no_counts_reason()}: nothing can be decided"
         projections = []
         for name in shown:
             p = self._projection(name)

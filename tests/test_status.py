@@ -1,0 +1,41 @@
+"""`canary-console status` on the demo: one poll, or `--for` a while so the checks can decide."""
+
+import json
+
+from tui.cli import main
+
+
+def _status(capsys, *args):
+    code = main(["status", "--demo", "--json", *args])
+    out = capsys.readouterr().out
+    return code, json.loads(out)
+
+
+def _check(doc, name):
+    return next(c for c in doc["checks"] if c["name"] == name)
+
+
+def test_one_poll_says_nothing_is_counted_yet(capsys):
+    code, doc = _status(capsys)
+    assert code == 0
+    assert doc["metrics"]["canary"]["requestsPerSecond"] > 0  # the rates show traffic ...
+    check = _check(doc, "error rate")
+    assert check["result"] == "nodata"
+    assert check["reason"] == "first poll: nothing counted yet"  # ... but nothing is counted on one poll
+    assert doc["summary"].startswith("first poll:")
+
+
+def test_for_a_while_the_checks_decide(capsys):
+    code, doc = _status(capsys, "--speed", "max", "--fault", "errors", "--for", "5m")
+    assert code == 0
+    check = _check(doc, "error rate")
+    assert check["result"] == "fail", check
+    assert doc["verdict"] == "fail"
+    code, doc = _status(capsys, "--speed", "max", "--for", "10m")
+    assert _check(doc, "p95 latency")["result"] == "pass"
+    assert doc["verdict"] != "fail"
+
+
+def test_a_bad_duration_is_a_usage_error(capsys):
+    assert main(["status", "--demo", "--for", "soon"]) == 2
+    assert "--for" in capsys.readouterr().err
