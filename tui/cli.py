@@ -227,6 +227,9 @@ def write_verb(controller, args: argparse.Namespace) -> int:
     print(result.message)
     for name in result.skipped_routes:
         print(f"left as is: route {name} (reaches the canary only through its match)")
+    if controller.config.router["kind"] == "demo":
+        # The demo lives in this process: say so, or the next command's 5% looks like a lost write.
+        print("demo: the simulation ends with this command; the next one starts again from its first weight")
     return EXIT_OK
 
 

@@ -1,4 +1,4 @@
-"""`canary-console status` on the demo: one poll, or `--for` a while so the checks can decide."""
+"""The verbs on the demo: `status` (one poll, or `--for` a while so the checks can decide), writes."""
 
 import json
 
@@ -39,3 +39,14 @@ def test_for_a_while_the_checks_decide(capsys):
 def test_a_bad_duration_is_a_usage_error(capsys):
     assert main(["status", "--demo", "--for", "soon"]) == 2
     assert "--for" in capsys.readouterr().err
+
+
+def test_a_demo_write_says_it_does_not_outlast_the_command(capsys):
+    assert main(["set-weight", "20", "--demo"]) == 0
+    out = capsys.readouterr().out
+    assert out.splitlines() == [
+        "canary 5% -> 20%",
+        "demo: the simulation ends with this command; the next one starts again from its first weight",
+    ]
+    _, doc = _status(capsys)
+    assert doc["weights"] == {"stable": 95, "canary": 5}  # as it said
