@@ -39,6 +39,9 @@ def to_png(svg: Path) -> Path | None:
         print("rsvg-convert not found (apt-get install librsvg2-bin fonts-dejavu-core): PNG skipped")
         return None
     text = svg.read_text(encoding="utf-8").replace("Fira Code", "DejaVu Sans Mono")
+    # librsvg drops the leading and trailing (no-break) spaces of each text run unless told to
+    # keep them: right-aligned numbers moved left and "stable vs" printed as "stablevs".
+    text = text.replace("<svg ", '<svg xml:space="preserve" ', 1)
     png = svg.with_suffix(".png")
     subprocess.run(["rsvg-convert", "-w", "1600", "-o", str(png), "/dev/stdin"], input=text.encode(), check=True)
     return png

@@ -165,5 +165,5 @@ def test_fault_switch_and_failing_check_are_events(demo_controller):
         state = _poll(controller, clock)
     assert state.verdict.result is Result.FAIL
     messages = [e.message for e in state.events]
-    assert "demo fault: errors" in messages
+    assert "injected fault: errors" in messages
     assert any(m.startswith("check failed: error rate") for m in messages)

@@ -140,7 +140,7 @@ def test_events_that_make_no_notification(receiver_factory, failures):
     rx = receiver_factory()
     n = notifier(rx.url, failures)
     for e in (ev("info", message="poll recovered"), ev("auto", message="automation on"),
-              ev("fault", message="demo fault: errors"), ev("error", message="poll failed", ok=False),
+              ev("fault", message="injected fault: errors"), ev("error", message="poll failed", ok=False),
               ev("step", 5, 10, ok=False, message="step refused: read-only"),
               ev("rollback", None, None, message="canary scaled to 0 replicas")):
         n.on_event(e)

@@ -393,8 +393,8 @@ class RolloutController:
             return self._refused("fault", "read-only: writes are disabled", None, None, "key f", self.who)
         self.fault_switch(fault)
         self.fault = fault
-        self.record("fault", f"demo fault: {fault}", who=self.who)
-        return ActionResult(True, f"demo fault: {fault}")
+        self.record("fault", f"injected fault: {fault}", who=self.who)
+        return ActionResult(True, f"injected fault: {fault}")
 
     def _refused(self, action: str, why: str, frm: int | None, to: int | None, reason: str,
                  who: str | None) -> ActionResult:

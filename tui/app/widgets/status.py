@@ -48,7 +48,7 @@ class StatusHeader(Widget):
             text.append(f"  {s.automation}", style="bold")
         if s.fault and s.fault != "none":
             text.append("  ")
-            text.append(f" demo fault: {s.fault} ", style="bold black on #d29922")
+            text.append(f" injected fault: {s.fault} ", style="bold black on #d29922")
         if s.split and s.split.owner:
             text.append("  ")
             text.append(f" owned by {s.split.owner} ", style="bold white on #b62324")
