@@ -8,6 +8,7 @@ from tui.app.screens.confirm import ConfirmScreen
 from tui.app.screens.help import HelpScreen
 from tui.app.screens.prompt import PromptScreen
 from tui.app.widgets.events import EventPanel
+from tui.app.widgets.traffic import TrafficPanel
 
 # --- parsing -------------------------------------------------------------------
 
@@ -97,6 +98,21 @@ async def test_colon_weight_sets_the_weight_and_records_the_reason():
         assert not isinstance(app.screen, PromptScreen)
         assert canary(controller) == 20
         assert _last(controller, "canary 5% -> 20%").reason == "p95 fine at 5%"
+
+
+async def test_the_traffic_panel_shows_the_last_change_and_the_plan():
+    app, controller = _app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        panel = app.query_one(TrafficPanel)
+        assert "Last change" not in str(panel.render())  # nothing changed yet
+        await _command(pilot, "weight 10 first step looks clean")
+        text = str(panel.render())
+        assert "Last change" in text and "5% → 10% by" in text and "first step looks clean" in text
+        assert "Steps (then a person promotes)" in text and "5 10 15 20 25 30 35 40 45 50" in text
+        await pilot.press("r", "y")
+        await _settle(pilot)
+        text = str(panel.render())
+        assert "10% → 0% rollback by" in text and "key r (confirmed)" in text
 
 
 async def test_a_bad_command_keeps_the_prompt_open_and_sends_nothing():

@@ -118,6 +118,24 @@ def test_status_shows_the_owner(config, cli, guide):
     assert code == 0 and "OWNED BY Flagger Canary x0tta6bl4/x0tta6bl4-app" in out
 
 
+def test_status_shows_the_last_change_from_the_annotation(config, cli, guide):
+    assert json.loads(cli("status", "--config", str(config), "--json")[1])["lastChange"] is None
+    assert cli("set-weight", "20", "--config", str(config), "--reason", "first step clean")[0] == 0
+    # Another process, reading only the VirtualService: who changed it last, when and why.
+    doc = json.loads(cli("status", "--config", str(config), "--json")[1])
+    change = doc["lastChange"]
+    assert (change["action"], change["from"], change["to"], change["reason"]) == (
+        "set-weight", 5, 20, "first step clean")
+    assert change["who"] and change["when"].endswith("Z")
+    out = cli("status", "--config", str(config))[1]
+    assert f"last change {change['when']} canary 5% -> 20% by {change['who']}: first step clean" in out
+    vs = stored_vs(guide)
+    vs["metadata"]["annotations"][LAST_CHANGE] = '{"to": "twenty"}'  # edited by hand: no note, no error
+    guide.put_object(vs)
+    code, out, _ = cli("status", "--config", str(config), "--json")
+    assert code == 0 and json.loads(out)["lastChange"] is None
+
+
 # --- writes ---------------------------------------------------------------------------
 
 

@@ -1,4 +1,5 @@
 import math
+from datetime import datetime, timezone
 
 import pytest
 
@@ -8,6 +9,7 @@ from tui.model import (
     Result,
     Route,
     Verdict,
+    WeightChange,
     WeightError,
     count_above,
     histogram_quantile,
@@ -70,3 +72,20 @@ def test_no_data_is_never_a_pass():
     assert Verdict.combine((_check(Result.NODATA), _check(Result.FAIL))).result is Result.FAIL
     assert Verdict.combine((_check(Result.PASS), _check(Result.WARN))).result is Result.WARN
     assert Verdict.combine((_check(Result.PASS),)).result is Result.PASS
+
+
+def test_a_weight_change_reads_back_what_it_wrote():
+    change = WeightChange("sre@bridge", datetime(2026, 11, 27, 9, 14, 43, tzinfo=timezone.utc), 5, 0,
+                          "5xx on /pay", action="rollback")
+    assert WeightChange.from_dict(change.as_dict()) == change
+    assert WeightChange.from_dict({**change.as_dict(), "from": None}).from_canary is None
+
+
+@pytest.mark.parametrize("note", [
+    None, "text", [], {}, {"when": "2026-11-27T09:14:43Z"}, {"when": "yesterday", "to": 5},
+    {"when": "2026-11-27T09:14:43Z", "to": "5"}, {"when": "2026-11-27T09:14:43Z", "to": True},
+    {"when": "2026-11-27T09:14:43Z", "to": 5, "from": 2.5}, {"when": "2026-11-27T09:14:43Z", "to": 500},
+])
+def test_a_malformed_change_note_is_no_note(note):
+    # read back from an annotation anyone can edit: never an error, never half a note
+    assert WeightChange.from_dict(note) is None

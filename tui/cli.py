@@ -299,6 +299,7 @@ def status_document(state) -> dict[str, Any]:
         "owner": split.owner if split else None,
         "routes": routes,
         "weights": {"stable": split.stable_weight, "canary": split.canary_weight} if split else None,
+        "lastChange": split.last_change.as_dict() if split and split.last_change else None,
         "metrics": metrics,
         "verdict": verdict.result.value if verdict else "nodata",
         "checks": [
@@ -337,6 +338,13 @@ def render_status(doc: dict[str, Any]) -> str:
         match = " · ".join(r["match"] or []) or "default"
         mark = "driven" if r["driven"] else "not driven"
         lines.append(f"  {label:<16} stable {r['stable']:>3}%  canary {r['canary']:>3}%  [{mark}] {match}")
+    change = doc["lastChange"]
+    if change:
+        action = "" if change["action"] == "set-weight" else f" {change['action']}"
+        frm = "?" if change["from"] is None else f"{change['from']}%"
+        why = f": {change['reason']}" if change["reason"] else ""
+        lines.append(f"  last change {change['when']} canary {frm} -> {change['to']}%{action} "
+                     f"by {change['who'] or 'unknown'}{why}")
     if doc["error"]:
         lines.append(f"NO DATA: {doc['error']}")
     m = doc["metrics"]

@@ -79,6 +79,7 @@ class TrafficSplit:
     version: str | None = None  # opaque concurrency token (resourceVersion)
     owner: str | None = None  # another controller that owns the object (Flagger, Argo, GitOps)
     source: str = ""  # where it was read from, for the header
+    last_change: WeightChange | None = None  # the last write's who/when/from/to/why, kept with the routes
 
     @property
     def driven_routes(self) -> tuple[Route, ...]:
@@ -122,6 +123,24 @@ class WeightChange:
             "to": self.to_canary,
             "reason": self.reason,
         }
+
+    @classmethod
+    def from_dict(cls, data: Any) -> "WeightChange | None":
+        """The change as_dict() wrote, or None for anything else: it is read back from an
+        object other people and tools can edit, so a malformed note is no note, never an error."""
+        if not isinstance(data, dict):
+            return None
+        when, to = data.get("when"), data.get("to")
+        frm = data.get("from")
+        if not isinstance(when, str) or not _is_weight(to) or not (frm is None or _is_weight(frm)):
+            return None
+        try:
+            at = datetime.fromisoformat(when.replace("Z", "+00:00"))
+        except ValueError:
+            return None
+        text = {k: data.get(k) if isinstance(data.get(k), str) else "" for k in ("who", "reason", "action")}
+        return cls(who=text["who"], at=at if at.tzinfo else at.replace(tzinfo=timezone.utc), from_canary=frm,
+                   to_canary=to, reason=text["reason"], action=text["action"] or "set-weight")
 
 
 # --- metrics ---------------------------------------------------------------
@@ -274,6 +293,10 @@ def count_above(histogram: tuple[tuple[float, float], ...], threshold_ms: float)
     if chosen is None:
         return None
     return histogram[-1][1] - chosen[1], chosen[0]
+
+
+def _is_weight(value: Any) -> bool:
+    return type(value) is int and 0 <= value <= 100
 
 
 def utc_iso(at: datetime) -> str:

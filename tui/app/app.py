@@ -208,7 +208,7 @@ class CanaryApp(App[None]):
         now = state.now.timestamp()
         with self.batch_update():
             self.query_one(StatusHeader).show(state, now)
-            self.query_one(TrafficPanel).show(state.split)
+            self.query_one(TrafficPanel).show(state.split, state.steps, state.promote, state.now)
             self.query_one(ChecksPanel).show(state.verdict, state.data_problem)
             for chart in self._charts:
                 chart.show(state.history, now)

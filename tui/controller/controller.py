@@ -69,6 +69,8 @@ class ConsoleState:
     mode: str = "MANUAL"
     automation: str = ""  # one line about automatic progression, when on
     fault: str | None = None  # the demo's current fault, when there is one
+    steps: tuple[int, ...] = ()  # rollout.steps: the plan the weights walk
+    promote: str = "manual"  # rollout.promote: what happens after the last step
 
     @property
     def data_age_s(self) -> float | None:
@@ -258,6 +260,8 @@ class RolloutController:
                 mode=self._mode(),
                 automation=self.autopilot.describe(),
                 fault=self.fault,
+                steps=self.config.rollout.steps,
+                promote=self.config.rollout.promote,
             )
 
     def set_driver(self, driving: bool, reason: str) -> None:

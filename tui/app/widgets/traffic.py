@@ -1,28 +1,55 @@
-"""Traffic split: every route, its match, and its weights as a bar with numbers."""
+"""Traffic split: every route, its match, and its weights as a bar with numbers.
+
+Below the routes, when there is room: the last weight change as the router stores it (who,
+when, from, to, why), so every console on the rollout, read-only ones too, shows who moved
+the weights last and why; then the plan (rollout.steps, the current weight marked).
+"""
 
 from __future__ import annotations
+
+from datetime import datetime
 
 from rich.text import Text
 from textual.widget import Widget
 
 from tui.app.palette import CANARY, STABLE
-from tui.model import Route, TrafficSplit
+from tui.durations import format_duration
+from tui.formatting import hhmmss
+from tui.model import Route, TrafficSplit, WeightChange
 
 
 class TrafficPanel(Widget):
     def __init__(self, **kwargs) -> None:
         super().__init__(**kwargs)
         self.split: TrafficSplit | None = None
+        self.steps: tuple[int, ...] = ()
+        self.promote = "manual"
+        self.now: datetime | None = None
         self.border_title = "Traffic split"
 
-    def show(self, split: TrafficSplit | None) -> None:
-        self.split = split
+    def show(self, split: TrafficSplit | None, steps: tuple[int, ...] = (), promote: str = "manual",
+             now: datetime | None = None) -> None:
+        self.split, self.steps, self.promote, self.now = split, steps, promote, now
         self.refresh()
 
     def render(self) -> Text:
         if self.split is None:
             return Text("reading the traffic split…", style="dim")
-        return Text("\n").join(self.lines(self.size.width))
+        width, height = self.size.width, self.size.height
+        lines = self.lines(width)
+        # The last change, then the plan, fill the room the routes leave; they never size the row.
+        for section in (self.change_lines(width), self.plan_lines(width)):
+            room = height - len(lines) - 1
+            if not section or room < min(2, len(section)):
+                continue
+            shown = section[:room]
+            if len(shown) < len(section):  # cut: say so on the last line that fits
+                last = shown[-1].copy()
+                last.truncate(max(1, width - 1))
+                last.append("…")
+                shown[-1] = last
+            lines += [Text(""), *shown]
+        return Text("\n").join(lines)
 
     def lines(self, width: int) -> list[Text]:
         """The panel's lines at `width` (the app sizes its row from their count)."""
@@ -84,3 +111,52 @@ class TrafficPanel(Widget):
                 text.append(", ")
             text.append(label, style=colour)
         text.append("  (not driven)\n", style="dim")
+
+    def plan_lines(self, width: int) -> list[Text]:
+        """rollout.steps with the steps reached in bold and the current weight marked."""
+        if not self.steps or self.split is None:
+            return []
+        weight = self.split.canary_weight
+        after = "then promote automatically" if self.promote == "auto" else "then a person promotes"
+        head = Text("Steps ", style="bold")
+        head.append(f"({after})", style="dim")
+        row = Text(" ")
+        for w in self.steps:
+            style = "dim" if weight is None or w > weight else "bold"
+            if w == weight:
+                style = f"bold reverse {CANARY}"
+            row.append(f"{w}", style=style)
+            row.append(" ")
+        rows = row.wrap(_console(), max(20, width), overflow="fold")
+        head.truncate(width, overflow="ellipsis")
+        return [head, *rows]
+
+    def change_lines(self, width: int) -> list[Text]:
+        """The last weight change: when (and how long ago), from -> to, by whom, why."""
+        change: WeightChange | None = self.split.last_change if self.split else None
+        if change is None:
+            return []
+        head = Text("Last change ", style="bold")
+        head.append(hhmmss(change.at), style="bold")
+        if self.now is not None:
+            head.append(f" · {format_duration((self.now - change.at).total_seconds())} ago", style="dim")
+        frm = "?" if change.from_canary is None else f"{change.from_canary}%"
+        what = Text("  ")
+        what.append(f"{frm} → {change.to_canary}%", style=f"bold {CANARY}")
+        if change.action not in ("set-weight", ""):
+            what.append(f" {change.action}")
+        what.append(f" by {change.who or 'unknown'}")
+        lines = [head, what]
+        if change.reason:
+            for row in Text(change.reason, style="italic").wrap(_console(), max(10, width - 2)):
+                lines.append(Text("  ") + row)
+        for line in lines:
+            line.truncate(width, overflow="ellipsis")
+        return lines
+
+
+def _console():
+    """A console to wrap text with (only its size matters to Text.wrap)."""
+    from rich.console import Console
+
+    return Console(width=200)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from tui.backends.base import WriteRefused
 from tui.backends.demo.routes import RouteTable
 from tui.model import TrafficSplit, WeightChange, WeightError, validate_weight, with_weights
@@ -17,7 +19,7 @@ class DemoRouter:
         return self.description
 
     def read(self) -> TrafficSplit:
-        return self.table.split()
+        return replace(self.table.split(), last_change=self.last_change)
 
     def set_canary_weight(self, canary: int, change: WeightChange, route: str | None = None,
                           force: bool = False) -> TrafficSplit:
@@ -33,7 +35,7 @@ class DemoRouter:
         routes = tuple(with_weights(r, canary) if r.index in wanted else r for r in current.routes)
         split = self.table.write_routes(routes, expected_version=current.version)
         self.last_change = change
-        return split
+        return replace(split, last_change=change)
 
     def scale_canary(self, replicas: int) -> None:
         if replicas < 0:

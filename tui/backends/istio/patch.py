@@ -11,6 +11,7 @@ from typing import Any
 
 from tui.backends.base import WriteRefused
 from tui.backends.istio.virtualservice import (
+    LAST_CHANGE_ANNOTATION as ANNOTATION,
     destination_of,
     effective_weight,
     http_routes,
@@ -19,7 +20,6 @@ from tui.backends.istio.virtualservice import (
 )
 from tui.model import Route, WeightChange, with_weights
 
-ANNOTATION = "canary-console/last-change"
 
 
 def escape(token: str) -> str:
@@ -96,15 +96,3 @@ def annotation_key_op(obj: dict[str, Any], key: str, value: str) -> dict[str, An
         return {"op": "add", "path": "/metadata/annotations", "value": {key: value}}
     op = "replace" if key in annotations else "add"
     return {"op": op, "path": f"/metadata/annotations/{escape(key)}", "value": value}
-
-
-def last_change(obj: dict[str, Any]) -> dict[str, Any] | None:
-    """The recorded last change, if the object carries one."""
-    annotations = (obj.get("metadata") or {}).get("annotations") or {}
-    raw = annotations.get(ANNOTATION) if isinstance(annotations, dict) else None
-    try:
-        value = json.loads(raw) if isinstance(raw, str) else None
-    except ValueError:
-        return None
-    return value if isinstance(value, dict) else None
-

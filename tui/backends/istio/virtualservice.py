@@ -10,7 +10,10 @@ from typing import Any
 
 from tui.backends.istio.hosts import Roles
 from tui.backends.istio.ownership import detect_owner
-from tui.model import Destination, Route, TrafficSplit
+from tui.model import Destination, Route, TrafficSplit, WeightChange
+
+# Who last changed the weights, when, from, to and why: written with every weight change.
+LAST_CHANGE_ANNOTATION = "canary-console/last-change"
 
 # --- the raw object --------------------------------------------------------
 
@@ -148,7 +151,19 @@ def parse_route(index: int, http_route: Any, roles: Roles) -> Route:
 
 def parse_split(obj: dict[str, Any], roles: Roles, source: str) -> TrafficSplit:
     routes = tuple(parse_route(i, r, roles) for i, r in enumerate(http_routes(obj)))
-    return TrafficSplit(routes=routes, version=resource_version(obj), owner=detect_owner(obj), source=source)
+    return TrafficSplit(routes=routes, version=resource_version(obj), owner=detect_owner(obj), source=source,
+                        last_change=last_change(obj))
+
+
+def last_change(obj: dict[str, Any]) -> WeightChange | None:
+    """The recorded last change, if the object carries a well-formed one."""
+    annotations = (obj.get("metadata") or {}).get("annotations") or {}
+    raw = annotations.get(LAST_CHANGE_ANNOTATION) if isinstance(annotations, dict) else None
+    try:
+        value = json.loads(raw) if isinstance(raw, str) else None
+    except ValueError:
+        return None
+    return WeightChange.from_dict(value)
 
 
 def carries(route: Route, role: str) -> bool:
