@@ -58,3 +58,17 @@ def test_every_write_verb_refuses_read_only(capsys, tmp_path):
         assert "read-only" in err, (argv, err)
     lines = audit.read_text().splitlines() if audit.exists() else []
     assert all('"result":"refused: read-only' in line for line in lines if '"action":"auto"' not in line), lines
+
+
+def test_progress_lines_are_news_or_once_a_minute(capsys):
+    from datetime import datetime
+
+    code, err = _run(capsys)
+    assert code == 0, err
+    stamps = [datetime.strptime(line[:8], "%H:%M:%S") for line in err.splitlines() if line[:9].endswith("Z")]
+    polls = _minutes(err.splitlines()[-1]) * 60 / 2  # a poll every 2 s
+    # Not one line per poll (the numbers change every poll): news, or a line a minute.
+    assert len(stamps) < polls / 5, len(stamps)
+    gaps = [(b - a).total_seconds() % 86400 for a, b in zip(stamps, stamps[1:])]
+    assert max(gaps) <= 62
+    assert "in 0s if checks pass" not in err and "once every check passes (baked)" in err

@@ -18,7 +18,9 @@ from tui.model import Result
 PROMOTED, ROLLED_BACK = 0, 1
 
 
-def _line(controller: RolloutController) -> str:
+def _line(controller: RolloutController) -> tuple[str, tuple]:
+    """The progress line, and what in it is news: weight, verdict, failing checks, the step.
+    The numbers and the countdown change every poll; they are printed with news or once a minute."""
     state = controller.state()
     split = state.split
     weight = f"canary {split.canary_weight}%" if split and split.canary_weight is not None else "canary ?"
@@ -28,6 +30,8 @@ def _line(controller: RolloutController) -> str:
         c, s = state.snapshot.canary, state.snapshot.stable
         parts.append(f"p95 {ms(c.p95_ms)} vs {ms(s.p95_ms)}")
         parts.append(f"errors {pct(c.error_rate)} vs {pct(s.error_rate)}")
+    failing: list[str] = []
+    waiting = 0
     if verdict is not None:
         failing = [f"{c.name}: {c.reason}" for c in verdict.checks if c.result is Result.FAIL]
         waiting = sum(c.result is Result.NODATA for c in verdict.checks)
@@ -37,7 +41,11 @@ def _line(controller: RolloutController) -> str:
             parts.append(f"{waiting} check(s) still gathering data")
     if state.automation:
         parts.append(state.automation)
-    return " | ".join(parts)
+    progress = controller.autopilot.progress
+    news = (split.canary_weight if split else None, verdict.result if verdict else None,
+            tuple(c.name for c in verdict.checks if c.result is Result.FAIL) if verdict else (),
+            waiting, progress.enabled, progress.step, progress.held, progress.finished, state.error)
+    return " | ".join(parts), news
 
 
 def run_rollout(controller: RolloutController, timeout_s: float | None, out: TextIO,
@@ -54,16 +62,16 @@ def run_rollout(controller: RolloutController, timeout_s: float | None, out: Tex
             print(f"run: cannot start: {result.message}", file=out)
             return ROLLED_BACK
     print(f"run: {controller.config.name}: {autopilot.describe()}", file=out, flush=True)
-    last_line, last_report = "", start
+    last_news: tuple | None = None
+    last_report = start
     while True:
         clock.sleep(controller.config.interval_s)
         controller.poll_once()
         now = clock.time()
-        line = _line(controller)
-        key = line.split(" | ", 1)[1] if " | " in line else line
-        if key != last_line or now - last_report >= report_every_s:
+        line, news = _line(controller)
+        if news != last_news or now - last_report >= report_every_s:
             print(line, file=out, flush=True)
-            last_line, last_report = key, now
+            last_news, last_report = news, now
         progress = autopilot.progress
         if not progress.enabled:
             outcome = progress.finished or "stopped"

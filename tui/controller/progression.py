@@ -198,7 +198,9 @@ class Autopilot:
         now = self.controller.clock.time()
         current = f"step {p.step + 1}/{len(steps)} at {steps[p.step]}%"
         left = max(0.0, self.policy.bake_s - (now - p.since))
+        # Baked: what is left is the checks, not the clock ("in 0s" would promise a move).
+        when = f"in {format_duration(left)} if checks pass" if left > 0 else "once every check passes (baked)"
         if p.step < len(steps) - 1:
-            return f"{current} → {steps[p.step + 1]}% in {format_duration(left)} if checks pass"
+            return f"{current} → {steps[p.step + 1]}% {when}"
         ending = "promote" if self.policy.promote == "auto" else "wait for a person"
-        return f"{current} (last) → {ending} in {format_duration(left)} if checks pass"
+        return f"{current} (last) → {ending} {when}"
