@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import random
+import re
 from datetime import datetime, timedelta, timezone
 
 import pytest
@@ -419,3 +420,31 @@ def test_latency_alpha_sets_the_latency_tests_threshold_only():
     while feed.check(LATENCY_ABS).result is not Result.FAIL if feed.verdict else True:
         feed.poll(slow)
     assert f"> {math.log(1e4):.1f})" in feed.check(LATENCY_ABS).reason  # the reason names its own threshold
+
+
+def test_summary_says_how_long_until_the_waiting_checks_pass():
+    f = Feed()
+    errors = lambda i: 1 if i % 50 == 49 else 0  # noqa: E731  exactly 0.2% errors at 10 requests a poll
+    for i in range(30):
+        v = f.poll(sample(10, errors(i)), stable_sample(190, 1))
+    assert f.check(ERROR_ABS).result is Result.NODATA
+    m = re.search(r"error rate (?:vs stable )?passes(?: last,)? in ~(\d+) (s|min) if the canary keeps 0\.\d+% errors",
+                  v.summary)
+    assert m, v.summary
+    projected = int(m.group(1)) * (60 if m.group(2) == "min" else 1)
+    polls = 30
+    while f.check(ERROR_ABS).result is not Result.PASS or f.check(ERROR_REL).result is not Result.PASS:
+        f.poll(sample(10, errors(polls)), stable_sample(190, 1))
+        polls += 1
+        assert polls < 5000
+    actual = (polls - 30) * 2
+    # On the safe side (from one alternative of the mixture), and not by much.
+    assert 0.5 * projected <= actual <= 1.1 * projected, (actual, projected)
+
+
+def test_summary_says_when_a_waiting_check_cannot_pass_at_this_rate():
+    f = Feed()
+    for i in range(200):  # exactly 1% errors: at the bound, no evidence it is below
+        v = f.poll(sample(10, 1 if i % 10 == 9 else 0), stable_sample(190, 1))
+    assert re.search(r"error rate cannot pass if the canary keeps 1\.0\d% errors: too near its bound", v.summary), \
+        v.summary

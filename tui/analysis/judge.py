@@ -127,6 +127,8 @@ class _Test:
     sprt: LowerSprt | None = None
     requests: float = 0.0
     events: float = 0.0
+    pass_requests: float = 0.0  # what the PASS test counted (latency vs stable counts its own events)
+    pass_events: float = 0.0
     p0_fail: float | None = None  # the latest null of the FAIL test
     p0_pass: float | None = None
     bucket_ms: float | None = None  # latency tests: the bucket bound counted above
@@ -150,6 +152,8 @@ class _Test:
         if pass_events is not None and p0_pass is not None:
             self.p0_pass = p0_pass
             self.sprt.update(requests, pass_events, p0_pass)
+            self.pass_requests += requests
+            self.pass_events += pass_events
 
 
 class SequentialJudge:
@@ -477,6 +481,36 @@ class SequentialJudge:
             return None
         return max(0.0, (h - cs.llr) / (per_request * rps)), rate
 
+    def _pass_projection(self, name: str) -> tuple[float | None, float] | None:
+        """(seconds to PASS or None for never, bad rate) if the canary keeps its rate since the reset."""
+        t = self._tests[name]
+        # Below one expected bad request at the bound, a rate says nothing yet.
+        if t.p0_pass is None or t.sprt is None or t.pass_requests * t.p0_pass < 1:
+            return None
+        recent = self._canary_recent
+        rps = recent.requests / recent.seconds if recent.seconds > 0 else 0.0
+        if rps <= 0:
+            return None
+        # Half an event added (Jeffreys): with no bad request yet, 0% would promise a pass far too soon.
+        rate = (t.pass_events + 0.5) / (t.pass_requests + 1)
+        need = t.sprt.requests_to_reach(self.pass_threshold, rate, t.p0_pass)
+        return (None if need is None else need / rps), rate
+
+    def _waiting_text(self, waiting: list[str]) -> str:
+        """The checks still gathering data, and how long until the slowest passes at today's rates.
+        The checklist marks which checks wait, so a projection replaces their names."""
+        n = max(self._tests[w].requests for w in waiting)
+        projections = [(p, w) for w in waiting if (p := self._pass_projection(w)) is not None]
+        if not projections:
+            return f"still gathering data: {', '.join(waiting)} ({n:.0f} requests)"
+        (eta, rate), name = max(projections, key=lambda pw: math.inf if pw[0][0] is None else pw[0][0])
+        what = "errors" if name in (ERROR_ABS, ERROR_REL) else "of requests slow"
+        keeps = f"if the canary keeps {rate * 100:.2f}% {what}"
+        if eta is None:
+            return f"still gathering data ({n:.0f} requests): {name} cannot pass {keeps}: too near its bound"
+        last = "passes" if len(waiting) == 1 else "passes last,"
+        return f"still gathering data ({n:.0f} requests): {name} {last} in {_about(eta)} {keeps}"
+
     def _summary(self, verdict: Verdict) -> str:
         by_name = {c.name: c for c in verdict.checks}
         shown = [n for n in self._displayed() if n in by_name]
@@ -508,13 +542,20 @@ class SequentialJudge:
             near = f"nearest to failing: {nearest} (LLR {llr:.1f} of {h:.1f})"
         waiting = [n for n in shown if by_name[n].result is Result.NODATA]
         if waiting:
-            n = max(self._tests[w].requests for w in waiting)
-            return (f"nothing trending to a rollback; {near}; still gathering data: "
-                    f"{', '.join(waiting)} ({n:.0f} requests)")
+            return f"nothing trending to a rollback; {self._waiting_text(waiting)}; {near}"
         if any(c.result is Result.NODATA for c in verdict.checks):
             missing = [c.name for c in verdict.checks if c.result is Result.NODATA]
             return f"nothing trending to a rollback; {near}; no data: {', '.join(missing)}"
         return f"all checks passing; {near}"
+
+
+def _about(seconds: float) -> str:
+    """A projection's time, no more precise than it is."""
+    if seconds < 90:
+        return f"~{max(1, round(seconds))} s"
+    if seconds < 90 * 60:
+        return f"~{round(seconds / 60)} min"
+    return f"~{seconds / 3600:.1f} h"
 
 
 __all__ = ["SequentialJudge", "ERROR_ABS", "ERROR_REL", "LATENCY_ABS", "LATENCY_REL"]

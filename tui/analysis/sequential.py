@@ -158,6 +158,20 @@ class LowerSprt:
         top = max(self.logs)
         return top + math.log(sum(math.exp(v - top) for v in self.logs) / len(self.logs))
 
+    def requests_to_reach(self, threshold: float, rate: float, p0: float) -> float | None:
+        """Requests until log_evidence reaches `threshold` if the rate stays `rate`; None: never.
+
+        From one alternative at a time (the mixture is at least 1/k of each), so it is an upper
+        bound by at most log(k) of evidence: an estimate on the safe side."""
+        k = len(self.logs)
+        best = None
+        for log, (a, b) in zip(self.logs, _lower_terms(p0, self.factors)):
+            drift = rate * a + (1 - rate) * b
+            if drift > 0:
+                need = max(0.0, (threshold + math.log(k) - log) / drift)
+                best = need if best is None else min(best, need)
+        return best
+
 
 @dataclass
 class _Slot:
