@@ -167,3 +167,91 @@ def test_fault_switch_and_failing_check_are_events(demo_controller):
     messages = [e.message for e in state.events]
     assert "injected fault: errors" in messages
     assert any(m.startswith("check failed: error rate") for m in messages)
+
+
+# --- weights changed outside this console ------------------------------------------------
+
+
+def _outside(controller):
+    return [e for e in controller.state().events if e.kind == "outside"]
+
+
+def _write_like_kubectl(controller, canary, change=None):
+    """A write to the routes that did not go through this controller (kubectl, or another console)."""
+    from tui.model import with_weights
+
+    table = controller.router.table
+    split = table.split()
+    routes = tuple(with_weights(r, canary) if r.driven else r for r in split.routes)
+    table.write_routes(routes, expected_version=split.version, change=change)
+
+
+def test_a_change_made_outside_is_an_event_resets_the_judge_and_holds_automation(demo_controller):
+    controller, clock = demo_controller
+    _poll(controller, clock)
+    assert controller.toggle_auto().ok
+    for _ in range(30):
+        _poll(controller, clock)
+    assert controller.evaluator._tests["error rate"].requests > 250  # 30 polls at 5 req/s
+    _write_like_kubectl(controller, 40)
+    state = _poll(controller, clock)
+    (event,) = _outside(controller)
+    assert event.message == ("weights changed outside this console: canary 5% -> 40% "
+                             "with no change note (kubectl, GitOps or another tool?)")
+    assert (event.from_canary, event.to_canary, event.who) == (5, 40, "unknown")
+    assert controller.evaluator._tests["error rate"].requests < 100  # judged afresh: one poll at 40%
+    assert state.mode == "AUTO HELD" or controller.autopilot.progress.held
+    assert "40%" in controller.autopilot.progress.held
+    # Held: the autopilot does not walk the weight back to its step, however long it waits.
+    for _ in range(400):
+        _poll(controller, clock)
+    assert controller.current_split().canary_weight == 40
+    assert len(_outside(controller)) == 1
+
+
+def test_a_change_by_another_console_names_who_and_why(demo_controller):
+    from datetime import datetime, timezone
+
+    from tui.model import WeightChange
+
+    controller, clock = demo_controller
+    _poll(controller, clock)
+    note = WeightChange("alice@laptop", datetime(2027, 1, 15, 8, 0, 5, tzinfo=timezone.utc), 5, 20,
+                        "p95 fine on the dashboards")
+    _write_like_kubectl(controller, 20, change=note)
+    _poll(controller, clock)
+    (event,) = _outside(controller)
+    assert event.message == "weights changed outside this console: canary 5% -> 20% by alice@laptop (set-weight)"
+    assert (event.who, event.reason) == ("alice@laptop", "p95 fine on the dashboards")
+    assert controller.state().split.last_change == note
+
+
+def test_this_consoles_own_writes_are_never_outside_changes_even_between_polls(demo_controller):
+    import time
+
+    controller, clock = demo_controller
+    read = controller.router.read
+
+    def slow_read():  # the answer travels back slowly, as over a network: a write can land meanwhile
+        split = read()
+        time.sleep(0.001)
+        return split
+
+    controller.router.read = slow_read
+    stop = threading.Event()
+
+    def poll_forever():
+        while not stop.is_set():
+            controller.poll_once()
+
+    poller = threading.Thread(target=poll_forever)
+    poller.start()
+    try:
+        for i in range(100):
+            assert controller.set_weight(i % 50, reason="race").ok
+            assert controller.step(+1, reason="race").ok
+    finally:
+        stop.set()
+        poller.join()
+    _poll(controller, clock)
+    assert _outside(controller) == []

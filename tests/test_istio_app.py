@@ -255,3 +255,34 @@ async def test_measure_key_to_patch_latency(guide, kubeconfig, tmp_path):
           f"{statistics.quantiles(samples, n=10)[-1]:.1f} ms, max {max(samples):.1f} ms over {SAMPLES} presses "
           f"(requests per key: {' '.join(requests_per_key[0])})")
     assert median <= LATENCY_GOAL_MS, f"median key-to-PATCH {median:.1f} ms > {LATENCY_GOAL_MS} ms"
+
+
+def test_every_console_sees_a_change_it_did_not_make(guide, kubeconfig, tmp_path):
+    """Alice's console drives, Bob's watches; then someone edits the VirtualService with kubectl."""
+    config = write_config(tmp_path, kubeconfig)
+    _, alice, alice_guard = console(config, who="alice@laptop")
+    bob = build_controller(load(config), clock=ManualClock(start=time.time()), who="bob@bridge")
+    bob_guard = DriverGuard(bob, bob.router.driver_lease(), holder="bob@bridge pid 2")
+    bob_guard.check()
+    bob.poll_once()
+    assert not alice.read_only and bob.read_only
+    assert alice.step(+1, reason="first step looks clean").ok
+    bob.poll_once()
+    (seen,) = [e for e in bob.state().events if e.kind == "outside"]
+    assert seen.message == "weights changed outside this console: canary 5% -> 10% by alice@laptop (step)"
+    assert (seen.who, seen.reason) == ("alice@laptop", "first step looks clean")
+    assert bob.state().split.last_change.who == "alice@laptop"
+    alice.poll_once()
+    assert [e for e in alice.state().events if e.kind == "outside"] == []  # her own change
+    # kubectl edit: weights only, the console's note left as it was.
+    vs = stored_vs(guide)
+    route = next(r for r in vs["spec"]["http"] if r.get("name") == "default")
+    route["route"][0]["weight"], route["route"][1]["weight"] = 50, 50
+    guide.put_object(vs)
+    alice.poll_once()
+    (edited,) = [e for e in alice.state().events if e.kind == "outside"]
+    assert edited.message == ("weights changed outside this console: canary 10% -> 50% "
+                              "with no change note (kubectl, GitOps or another tool?)")
+    for guard, controller in ((alice_guard, alice), (bob_guard, bob)):
+        guard.stop()
+        controller.close()

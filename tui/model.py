@@ -243,7 +243,7 @@ class Verdict:
 @dataclass(frozen=True)
 class Event:
     at: datetime
-    kind: str  # weight | promote | rollback | fault | poll | auto | error | info
+    kind: str  # set-weight | step | auto-step | promote | rollback | outside | check | fault | auto | error | info
     message: str
     who: str = ""
     from_canary: int | None = None

@@ -35,6 +35,10 @@ from tui.model import (
 EventListener = Callable[[Event], None]
 
 
+def _driven_weights(split: TrafficSplit) -> tuple[int | None, ...]:
+    return tuple(r.canary_weight for r in split.driven_routes)
+
+
 def _describe_error(exc: Exception) -> str:
     # Backend errors are written for operators; anything else is a bug worth naming.
     return str(exc) if isinstance(exc, BackendError) else f"{type(exc).__name__}: {exc}"
@@ -195,11 +199,16 @@ class RolloutController:
 
     def _poll(self) -> None:
         errors: list[str] = []
-        try:
-            split = self.router.read()
-        except Exception as exc:  # a failed poll is shown, never fatal
-            split = None
-            errors.append(f"router: {_describe_error(exc)}")
+        # Under the action lock: a read taken between a write's own read and its write would come
+        # back older than the write and look like a change made outside this console.
+        with self._action_lock:
+            try:
+                split = self.router.read()
+            except Exception as exc:  # a failed poll is shown, never fatal
+                split = None
+                errors.append(f"router: {_describe_error(exc)}")
+            if split is not None:
+                self._take_split(split)
         try:
             snap = self.metrics.poll()
         except Exception as exc:
@@ -210,8 +219,6 @@ class RolloutController:
             snap = None
         with self._state_lock:
             latest = self._latest
-            if split is not None:
-                latest.split = split
             weight = latest.split.canary_weight if latest.split else None
             if snap is not None:
                 latest.snapshot = snap
@@ -233,6 +240,24 @@ class RolloutController:
         if not self.read_only:
             has_data = snap is not None and bool(snap.canary.value("requests_per_second"))
             self.autopilot.on_verdict(verdict, has_data=has_data)
+
+    def _changed_outside(self, before: TrafficSplit, after: TrafficSplit) -> None:
+        """The weights moved and this console did not move them: say so, judge the new weights
+        afresh, and hold automation there (the console never fights a change it did not make)."""
+        frm, to = before.canary_weight, after.canary_weight
+        note = after.last_change
+        if note is not None and note != before.last_change and note.to_canary == to:
+            who, why = note.who or "unknown", note.reason
+            by = f"by {who} ({note.action})"
+        else:
+            # Weights without a new change note: kubectl, GitOps, Flagger or any other tool.
+            who, why = "unknown", ""
+            by = "with no change note (kubectl, GitOps or another tool?)"
+        self.evaluator.reset()
+        self.record("outside", f"weights changed outside this console: canary {frm}% -> {to}% {by}",
+                    who=who, from_canary=frm, to_canary=to, reason=why)
+        if not self.read_only and to is not None:
+            self.autopilot.on_manual_change(who if who != "unknown" else "someone outside this console", to)
 
     def _nodata_verdict(self, why: str) -> Verdict:
         previous = self._latest.verdict
@@ -310,10 +335,19 @@ class RolloutController:
         return self.autopilot.resume_from_store()
 
     def current_split(self) -> TrafficSplit:
-        split = self.router.read()
-        with self._state_lock:
-            self._latest.split = split
+        with self._action_lock:  # see _poll
+            split = self.router.read()
+            self._take_split(split)
         return split
+
+    def _take_split(self, split: TrafficSplit) -> None:
+        """A split just read (the caller holds the action lock): the latest, and if its weights
+        are not the ones this console last saw, a change made outside it."""
+        with self._state_lock:
+            before = self._latest.split
+            self._latest.split = split
+        if before is not None and _driven_weights(split) != _driven_weights(before):
+            self._changed_outside(before, split)
 
     def set_weight(self, canary: int, reason: str, route: str | None = None, force: bool = False,
                    action: str = "set-weight", who: str | None = None,

@@ -41,6 +41,7 @@ EVENT_KINDS: dict[str, str] = {
     "set-weight": "step",
     "step": "step",
     "auto-step": "step",
+    "outside": "step",
     "check": "check-failed",
 }
 

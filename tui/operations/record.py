@@ -38,7 +38,7 @@ from tui.model import ROLES, Event, MetricsSnapshot, Result, TrafficSplit, Verdi
 
 FORMAT = "canary-console/rollout-record/1"
 
-WEIGHT_KINDS: tuple[str, ...] = ("set-weight", "step", "auto-step", "promote", "rollback")
+WEIGHT_KINDS: tuple[str, ...] = ("set-weight", "step", "auto-step", "promote", "rollback", "outside")
 TIMELINE_KINDS: tuple[str, ...] = WEIGHT_KINDS + ("check",)
 DECISION_KINDS: dict[str, str] = {"promote": "promoted", "rollback": "rolled back"}
 

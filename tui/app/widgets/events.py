@@ -11,7 +11,7 @@ from tui.formatting import hhmmss
 from tui.model import Event
 
 KIND_STYLE = {"rollback": "bold #ff5555", "promote": "bold #3fb950", "error": "#ff5555", "check": "#ff5555",
-              "fault": "#d29922", "auto": "bold"}
+              "fault": "#d29922", "auto": "bold", "outside": "bold #d29922"}
 
 KIND_WIDTH = 11
 MESSAGE_COLUMN = len("00:00:00 ") + KIND_WIDTH  # where messages start: continuation rows align there

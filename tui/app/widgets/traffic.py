@@ -7,8 +7,10 @@ the weights last and why; then the plan (rollout.steps, the current weight marke
 
 from __future__ import annotations
 
+import functools
 from datetime import datetime
 
+from rich.console import Console
 from rich.text import Text
 from textual.widget import Widget
 
@@ -155,8 +157,7 @@ class TrafficPanel(Widget):
         return lines
 
 
-def _console():
-    """A console to wrap text with (only its size matters to Text.wrap)."""
-    from rich.console import Console
-
+@functools.cache
+def _console() -> Console:
+    """A console to wrap text with (Text.wrap needs one; only the width it is given matters)."""
     return Console(width=200)

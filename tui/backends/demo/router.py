@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
-
 from tui.backends.base import WriteRefused
 from tui.backends.demo.routes import RouteTable
 from tui.model import TrafficSplit, WeightChange, WeightError, validate_weight, with_weights
@@ -13,13 +11,12 @@ class DemoRouter:
     def __init__(self, table: RouteTable, description: str = "demo router (simulated)") -> None:
         self.table = table
         self.description = description
-        self.last_change: WeightChange | None = None  # what Istio keeps in an annotation
 
     def describe(self) -> str:
         return self.description
 
     def read(self) -> TrafficSplit:
-        return replace(self.table.split(), last_change=self.last_change)
+        return self.table.split()
 
     def set_canary_weight(self, canary: int, change: WeightChange, route: str | None = None,
                           force: bool = False) -> TrafficSplit:
@@ -33,9 +30,7 @@ class DemoRouter:
             raise WriteRefused(f"no driven route named {route!r}" if route else "no driven route to change")
         wanted = {r.index for r in targets}
         routes = tuple(with_weights(r, canary) if r.index in wanted else r for r in current.routes)
-        split = self.table.write_routes(routes, expected_version=current.version)
-        self.last_change = change
-        return replace(split, last_change=change)
+        return self.table.write_routes(routes, expected_version=current.version, change=change)
 
     def scale_canary(self, replicas: int) -> None:
         if replicas < 0:

@@ -6,7 +6,7 @@ import threading
 from typing import Callable
 
 from tui.backends.base import ConflictError
-from tui.model import Destination, Route, TrafficSplit
+from tui.model import Destination, Route, TrafficSplit, WeightChange
 
 STABLE_HOST = "x0tta6bl4-app-stable.x0tta6bl4.svc.cluster.local"
 CANARY_HOST = "x0tta6bl4-app-canary.x0tta6bl4-canary.svc.cluster.local"
@@ -28,18 +28,25 @@ class RouteTable:
         self.source = source
         self.before_change = before_change or (lambda: None)
         self.lock = lock or threading.RLock()
+        self.last_change: WeightChange | None = None  # what Istio keeps in an annotation
 
     def split(self) -> TrafficSplit:
         with self.lock:
-            return TrafficSplit(routes=self._routes, version=str(self.version), source=self.source)
+            return TrafficSplit(routes=self._routes, version=str(self.version), source=self.source,
+                                last_change=self.last_change)
 
-    def write_routes(self, routes: tuple[Route, ...], expected_version: str | None) -> TrafficSplit:
+    def write_routes(self, routes: tuple[Route, ...], expected_version: str | None,
+                     change: WeightChange | None = None) -> TrafficSplit:
+        """Write the routes; `change` is the note stored with them (None: a write with no note,
+        as kubectl would make)."""
         with self.lock:
             if expected_version is not None and expected_version != str(self.version):
                 raise ConflictError(f"the split changed meanwhile (now version {self.version})")
             self.before_change()
             self._routes = routes
             self.version += 1
+            if change is not None:
+                self.last_change = change
             return self.split()
 
     def set_canary_replicas(self, replicas: int) -> None:
