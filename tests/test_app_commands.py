@@ -210,7 +210,7 @@ async def test_slash_filters_the_events_live_and_escape_shows_all():
         assert "canary 10% -> 15%" not in str(panel.render())
         await pilot.press("escape")
         await pilot.pause()
-        assert len(panel.shown()) == total and panel.border_title == "Events (UTC)"
+        assert len(panel.shown()) == total and panel.border_title == "Events (UTC) · e: all"
 
 
 async def test_escape_in_the_filter_prompt_restores_the_previous_filter():
@@ -227,3 +227,37 @@ async def test_escape_in_the_filter_prompt_restores_the_previous_filter():
         await pilot.press("escape")
         await pilot.pause()
         assert panel.filter_text == "" and len(panel.shown()) == len(panel.events)
+
+
+async def test_e_shows_every_event_held_and_follows_the_filter():
+    from tui.app.screens.events import EventLogScreen
+
+    app, controller = _app()
+    async with app.run_test(size=(100, 30)) as pilot:
+        for i in range(40):  # far more than the panel shows
+            controller.record("info", f"event number {i}")
+        controller.poll_once()
+        app.apply_state(controller.state())
+        await pilot.pause()
+        assert len(app.query_one(EventPanel).render().plain.splitlines()) < 10
+        await pilot.press("e")
+        await pilot.pause()
+        screen = app.screen
+        assert isinstance(screen, EventLogScreen)
+        assert {f"event number {i}" for i in range(40)} <= {e.message for e in screen.shown()}
+        log = screen.query_one("#event-log")
+        assert log.max_scroll_y > 0 and log.scroll_y == log.max_scroll_y  # opens on the newest
+        await pilot.press("home")
+        await pilot.pause()
+        assert log.scroll_y == 0
+        await pilot.press("slash")
+        await _type(pilot, "number 3")
+        await pilot.press("enter")
+        await pilot.pause()
+        assert [e.message for e in app.screen.shown()] == ["event number 3"] + [f"event number 3{i}" for i in range(10)]
+        assert "containing 'number 3'" in str(app.screen.query_one("#event-log").border_title)
+        await pilot.press("escape")
+        await pilot.pause()
+        assert not isinstance(app.screen, EventLogScreen)
+        await _command(pilot, "events")
+        assert isinstance(app.screen, EventLogScreen)

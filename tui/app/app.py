@@ -19,6 +19,7 @@ from textual.widgets import Footer, Static
 from tui.app.commands import VERBS, Command, CommandError, Verb, parse, suggestions, verb_named
 from tui.app.screens.bridge import BridgeScreen
 from tui.app.screens.confirm import ConfirmScreen
+from tui.app.screens.events import EventLogScreen
 from tui.app.screens.help import HelpScreen
 from tui.app.screens.prompt import PromptScreen
 from tui.app.screens.weight import WeightScreen
@@ -73,6 +74,7 @@ class CanaryApp(App[None]):
         Binding(KEY_DEFAULTS["help"], "help", "Help", id="help"),
         Binding(KEY_DEFAULTS["command"], "command", "Command", id="command"),
         Binding(KEY_DEFAULTS["filter"], "filter", "Filter", show=False, id="filter"),
+        Binding(KEY_DEFAULTS["events"], "event_log", "Events", show=False, id="events"),
         Binding("escape", "clear_filter", "Show all events", show=False),
         Binding(KEY_DEFAULTS["quit"], "quit", "Quit", id="quit"),
     ]
@@ -93,6 +95,7 @@ class CanaryApp(App[None]):
         ("help", "this help", "help"),
         ("command", "a command, with your reason: weight 20 p95 fine, rollback 5xx on /pay (see below)", "command"),
         ("filter", "show only the events containing a text (Esc: all events)", "filter"),
+        ("events", "every event held (the last 500), scrollable; the filter applies", "event_log"),
         ("quit", "quit (the rollout stays where it is)", "quit"),
     ]
 
@@ -129,6 +132,7 @@ class CanaryApp(App[None]):
         yield Footer()
 
     def on_mount(self) -> None:
+        self.query_one(EventPanel).more_hint = f"{display_keys(self.keys['events']).split(' / ')[0]}: all"
         self.apply_state(self.controller.state())
         if self.start_large:
             self.action_large_print()
@@ -187,7 +191,7 @@ class CanaryApp(App[None]):
         now = self.controller.clock.time()
         for header in self.query(StatusHeader):
             header.tick(now)
-        if isinstance(self.screen, BridgeScreen):
+        if isinstance(self.screen, (BridgeScreen, EventLogScreen)):
             self.screen.query_one(StatusHeader).tick(now)
 
     @on(StateUpdated)
@@ -221,6 +225,8 @@ class CanaryApp(App[None]):
             self._layout()
             if isinstance(self.screen, BridgeScreen):
                 self.screen.show(state, now)
+            if isinstance(self.screen, EventLogScreen):
+                self.screen.show(state, self.query_one(EventPanel).filter_text)
 
     # --- actions: dialogs on the UI thread, writes in workers --------------
 
@@ -374,7 +380,8 @@ class CanaryApp(App[None]):
             self._set_event_filter(str(command.value or ""))
         else:
             getattr(self, {"report": "action_report", "screenshot": "action_screenshot",
-                           "large": "action_large_print", "help": "action_help", "quit": "action_quit"}[verb])()
+                           "large": "action_large_print", "events": "action_event_log", "help": "action_help",
+                           "quit": "action_quit"}[verb])()
 
     def action_filter(self) -> None:
         events = self.query_one(EventPanel)
@@ -388,6 +395,15 @@ class CanaryApp(App[None]):
 
     def _set_event_filter(self, text: str) -> None:
         self.query_one(EventPanel).set_filter(text)
+        if isinstance(self.screen, EventLogScreen):
+            self.screen.show(self.screen.state, text)
+
+    def action_event_log(self) -> None:
+        if isinstance(self.screen, EventLogScreen):
+            self.screen.dismiss(None)
+            return
+        self.push_screen(EventLogScreen(self.state or self.controller.state(),
+                                        self.query_one(EventPanel).filter_text))
 
     def action_clear_filter(self) -> None:
         self._set_event_filter("")

@@ -28,6 +28,7 @@ KEY_DEFAULTS: dict[str, str] = {
     "help": "question_mark",
     "command": "colon",
     "filter": "slash",
+    "events": "e",
     "quit": "q",
 }
 

@@ -23,6 +23,7 @@ class EventPanel(Widget):
         self.events: tuple[Event, ...] = ()
         self.filter_text = ""
         self._shown: list[Event] = []
+        self.more_hint = ""  # how to see every event ("e: all"), set by the app from its keys
         self.border_title = "Events (UTC)"
 
     def show(self, events: tuple[Event, ...]) -> None:
@@ -39,12 +40,13 @@ class EventPanel(Widget):
 
     def _apply_filter(self) -> None:
         # Once per change of events or filter: the title and every render use the result.
-        needle = self.filter_text.lower()
-        self._shown = [e for e in self.events if not needle or needle in self._entry(e).plain.lower()]
+        self._shown = [e for e in self.events if matches(e, self.filter_text)]
         title = "Events (UTC)"
         if self.filter_text:
             # the title is markup: the typed text is escaped
             title += f" · /{escape(self.filter_text)}: {len(self._shown)} of {len(self.events)} · Esc shows all"
+        if self.more_hint:
+            title += f" · {escape(self.more_hint)}"
         self.border_title = title
         self.refresh()
 
@@ -61,21 +63,32 @@ class EventPanel(Widget):
         blocks: list[list[Text]] = []
         free = rows
         for e in reversed(events):
-            lines = wrap_to_rows(self._entry(e), width, free, self.app.console, indent=MESSAGE_COLUMN)
+            lines = wrap_to_rows(event_entry(e), width, free, self.app.console, indent=MESSAGE_COLUMN)
             blocks.append(lines)
             free -= len(lines)
             if free <= 0:
                 break
         return Text("\n").join(line for block in reversed(blocks) for line in block)
 
-    @staticmethod
-    def _entry(e: Event) -> Text:
-        text = Text()
-        text.append(f"{hhmmss(e.at)} ", style="dim")
-        text.append(f"{e.kind:<{KIND_WIDTH}}", style=KIND_STYLE.get(e.kind, "") if e.ok else "#ff5555")
-        text.append(e.message)
-        if e.reason:
-            text.append(f" — {e.reason}", style="italic")
-        if e.who:
-            text.append(f" ({e.who})", style="dim")
-        return text
+
+def event_parts(e: Event) -> tuple[Text, Text, Text]:
+    """One event's time, kind and message — reason (who)."""
+    message = Text(e.message)
+    if e.reason:
+        message.append(f" — {e.reason}", style="italic")
+    if e.who:
+        message.append(f" ({e.who})", style="dim")
+    return (Text(hhmmss(e.at), style="dim"),
+            Text(e.kind, style=KIND_STYLE.get(e.kind, "") if e.ok else "#ff5555"), message)
+
+
+def event_entry(e: Event) -> Text:
+    """One event as one line of text (the panel wraps it under its message)."""
+    when, kind, message = event_parts(e)
+    kind.pad_right(KIND_WIDTH - len(kind.plain))
+    return Text.assemble(when, " ", kind, message)
+
+
+def matches(e: Event, needle: str) -> bool:
+    """The `/` filter: the text anywhere in the entry as shown, case-insensitive."""
+    return not needle or needle.lower() in event_entry(e).plain.lower()
