@@ -534,7 +534,7 @@ class SequentialJudge:
         if projections:
             eta, name, rate = min(projections)
             what = "errors" if name in (ERROR_ABS, ERROR_REL) else "of requests slow"
-            return f"{name}: rollback in ~{max(1, round(eta))} s if the canary keeps {rate * 100:.1f}% {what}"
+            return f"{name}: rollback in {_about(eta)} if the canary keeps {rate * 100:.1f}% {what}"
         nearest = max(shown, key=lambda n: self._tests[n].cusum.llr / self.threshold_for(n)) if shown else None
         near = ""
         if nearest is not None:
