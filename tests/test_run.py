@@ -72,3 +72,30 @@ def test_progress_lines_are_news_or_once_a_minute(capsys):
     gaps = [(b - a).total_seconds() % 86400 for a, b in zip(stamps, stamps[1:])]
     assert max(gaps) <= 62
     assert "in 0s if checks pass" not in err and "once every check passes (baked)" in err
+
+
+def test_a_change_made_outside_during_a_run_ends_it_held_not_rolled_back():
+    import io
+
+    from tests.conftest import make_demo_controller
+    from tui.controller.headless import HELD, run_rollout
+    from tui.model import with_weights
+
+    controller, clock = make_demo_controller()
+    start, sleep = clock.time(), clock.sleep
+
+    def sleep_then_kubectl(seconds):
+        sleep(seconds)
+        table = controller.router.table
+        if clock.time() - start >= 600 and table.split().canary_weight != 30:  # someone takes over
+            split = table.split()
+            table.write_routes(tuple(with_weights(r, 30) if r.driven else r for r in split.routes), split.version)
+
+    clock.sleep = sleep_then_kubectl
+    out = io.StringIO()
+    assert run_rollout(controller, timeout_s=3600, out=out) == HELD
+    last = out.getvalue().splitlines()[-1]
+    assert "run: automation held (manual change to 30% by someone outside this console)" in last, last
+    assert controller.router.read().canary_weight == 30  # left as they put it
+    assert not [e for e in controller.state().events if e.kind == "rollback"]
+    controller.close()

@@ -99,7 +99,7 @@ def build_parser() -> argparse.ArgumentParser:
                                "load split by the console's weights, a real Prometheus")
 
     p = sub.add_parser("run", help="drive the automatic progression headless (CI gate): "
-                                   "exit 0 promoted, 1 rolled back")
+                                   "exit 0 promoted, 1 rolled back, 3 held by someone else's change")
     _common(p)
     p.add_argument("--timeout", metavar="DURATION", default=None,
                    help="roll back and exit 1 if not promoted within this time (e.g. 2h)")

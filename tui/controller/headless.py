@@ -2,7 +2,8 @@
 
 The same controller, judge and rollback as the console. Progress lines go to
 `out` (stderr); the outcome is an exit status: 0 promoted, 1 rolled back (or
-halted / timed out, then rolled back).
+halted / timed out, then rolled back), 3 held by a change made by someone else
+(left as they put it).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from tui.formatting import hhmmss, ms, pct
 from tui.model import Result
 
 PROMOTED, ROLLED_BACK = 0, 1
+HELD = 3  # a person (or another tool) moved the weights: left where they put them, not rolled back
 
 
 def _line(controller: RolloutController) -> tuple[str, tuple]:
@@ -73,6 +75,12 @@ def run_rollout(controller: RolloutController, timeout_s: float | None, out: Tex
             print(line, file=out, flush=True)
             last_news, last_report = news, now
         progress = autopilot.progress
+        if progress.enabled and progress.held:
+            # Waiting for a resume no one in CI will give, then rolling back on the timeout, would
+            # fight whoever took over.
+            print(f"run: automation held ({progress.held}) after {format_duration(now - start)}; "
+                  "the rollout is left where that change put it", file=out, flush=True)
+            return HELD
         if not progress.enabled:
             outcome = progress.finished or "stopped"
             if outcome == "promoted":
