@@ -255,3 +255,16 @@ def test_this_consoles_own_writes_are_never_outside_changes_even_between_polls(d
         poller.join()
     _poll(controller, clock)
     assert _outside(controller) == []
+
+
+def test_automation_never_writes_over_a_change_it_finds_just_before_its_step(demo_controller):
+    controller, clock = demo_controller
+    _poll(controller, clock)
+    assert controller.toggle_auto().ok
+    _poll(controller, clock)
+    _write_like_kubectl(controller, 40)  # lands after the last poll, before the step is written
+    controller.autopilot._advance_to(1, "step 1 baked")
+    assert controller.router.read().canary_weight == 40
+    progress = controller.autopilot.progress
+    assert progress.enabled and "40%" in progress.held and not progress.finished
+    assert [e.kind for e in controller.state().events if e.to_canary is not None] == ["outside"]

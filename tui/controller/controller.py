@@ -367,6 +367,10 @@ class RolloutController:
                 before = before or self.current_split()
             except BackendError as exc:
                 return self._refused(action, f"cannot read the split: {exc}", None, canary, reason, who)
+            if who == AUTOMATION and action in ("auto-step", "promote") and self.autopilot.progress.held:
+                # The read just now found a change made outside: automation holds at it and does
+                # not write over it (a rollback still goes: it is the safe direction).
+                return ActionResult(False, f"automation held: {self.autopilot.progress.held}", before)
             route_obj = before.route(route) if route else None
             frm = route_obj.canary_weight if route_obj else before.canary_weight
             change = WeightChange(who=who or self.who, at=utc(self.clock), from_canary=frm,

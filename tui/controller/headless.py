@@ -32,21 +32,18 @@ def _line(controller: RolloutController) -> tuple[str, tuple]:
         c, s = state.snapshot.canary, state.snapshot.stable
         parts.append(f"p95 {ms(c.p95_ms)} vs {ms(s.p95_ms)}")
         parts.append(f"errors {pct(c.error_rate)} vs {pct(s.error_rate)}")
-    failing: list[str] = []
-    waiting = 0
-    if verdict is not None:
-        failing = [f"{c.name}: {c.reason}" for c in verdict.checks if c.result is Result.FAIL]
-        waiting = sum(c.result is Result.NODATA for c in verdict.checks)
-        if failing:
-            parts.append("FAILING " + "; ".join(failing))
-        elif waiting:
-            parts.append(f"{waiting} check(s) still gathering data")
+    failing = [c for c in verdict.checks if c.result is Result.FAIL] if verdict else []
+    waiting = sum(c.result is Result.NODATA for c in verdict.checks) if verdict else 0
+    if failing:
+        parts.append("FAILING " + "; ".join(f"{c.name}: {c.reason}" for c in failing))
+    elif waiting:
+        parts.append(f"{waiting} check(s) still gathering data")
     if state.automation:
         parts.append(state.automation)
     progress = controller.autopilot.progress
     news = (split.canary_weight if split else None, verdict.result if verdict else None,
-            tuple(c.name for c in verdict.checks if c.result is Result.FAIL) if verdict else (),
-            waiting, progress.enabled, progress.step, progress.held, progress.finished, state.error)
+            tuple(c.name for c in failing), waiting, progress.enabled, progress.step, progress.held,
+            progress.finished, state.error)
     return " | ".join(parts), news
 
 

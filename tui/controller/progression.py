@@ -167,7 +167,8 @@ class Autopilot:
         elif self.policy.promote == "auto":
             result = self.controller.promote(reason="auto-promote: last step baked with every check passing",
                                              who=AUTOMATION)
-            self._finish("promoted" if result.ok else f"halted: promotion failed: {result.message}")
+            if result.ok or not self.progress.held:
+                self._finish("promoted" if result.ok else f"halted: promotion failed: {result.message}")
         elif p.finished != "waiting for promotion":
             self._save(replace(p, finished="waiting for promotion"))
             self.controller.record("auto", "last step baked, every check passing: waiting for a person "
@@ -178,7 +179,7 @@ class Autopilot:
         result = self.controller.set_weight(target, reason=f"auto: {why}", action="auto-step", who=AUTOMATION)
         if result.ok:
             self._save(replace(self.progress, step=step, since=self.controller.clock.time(), finished=""))
-        else:
+        elif not self.progress.held:  # held: someone changed the weights just before; wait for a person
             self._finish(f"halted: could not set {target}%: {result.message}")
 
     def _finish(self, outcome: str) -> None:
