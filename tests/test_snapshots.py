@@ -22,3 +22,7 @@ def test_rollback_confirmation(snap_compare):
 def test_command_line_refusing_a_bad_weight(snap_compare):
     keys = ["colon", *"weight", "space", "1", "5", "0", "enter"]
     assert snap_compare(showcase_app(), terminal_size=(100, 30), press=keys)
+
+
+def test_every_event_scrollable_during_a_fault(snap_compare):
+    assert snap_compare(showcase_app(fault="errors", canary=20, minutes=3), terminal_size=(100, 30), press=["e"])
