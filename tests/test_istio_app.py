@@ -286,3 +286,20 @@ def test_every_console_sees_a_change_it_did_not_make(guide, kubeconfig, tmp_path
     for guard, controller in ((alice_guard, alice), (bob_guard, bob)):
         guard.stop()
         controller.close()
+
+
+def test_a_change_to_one_route_names_that_route(guide, kubeconfig, tmp_path):
+    guide.put_object(guide_vs(multiregion=True))
+    config = write_config(tmp_path, kubeconfig)
+    _, alice, alice_guard = console(config, who="alice@laptop")
+    bob = build_controller(load(config), clock=ManualClock(start=time.time()), who="bob@bridge")
+    bob.poll_once()
+    assert alice.set_weight(50, reason="us-east first", route="us-east").ok
+    bob.poll_once()
+    (seen,) = [e for e in bob.state().events if e.kind == "outside"]
+    assert seen.message == ("weights changed outside this console: route us-east: canary 10% -> 50% "
+                            "by alice@laptop (set-weight)")
+    assert (seen.from_canary, seen.to_canary, seen.reason) == (10, 50, "us-east first")
+    alice_guard.stop()
+    alice.close()
+    bob.close()

@@ -244,9 +244,17 @@ class RolloutController:
     def _changed_outside(self, before: TrafficSplit, after: TrafficSplit) -> None:
         """The weights moved and this console did not move them: say so, judge the new weights
         afresh, and hold automation there (the console never fights a change it did not make)."""
-        frm, to = before.canary_weight, after.canary_weight
+        was = {r.label: r.canary_weight for r in before.driven_routes}
+        moved = [(r.label, was.get(r.label), r.canary_weight) for r in after.driven_routes
+                 if was.get(r.label) != r.canary_weight]
+        frm, to = (moved[0][1], moved[0][2]) if moved else (before.canary_weight, after.canary_weight)
+        if len(after.driven_routes) > 1 and moved and len(moved) < len(after.driven_routes):
+            # Some routes only (a write with --route): name them, the first route may not have moved.
+            what = "; ".join(f"route {label}: canary {a}% -> {b}%" for label, a, b in moved)
+        else:
+            what = f"canary {frm}% -> {to}%"
         note = after.last_change
-        if note is not None and note != before.last_change and note.to_canary == to:
+        if note is not None and note != before.last_change and note.to_canary == to:  # the note says this move
             who, why = note.who or "unknown", note.reason
             by = f"by {who} ({note.action})"
         else:
@@ -254,7 +262,7 @@ class RolloutController:
             who, why = "unknown", ""
             by = "with no change note (kubectl, GitOps or another tool?)"
         self.evaluator.reset()
-        self.record("outside", f"weights changed outside this console: canary {frm}% -> {to}% {by}",
+        self.record("outside", f"weights changed outside this console: {what} {by}",
                     who=who, from_canary=frm, to_canary=to, reason=why)
         if not self.read_only and to is not None:
             self.autopilot.on_manual_change(who if who != "unknown" else "someone outside this console", to)
