@@ -239,3 +239,17 @@ async def test_losing_the_lease_hides_the_write_keys_at_once():
         app.apply_state(controller.state())
         await pilot.pause()
         assert write_keys() == {"step_up", "rollback", "promote"}
+
+
+@pytest.mark.parametrize("action", ["action_large_print", "action_event_log"])
+async def test_a_poll_landing_while_a_screen_opens_does_not_crash(action):
+    """A state or a clock tick between pushing a screen and its compose used to raise NoMatches."""
+    app, controller = _app()
+    async with app.run_test(size=(100, 30)) as pilot:
+        getattr(app, action)()  # pushes the screen; its compose runs on a later turn of the loop
+        app.apply_state(controller.state())
+        app._tick()
+        await pilot.pause()
+        assert type(app.screen).__name__ in ("BridgeScreen", "EventLogScreen")
+        assert "VERDICT" in str(app.screen.query_one("#verdict").render()) if action == "action_large_print" \
+            else app.screen.shown() == list(controller.state().events)

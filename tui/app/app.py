@@ -192,7 +192,8 @@ class CanaryApp(App[None]):
         for header in self.query(StatusHeader):
             header.tick(now)
         if isinstance(self.screen, (BridgeScreen, EventLogScreen)):
-            self.screen.query_one(StatusHeader).tick(now)
+            for header in self.screen.query(StatusHeader):  # none yet while it is being composed
+                header.tick(now)
 
     @on(StateUpdated)
     def _on_state(self, message: StateUpdated) -> None:

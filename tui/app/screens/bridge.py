@@ -43,6 +43,8 @@ class BridgeScreen(Screen[None]):
         yield Footer()
 
     def show(self, state: ConsoleState, now: float) -> None:
+        if not self.is_mounted:
+            return  # pushed, not composed yet: a poll landing now must not crash the app
         self.query_one(StatusHeader).show(state, now)
         verdict = self.query_one("#verdict", Static)
         result = state.verdict.result if state.verdict else Result.NODATA

@@ -44,10 +44,11 @@ class EventLogScreen(Screen[None]):
 
     def show(self, state: ConsoleState, filter_text: str) -> None:
         """A new state (or filter): keep following the newest unless the reader scrolled up."""
-        scroll = self.query_one("#event-log", VerticalScroll)
-        follow = scroll.scroll_y >= scroll.max_scroll_y - 1
         self.state, self.events, self.filter_text = state, state.events, filter_text
-        self._render_lines(follow)
+        if not self.is_mounted:
+            return  # pushed but not composed yet: on_mount draws what is stored
+        scroll = self.query_one("#event-log", VerticalScroll)
+        self._render_lines(follow=scroll.scroll_y >= scroll.max_scroll_y - 1)
 
     def shown(self) -> list[Event]:
         return [e for e in self.events if matches(e, self.filter_text)]
