@@ -261,3 +261,6 @@ async def test_e_shows_every_event_held_and_follows_the_filter():
         assert not isinstance(app.screen, EventLogScreen)
         await _command(pilot, "events")
         assert isinstance(app.screen, EventLogScreen)
+        await pilot.press("e")  # the events key, as bound, closes it again
+        await pilot.pause()
+        assert not isinstance(app.screen, EventLogScreen)

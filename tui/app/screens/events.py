@@ -23,7 +23,7 @@ from tui.model import Event
 
 class EventLogScreen(Screen[None]):
     BINDINGS = [
-        Binding("escape,e", "close", "Back"),
+        Binding("escape", "close", "Back"),  # and the events key itself (the app toggles), as bound
         Binding("home", "scroll_home", "Oldest", show=False),
         Binding("end", "scroll_end", "Newest", show=False),
     ]
