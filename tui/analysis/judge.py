@@ -475,11 +475,15 @@ class SequentialJudge:
         rate = cs.events / cs.requests
         p1 = alternative(t.p0_fail, self.kl)
         per_request = cs.drift_per_request(rate, t.p0_fail, p1)
-        recent = self._canary_recent
-        rps = recent.requests / recent.seconds if recent.seconds > 0 else 0.0
+        rps = self._canary_rps()
         if per_request <= 0 or rps <= 0:
             return None
         return max(0.0, (h - cs.llr) / (per_request * rps)), rate
+
+    def _canary_rps(self) -> float:
+        """The canary's recent requests per second: what turns a projection's requests into time."""
+        recent = self._canary_recent
+        return recent.requests / recent.seconds if recent.seconds > 0 else 0.0
 
     def _pass_projection(self, name: str) -> tuple[float | None, float] | None:
         """(seconds to PASS or None for never, bad rate) if the canary keeps its rate since the reset."""
@@ -487,8 +491,7 @@ class SequentialJudge:
         # Below one expected bad request at the bound, a rate says nothing yet.
         if t.p0_pass is None or t.sprt is None or t.pass_requests * t.p0_pass < 1:
             return None
-        recent = self._canary_recent
-        rps = recent.requests / recent.seconds if recent.seconds > 0 else 0.0
+        rps = self._canary_rps()
         if rps <= 0:
             return None
         # Half an event added (Jeffreys): with no bad request yet, 0% would promise a pass far too soon.
