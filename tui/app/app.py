@@ -132,7 +132,7 @@ class CanaryApp(App[None]):
         yield Footer()
 
     def on_mount(self) -> None:
-        self.query_one(EventPanel).more_hint = f"{display_keys(self.keys['events']).split(' / ')[0]}: all"
+        self.query_one(EventPanel).more_hint = f"{self._bound_key('events')}: all"
         self.apply_state(self.controller.state())
         if self.start_large:
             self.action_large_print()
@@ -247,7 +247,11 @@ class CanaryApp(App[None]):
 
     def _key(self, binding: str) -> str:
         """The reason a key press records: the key as bound ("key r", or "key ctrl+r" when rebound)."""
-        return "key " + display_keys(self.keys[binding]).split(" / ")[0]
+        return "key " + self._bound_key(binding)
+
+    def _bound_key(self, binding: str) -> str:
+        """The first key an action is bound to, as the footer names it ("r", or "ctrl+r" when rebound)."""
+        return display_keys(self.keys[binding]).split(" / ")[0]
 
     def action_step_up(self) -> None:
         self._act(lambda: self.controller.step(+1, reason=self._key("stepUp")))
