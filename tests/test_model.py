@@ -2,16 +2,19 @@ import math
 from datetime import datetime, timezone
 
 import pytest
+from hypothesis import assume, given
+from hypothesis import strategies as st
 
 from tui.model import (
     Check,
     Destination,
     Result,
     Route,
+    SlowCount,
     Verdict,
     WeightChange,
     WeightError,
-    count_above,
+    count_slower,
     histogram_quantile,
     validate_weight,
     with_weights,
@@ -56,10 +59,29 @@ def test_histogram_quantile_interpolates_inside_a_bucket():
     assert histogram_quantile(((100.0, 0.0), (math.inf, 0.0)), 0.5) is None
 
 
-def test_count_above_uses_the_largest_bound_not_above_the_threshold():
+def test_count_slower_interpolates_inside_the_bucket_holding_the_threshold():
     hist = ((100.0, 50.0), (250.0, 90.0), (500.0, 99.0), (math.inf, 100.0))
-    assert count_above(hist, 300.0) == (10.0, 250.0)
-    assert count_above(hist, 50.0) is None
+    # 300 ms is a fifth of the way through 250-500: a fifth of its 9 requests are not slower
+    slow = count_slower(hist, 300.0)
+    assert slow.count == pytest.approx(100 - (90 + 9 / 5)) and slow.bucket == (250.0, 500.0)
+    assert count_slower(hist, 250.0) == SlowCount(10.0, None)  # on a bound: exact
+    assert count_slower(hist, 50.0).count == pytest.approx(75.0)  # below the first bound: from 0, as Prometheus
+    assert count_slower(hist, 800.0) == SlowCount(1.0, (500.0, math.inf))  # above the last bound: all of +Inf
+    assert count_slower((), 300.0) is None
+
+
+@given(st.lists(st.integers(0, 50), min_size=2, max_size=12), st.floats(0.5, 0.99))
+def test_slower_than_the_p95_shown_is_exactly_the_rest(counts, q):
+    """"At most 5% slower than T" and "p95 <= T" are the same statement: both interpolate alike."""
+    bounds = [25.0 * (i + 1) for i in range(len(counts) - 1)] + [math.inf]
+    cumulative, total = [], 0.0
+    for bound, n in zip(bounds, counts):
+        total += n
+        cumulative.append((bound, total))
+    hist = tuple(cumulative)
+    quantile = histogram_quantile(hist, q)
+    assume(quantile is not None and total - cumulative[-2][1] < (1 - q) * total)  # the quantile is finite
+    assert count_slower(hist, quantile).count == pytest.approx((1 - q) * total)
 
 
 def _check(result):

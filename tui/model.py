@@ -282,17 +282,40 @@ def histogram_quantile(histogram: tuple[tuple[float, float], ...], q: float) -> 
     return lower_bound
 
 
-def count_above(histogram: tuple[tuple[float, float], ...], threshold_ms: float) -> tuple[float, float] | None:
-    """Requests slower than the largest bucket bound <= threshold: (count above, that bound)."""
+@dataclass(frozen=True)
+class SlowCount:
+    """Requests slower than a threshold, read from a cumulative histogram."""
+
+    count: float  # fractional when the threshold falls inside a bucket
+    bucket: tuple[float, float] | None  # the (lower, upper) bucket holding the threshold; None on a bound
+
+
+def count_slower(histogram: tuple[tuple[float, float], ...], threshold_ms: float) -> SlowCount | None:
+    """Requests slower than `threshold_ms`, interpolated inside its bucket as histogram_quantile does.
+
+    Reading "slower than T" as "above the largest bucket bound <= T" judged a stricter
+    threshold than the one shown: with Prometheus's default buckets (250, 500 ms) a canary
+    identical to stable, p95 300 ms, had 12% of its requests "slower than 330 ms" and failed.
+    Interpolating linearly, as the p95 shown is, makes "share slower than T <= 5%" the same
+    statement as "p95 <= T". Each request in T's bucket then counts as the bucket's fraction
+    above T: a count in [0, 1] per request, which keeps the Bernoulli tests' guarantees for that
+    share (its moment generating function is at most the Bernoulli's of the same mean).
+    Above the last finite bound nothing is known: every request there counts as slower.
+    """
     if not histogram:
         return None
-    chosen = None
+    total = histogram[-1][1]
+    lower_bound, lower_count = 0.0, 0.0
     for bound, count in histogram:
-        if bound <= threshold_ms:
-            chosen = (bound, count)
-    if chosen is None:
-        return None
-    return histogram[-1][1] - chosen[1], chosen[0]
+        if bound == threshold_ms:
+            return SlowCount(total - count, None)
+        if bound > threshold_ms:
+            if math.isinf(bound):
+                return SlowCount(total - lower_count, (lower_bound, bound))
+            below = lower_count + (count - lower_count) * (threshold_ms - lower_bound) / (bound - lower_bound)
+            return SlowCount(total - below, (lower_bound, bound))
+        lower_bound, lower_count = bound, count
+    return SlowCount(0.0, None)  # a histogram with no +Inf bucket: nothing seen above its last bound
 
 
 def _is_weight(value: Any) -> bool:

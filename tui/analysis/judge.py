@@ -7,8 +7,10 @@ Every count criterion is "the canary's share of bad requests is at most p0":
 * "p95 latency":            requests slower than max    <= 5%  (p95 <= max)
 * "p95 latency vs stable":  requests slower than ratio x stable's p95 <= 5%
 
-"Slower than T" is read from the latency histogram: the requests above the largest
-bucket bound <= T (the bound used is named in the check's bound text).
+"Slower than T" is read from the latency histogram, interpolated linearly inside the
+bucket holding T as histogram_quantile interpolates the p95 shown, so that "at most 5%
+slower than T" and "p95 <= T" are one statement (tui.model.count_slower; the bucket is
+named in the check's bound text).
 
 Each criterion runs two sequential tests on the counts of every poll
 (tui.analysis.sequential):
@@ -80,7 +82,7 @@ from tui.analysis.sequential import (
 )
 from tui.config import Criteria, JudgeSettings
 from tui.formatting import ms, pct
-from tui.model import Check, MetricsSnapshot, Result, Verdict, VersionSample, count_above, histogram_quantile
+from tui.model import Check, MetricsSnapshot, Result, Verdict, VersionSample, count_slower, histogram_quantile
 
 QUANTILE = 0.95  # the criteria are on p95: at most 5% of requests may be slower than the bound
 SLOW_SHARE = 1.0 - QUANTILE
@@ -131,8 +133,8 @@ class _Test:
     pass_events: float = 0.0
     p0_fail: float | None = None  # the latest null of the FAIL test
     p0_pass: float | None = None
-    bucket_ms: float | None = None  # latency tests: the bucket bound counted above
-    threshold_ms: float | None = None  # latency tests: the threshold that bucket stands for
+    threshold_ms: float | None = None  # latency tests: "slower than" this
+    bucket: tuple[float, float] | None = None  # ... interpolated inside this bucket (None: a bucket bound)
     reference_ms: float | None = None  # "vs stable": stable's p95 (upper bound) the threshold comes from
     why_not: str = ""  # why the latest poll could not be used
     latched: Check | None = None
@@ -310,27 +312,25 @@ class SequentialJudge:
             for name in (LATENCY_ABS, LATENCY_REL):
                 self._tests[name].why_not = "no canary latency histogram"
             return
-        above = count_above(c.histogram, crit.p95_max_ms)
+        slow = count_slower(c.histogram, crit.p95_max_ms)
         t_abs = self._tests[LATENCY_ABS]
-        if above is None:
-            t_abs.why_not = f"no histogram bucket <= {crit.p95_max_ms:g} ms"
-        else:
-            t_abs.bucket_ms, t_abs.threshold_ms = above[1], crit.p95_max_ms
-            t_abs.feed(c.histogram[-1][1], above[0], SLOW_SHARE, above[0], SLOW_SHARE, kl)
+        if slow is not None:
+            t_abs.threshold_ms, t_abs.bucket = crit.p95_max_ms, slow.bucket
+            t_abs.feed(c.histogram[-1][1], slow.count, SLOW_SHARE, slow.count, SLOW_SHARE, kl)
         ratio = crit.p95_max_ratio or 1.0
         rel = self._tests[LATENCY_REL]
         if refs["p95_hi"] is None:
             rel.why_not = "no stable latency histogram"
             return
         threshold = ratio * refs["p95_hi"]
-        fail_above = count_above(c.histogram, threshold)
-        pass_above = count_above(c.histogram, ratio * refs["p95"]) if refs["p95"] is not None else None
-        if fail_above is None:
-            rel.why_not = f"{ratio:.2f}x stable's p95 is below the smallest bucket"
+        fail_slow = count_slower(c.histogram, threshold)
+        pass_slow = count_slower(c.histogram, ratio * refs["p95"]) if refs["p95"] is not None else None
+        if fail_slow is None:
+            rel.why_not = "no canary latency histogram"
             return
-        rel.bucket_ms, rel.threshold_ms, rel.reference_ms = fail_above[1], threshold, refs["p95_hi"]
-        rel.feed(c.histogram[-1][1], fail_above[0], SLOW_SHARE,
-                 None if pass_above is None else pass_above[0], SLOW_SHARE, kl)
+        rel.threshold_ms, rel.bucket, rel.reference_ms = threshold, fail_slow.bucket, refs["p95_hi"]
+        rel.feed(c.histogram[-1][1], fail_slow.count, SLOW_SHARE,
+                 None if pass_slow is None else pass_slow.count, SLOW_SHARE, kl)
 
     def _feed_stable(self, s: _Counts) -> None:
         if s.requests is None or s.requests <= 0:
@@ -339,11 +339,11 @@ class SequentialJudge:
         if s.errors is not None:
             self._stable_tests[ERROR_ABS].feed(s.requests, s.errors, crit.error_max, None, None, self.kl)
         if s.histogram:
-            above = count_above(s.histogram, crit.p95_max_ms)
-            if above is not None:
+            slow = count_slower(s.histogram, crit.p95_max_ms)
+            if slow is not None:
                 t = self._stable_tests[LATENCY_ABS]
-                t.bucket_ms = above[1]
-                t.feed(s.histogram[-1][1], above[0], SLOW_SHARE, None, None, self.kl)
+                t.threshold_ms, t.bucket = crit.p95_max_ms, slow.bucket
+                t.feed(s.histogram[-1][1], slow.count, SLOW_SHARE, None, None, self.kl)
 
     # --- decisions ---------------------------------------------------------
 
@@ -418,7 +418,7 @@ class SequentialJudge:
             return (f"stable itself at {pct(rate)} errors > {pct(crit.error_max)}; "
                     "canary not worse: rollback would not help")
         share = st.cusum.events / st.cusum.requests if st.cusum.requests else None
-        return (f"stable itself has {pct(share)} slower than {ms(st.bucket_ms)} > 5%; "
+        return (f"stable itself has {pct(share)} slower than {ms(st.threshold_ms)} > 5%; "
                 "canary not worse: rollback would not help")
 
     def _bound_text(self, name: str, t: _Test) -> str:
@@ -428,15 +428,15 @@ class SequentialJudge:
         if name == ERROR_REL:
             return f"<= stable + {pct(crit.error_max_delta or 0.0)}"
         if name == LATENCY_ABS:
-            if t.bucket_ms is None:
-                return f"<= {crit.p95_max_ms:g} ms"
-            return f"<= {crit.p95_max_ms:g} ms: <= 5% above the {t.bucket_ms:g} ms bucket"
+            note = _bucket_note(t.bucket)
+            return f"<= {crit.p95_max_ms:g} ms" + (f" ({note})" if note else "")
         ratio = crit.p95_max_ratio or 1.0
-        if t.bucket_ms is None or t.reference_ms is None:
+        if t.threshold_ms is None or t.reference_ms is None:
             return f"<= {ratio:.2f}x stable"
         # The threshold in ms first: a narrow checklist cuts this text from the end.
-        return (f"<= {ratio:.2f}x stable = {ratio * t.reference_ms:.0f} ms: <= 5% above the "
-                f"{t.bucket_ms:g} ms bucket (stable's p95 upper bound {t.reference_ms:.0f} ms)")
+        note = _bucket_note(t.bucket)
+        return (f"<= {ratio:.2f}x stable = {t.threshold_ms:.0f} ms (stable's p95 upper bound "
+                f"{t.reference_ms:.0f} ms" + (f"; {note})" if note else ")"))
 
     def _values(self, name: str, t: _Test, failing: bool) -> tuple[float | None, float | None]:
         if name in (ERROR_ABS, ERROR_REL):
@@ -457,7 +457,7 @@ class SequentialJudge:
             delta = self.criteria.error_max_delta or 0.0
             return (f"canary {pct(rate)} errors in {cs.requests:.0f} requests vs bound {pct(cs.p0)} "
                     f"(stable <= {pct(cs.p0 - delta)} + {pct(delta)}) {tail}")
-        return (f"canary {rate * 100:.1f}% of {cs.requests:.0f} requests slower than {ms(t.bucket_ms)} "
+        return (f"canary {rate * 100:.1f}% of {cs.requests:.0f} requests slower than {ms(t.threshold_ms)} "
                 f"vs bound 5% {tail}")
 
     # --- the summary line --------------------------------------------------
@@ -562,3 +562,13 @@ def _about(seconds: float) -> str:
 
 
 __all__ = ["SequentialJudge", "ERROR_ABS", "ERROR_REL", "LATENCY_ABS", "LATENCY_REL"]
+
+
+def _bucket_note(bucket: tuple[float, float] | None) -> str:
+    """How "slower than" was read when the threshold is not a bucket bound."""
+    if bucket is None:
+        return ""
+    lower, upper = bucket
+    if math.isinf(upper):
+        return f"every request above the last bucket, {lower:g} ms, counts"
+    return f"interpolated in the {lower:g}-{upper:g} ms bucket"
