@@ -6,6 +6,7 @@ from rich.text import Text
 from textual.geometry import Region
 
 from tui.app.showcase import showcase_app
+from tui.app.widgets.checks import _bound_width
 from tui.app.widgets.wrapping import wrap_to_rows
 
 CONSOLE = Console(width=200)
@@ -60,3 +61,15 @@ async def test_a_failing_checks_numbers_are_all_on_screen(size):
         if size[1] >= 30:  # tall enough for a two-row summary: the numbers behind the rollback fit
             checks = " ".join(_screen_text(app, "#checks").replace("│", " ").split())
             assert "rollback now: error rate: canary" in checks and "(LLR" in checks and "> 4.6)" in checks
+
+
+@pytest.mark.parametrize("free,bound,reason,expected", [
+    (80, 40, 0, 80),   # every check passing: no reason column, the bound takes the room
+    (80, 40, 35, 40),  # both fit: the bound whole, the reason gets the rest
+    (60, 20, 50, 20),  # a short bound leaves the rest to the reason
+    (60, 50, 20, 40),  # a short reason leaves the rest to the bound
+    (60, 50, 50, 24),  # neither fits: 2:3
+    (30, 10, 50, 17),  # never narrower than the threshold needs
+])
+def test_the_checklist_gives_the_bound_and_the_reason_what_they_need(free, bound, reason, expected):
+    assert _bound_width(free, bound, reason) == expected

@@ -12,6 +12,7 @@ from tui.app.widgets.wrapping import wrap_to_rows
 from tui.formatting import RESULT_MARK, check_value, confidence
 from tui.model import Result, Verdict
 
+BOUND_MIN = 17  # "<= 1.10x stable =" and the start of the threshold
 RESULT_STYLE = {Result.PASS: PASS, Result.FAIL: FAIL, Result.NODATA: NODATA, Result.WARN: WARN}
 
 
@@ -33,20 +34,29 @@ class ChecksPanel(Widget):
         if self.verdict is None:
             return Text("waiting for the first poll…", style="dim")
         width = self.size.width
-        why = width >= 90  # below that the bound matters more; the reason is also in the summary line
+        checks = self.verdict.checks
+        longest_reason = max((len(c.reason) for c in checks), default=0)
+        # Below 90 columns the bound matters more (the reason is also in the summary line); with
+        # every check passing there is no reason to show and the bound takes the room.
+        why = width >= 90 and longest_reason > 0
         wide = width >= 80
         table = Table.grid(padding=(0, 1), expand=True)
         table.add_column(no_wrap=True, width=1)  # result
-        longest = max((len(c.name) for c in self.verdict.checks), default=10)
-        table.add_column(no_wrap=True, width=min(longest, 24), overflow="ellipsis")  # name
+        name_width = min(max((len(c.name) for c in checks), default=10), 24)
+        table.add_column(no_wrap=True, width=name_width, overflow="ellipsis")  # name
         table.add_column(no_wrap=True, justify="right", width=8)  # canary
         table.add_column(no_wrap=True, justify="right", width=8)  # stable
-        # The bound can be long (which bucket, stable's threshold): it gets what is left, cut with an ellipsis.
-        table.add_column(no_wrap=True, overflow="ellipsis", ratio=2, min_width=17)  # bound
+        fixed = 1 + name_width + 8 + 8 + (4 if wide else 0)
+        columns = 5 + wide + why
+        free = max(BOUND_MIN, width - fixed - (columns - 1))  # one space between columns
+        bound_width = _bound_width(free, max((len(c.bound) for c in checks), default=0),
+                                   longest_reason if why else 0)
+        # The bound can be long (which bucket, stable's threshold): what does not fit is cut with an ellipsis.
+        table.add_column(no_wrap=True, overflow="ellipsis", width=bound_width)  # bound
         if wide:
             table.add_column(no_wrap=True, justify="right", width=4)  # confidence
         if why:
-            table.add_column(no_wrap=True, ratio=3, overflow="ellipsis")  # why
+            table.add_column(no_wrap=True, overflow="ellipsis", width=max(1, free - bound_width))  # why
         header = [Text("", style="bold"), Text("check", style="bold"), Text("canary", style=f"bold {CANARY}"),
                   Text("stable", style=f"bold {STABLE}"), Text("bound", style="bold")]
         if wide:
@@ -54,7 +64,7 @@ class ChecksPanel(Widget):
         if why:
             header.append(Text("why", style="bold"))
         table.add_row(*header)
-        for check in self.verdict.checks:
+        for check in checks:
             mark = RESULT_MARK[check.result]
             row = [
                 Text(mark.split()[0], style=f"bold {RESULT_STYLE[check.result]}"),
@@ -74,5 +84,23 @@ class ChecksPanel(Widget):
         line = Text(footer, style="bold red" if self.stale_reason else "italic")
         # The summary says what would roll the canary back and why: wrap it over the rows the
         # table leaves free rather than cut it; only the last row that fits gets an ellipsis.
-        free_rows = max(1, self.size.height - 1 - len(self.verdict.checks))
+        free_rows = max(1, self.size.height - 1 - len(checks))
         return Group(table, *wrap_to_rows(line, width, free_rows, self.app.console))
+
+
+def _bound_width(free: int, longest_bound: int, longest_reason: int) -> int:
+    """The bound column's share of `free` columns, the reason taking the rest.
+
+    Each gets all it needs when both fit; otherwise 2:3, except that one needing less than
+    its share leaves the rest to the other.
+    """
+    if not longest_reason:
+        return free
+    if longest_bound + longest_reason <= free:
+        return max(BOUND_MIN, longest_bound)
+    share = max(BOUND_MIN, free * 2 // 5)
+    if longest_bound <= share:
+        return max(BOUND_MIN, longest_bound)
+    if longest_reason <= free - share:
+        return free - longest_reason
+    return share
