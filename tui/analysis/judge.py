@@ -562,9 +562,6 @@ def _about(seconds: float) -> str:
     return f"~{seconds / 3600:.1f} h"
 
 
-__all__ = ["SequentialJudge", "ERROR_ABS", "ERROR_REL", "LATENCY_ABS", "LATENCY_REL"]
-
-
 def _bucket_note(bucket: tuple[float, float] | None) -> str:
     """How "slower than" was read when the threshold is not a bucket bound."""
     if bucket is None:
@@ -573,3 +570,7 @@ def _bucket_note(bucket: tuple[float, float] | None) -> str:
     if math.isinf(upper):
         return f"every request above the last bucket, {lower:g} ms, counts"
     return f"interpolated in the {lower:g}-{upper:g} ms bucket"
+
+
+__all__ = ["SequentialJudge", "ERROR_ABS", "ERROR_REL", "LATENCY_ABS", "LATENCY_REL"]
+

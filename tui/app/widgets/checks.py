@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from rich.cells import cell_len
 from rich.console import Group
 from rich.table import Table
 from rich.text import Text
@@ -35,7 +36,7 @@ class ChecksPanel(Widget):
             return Text("waiting for the first poll…", style="dim")
         width = self.size.width
         checks = self.verdict.checks
-        longest_reason = max((len(c.reason) for c in checks), default=0)
+        longest_reason = max((cell_len(c.reason) for c in checks), default=0)
         # Below 90 columns the bound matters more (the reason is also in the summary line); with
         # every check passing there is no reason to show and the bound takes the room.
         why = width >= 90 and longest_reason > 0
@@ -49,7 +50,7 @@ class ChecksPanel(Widget):
         fixed = 1 + name_width + 8 + 8 + (4 if wide else 0)
         columns = 5 + wide + why
         free = max(BOUND_MIN, width - fixed - (columns - 1))  # one space between columns
-        bound_width = _bound_width(free, max((len(c.bound) for c in checks), default=0),
+        bound_width = _bound_width(free, max((cell_len(c.bound) for c in checks), default=0),
                                    longest_reason if why else 0)
         # The bound can be long (which bucket, stable's threshold): what does not fit is cut with an ellipsis.
         table.add_column(no_wrap=True, overflow="ellipsis", width=bound_width)  # bound
