@@ -1,8 +1,10 @@
 """The `:` command line and the `/` event filter: parsed in plain Python, carried out through the controller."""
 
 import pytest
+from textual.widgets import Input
 
 from tests.test_app import _app, _settle, canary
+from tui.app.app import CanaryApp
 from tui.app.commands import Command, CommandError, parse, suggestions
 from tui.app.screens.confirm import ConfirmScreen
 from tui.app.screens.help import HelpScreen
@@ -264,3 +266,17 @@ async def test_e_shows_every_event_held_and_follows_the_filter():
         await pilot.press("e")  # the events key, as bound, closes it again
         await pilot.pause()
         assert not isinstance(app.screen, EventLogScreen)
+
+
+@pytest.mark.parametrize("poll", [False, True])
+async def test_the_cursor_blinks_only_on_a_live_console(poll):
+    """A frozen console (snapshots, screenshots) must draw the same cursor whenever it is captured."""
+    _, controller = _app()
+    app = CanaryApp(controller, poll=poll)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.press("colon")
+        await pilot.pause()
+        assert app.screen.query_one("#line", Input).cursor_blink is poll
+        await pilot.press("escape", "w")
+        await pilot.pause()
+        assert app.screen.query_one("#weight", Input).cursor_blink is poll

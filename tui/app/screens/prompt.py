@@ -37,7 +37,11 @@ class PromptScreen(ModalScreen[str | None]):
             yield Static(self.hint, id="hint")
             with Horizontal(id="prompt-row"):
                 yield Static(self.prefix, id="prefix")
-                yield Input(value=self.value, suggester=suggester, id="line")
+                line = Input(value=self.value, suggester=suggester, id="line")
+                # A frozen console (screenshots, snapshot tests) draws a steady cursor: a blinking
+                # one would make each capture depend on the instant it is taken.
+                line.cursor_blink = self.app.poll_enabled
+                yield line
 
     def on_mount(self) -> None:
         self.query_one("#line", Input).focus()

@@ -21,8 +21,10 @@ class WeightScreen(ModalScreen[int | None]):
         with Vertical(id="dialog"):
             yield Static(f"Canary weight (now {self.current if self.current is not None else '?'}%): "
                          "an integer 0-100; stable gets the rest.", id="question")
-            yield Input(placeholder="0-100", id="weight", restrict=r"[0-9]*", max_length=3,
-                        validators=[Integer(minimum=0, maximum=100)])
+            weight = Input(placeholder="0-100", id="weight", restrict=r"[0-9]*", max_length=3,
+                           validators=[Integer(minimum=0, maximum=100)])
+            weight.cursor_blink = self.app.poll_enabled  # steady in a frozen console, as the prompt's
+            yield weight
             yield Static("", id="error")
             yield Static("Enter: apply    Esc: cancel", id="keys")
 
