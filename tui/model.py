@@ -319,7 +319,12 @@ def count_slower(histogram: tuple[tuple[float, float], ...], threshold_ms: float
 
 
 def _is_weight(value: Any) -> bool:
-    return type(value) is int and 0 <= value <= 100
+    """validate_weight's rule, as a test (a note read back is checked, not trusted)."""
+    try:
+        validate_weight(value)
+    except WeightError:
+        return False
+    return True
 
 
 def utc_iso(at: datetime) -> str:

@@ -7,10 +7,8 @@ the weights last and why; then the plan (rollout.steps, the current weight marke
 
 from __future__ import annotations
 
-import functools
 from datetime import datetime
 
-from rich.console import Console
 from rich.text import Text
 from textual.widget import Widget
 
@@ -129,7 +127,7 @@ class TrafficPanel(Widget):
                 style = f"bold reverse {CANARY}"
             row.append(f"{w}", style=style)
             row.append(" ")
-        rows = row.wrap(_console(), max(20, width), overflow="fold")
+        rows = row.wrap(self.app.console, max(20, width), overflow="fold")
         head.truncate(width, overflow="ellipsis")
         return [head, *rows]
 
@@ -150,14 +148,8 @@ class TrafficPanel(Widget):
         what.append(f" by {change.who or 'unknown'}")
         lines = [head, what]
         if change.reason:
-            for row in Text(change.reason, style="italic").wrap(_console(), max(10, width - 2)):
+            for row in Text(change.reason, style="italic").wrap(self.app.console, max(10, width - 2)):
                 lines.append(Text("  ") + row)
         for line in lines:
             line.truncate(width, overflow="ellipsis")
         return lines
-
-
-@functools.cache
-def _console() -> Console:
-    """A console to wrap text with (Text.wrap needs one; only the width it is given matters)."""
-    return Console(width=200)

@@ -21,7 +21,6 @@ from tui.backends.istio.virtualservice import (
 from tui.model import Route, WeightChange, with_weights
 
 
-
 def escape(token: str) -> str:
     """One JSON Pointer reference token (RFC 6901): "~" -> "~0", "/" -> "~1"."""
     return token.replace("~", "~0").replace("/", "~1")
