@@ -268,3 +268,21 @@ def test_automation_never_writes_over_a_change_it_finds_just_before_its_step(dem
     progress = controller.autopilot.progress
     assert progress.enabled and "40%" in progress.held and not progress.finished
     assert [e.kind for e in controller.state().events if e.to_canary is not None] == ["outside"]
+
+
+def test_a_promoted_canary_is_never_failed_against_an_idle_stable(demo_controller):
+    """After a promote stable serves nothing: its idle per-instance cpu, or the few requests it
+    counted before the write, must not fail the canary ("rollback now" on a finished rollout)."""
+    controller, clock = demo_controller
+    for _ in range(30):
+        _poll(controller, clock)
+    assert controller.promote(reason="t").ok
+    for _ in range(90):  # 3 minutes: stable's rate windows empty out
+        state = _poll(controller, clock)
+        assert state.verdict.result is not Result.FAIL, state.verdict.summary
+    by_name = {c.name: c for c in state.verdict.checks}
+    for name in ("error rate vs stable", "p95 latency vs stable", "cpu vs stable", "memory vs stable"):
+        assert by_name[name].result is Result.NODATA
+        assert by_name[name].reason == "stable drained (canary 100%)", by_name[name]
+    assert state.verdict.summary.endswith("not compared with stable: stable drained (canary 100%)")
+    assert not [e for e in controller.state().events if e.kind == "check"]

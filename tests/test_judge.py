@@ -35,19 +35,22 @@ def hist(requests: float, at_ms: dict[float, float]) -> tuple[tuple[float, float
 
 
 def sample(requests: float | None, errors: float | None = 0.0, slow: dict[float, float] | None = None,
-           histogram: bool = True) -> VersionSample:
+           histogram: bool = True, rps: float | None = None) -> VersionSample:
+    """Counts of one poll; `rps` is the source's rate over its own window (None: not given)."""
     if requests is None:
-        return VersionSample(cpu_cores=0.1, memory_bytes=3e8)
+        return VersionSample(cpu_cores=0.1, memory_bytes=3e8, requests_per_second=rps)
     h = hist(requests, slow or {}) if histogram and requests > 0 else ()
     return VersionSample(requests=float(requests), errors=None if errors is None else float(errors), histogram=h,
-                         cpu_cores=0.1, memory_bytes=3e8)
+                         cpu_cores=0.1, memory_bytes=3e8, requests_per_second=rps)
 
 
-def stable_sample(requests: float = 200, errors: float = 1, p95_ms: float = 300.0) -> VersionSample:
+def stable_sample(requests: float = 200, errors: float = 1, p95_ms: float = 300.0,
+                  rps: float | None = None) -> VersionSample:
     """Stable with its p95 inside the bucket that ends at `p95_ms`: 6% of requests in that bucket,
     3% in the next one, 1% at 1 s, the rest fast."""
     above = BOUNDS[BOUNDS.index(p95_ms) + 1]
-    return sample(requests, errors, {p95_ms: 0.06 * requests, above: 0.03 * requests, 1000.0: 0.01 * requests})
+    return sample(requests, errors, {p95_ms: 0.06 * requests, above: 0.03 * requests, 1000.0: 0.01 * requests},
+                  rps=rps)
 
 
 class Feed:
@@ -56,13 +59,14 @@ class Feed:
     def __init__(self, judge: SequentialJudge | None = None, criteria: Criteria | None = None) -> None:
         self.judge = judge or SequentialJudge(criteria or Criteria())
         self.t = 0
+        self.weight = 5  # the canary's weight the controller passes
         self.verdict: Verdict | None = None
 
     def poll(self, canary: VersionSample, stable: VersionSample | None = None) -> Verdict:
         self.t += 2
         snap = MetricsSnapshot(at=T0 + timedelta(seconds=self.t), stable=stable or stable_sample(), canary=canary,
                                interval_s=2.0)
-        self.verdict = self.judge.observe(snap, 5)
+        self.verdict = self.judge.observe(snap, self.weight)
         return self.verdict
 
     def check(self, name: str):
@@ -147,6 +151,84 @@ def test_a_passing_canary_without_traffic_goes_back_to_no_data():
         f.poll(sample(0, 0), stable_sample(2000, 10))
     c = f.check(ERROR_ABS)
     assert c.result is Result.NODATA and c.reason.startswith("no canary requests in the last")
+
+
+def _scraped(poll: int, every: int, canary: tuple[float, float], stable: tuple[float, float]):
+    """A poll's (canary, stable) samples when Prometheus scrapes once every `every` polls: the
+    counts land on the poll after a scrape, the rates (5 and 95 req/s) show traffic on every poll."""
+    if poll % every:
+        return sample(0, 0, rps=5.0), stable_sample(0, 0, rps=95.0)
+    return sample(*canary, rps=5.0), stable_sample(*stable, rps=95.0)
+
+
+def test_a_slow_scrape_is_not_a_canary_without_traffic():
+    """A 30 s scrape under 2 s polls: 14 polls of 15 count nothing. The rates still show traffic,
+    so no check says "no canary requests", a passing check stays passing between scrapes, and a
+    10x error canary still fails."""
+    f = Feed()
+    results = []
+    for i in range(900):  # 30 minutes, a healthy canary: 150 requests a scrape, 0.5% errors
+        f.poll(*_scraped(i, 15, (150, 0 if i // 15 % 4 == 0 else 1), (2850, 14)))
+        results.append(f.check(ERROR_ABS).result)
+        assert all("no canary" not in f.check(n).reason and "no stable" not in f.check(n).reason
+                   for n in STAT_CHECKS), [f.check(n).reason for n in STAT_CHECKS]
+    first = results.index(Result.PASS)
+    assert all(r is Result.PASS for r in results[first:])  # no flicker back to "?" between scrapes
+    f = Feed()
+    for i in range(90):  # 3 minutes at 5% errors (7 or 8 a scrape)
+        f.poll(*_scraped(i, 15, (150, 7.5), (2850, 14)))
+    assert f.check(ERROR_ABS).result is Result.FAIL
+
+
+def test_a_canary_whose_traffic_stops_waits_for_its_rate_to_say_so():
+    f = Feed()
+    for _ in range(60):
+        f.poll(sample(100, 0, rps=50.0), stable_sample(2000, 10, rps=1000.0))
+    assert f.check(ERROR_ABS).result is Result.PASS
+    for _ in range(10):  # counts stop, the rate window still holds traffic: no new scrape yet
+        f.poll(sample(0, 0, rps=20.0), stable_sample(2000, 10, rps=1000.0))
+    assert f.check(ERROR_ABS).result is Result.PASS
+    for _ in range(5):  # the rate is down to 0: the canary serves nothing
+        f.poll(sample(0, 0, rps=0.0), stable_sample(2000, 10, rps=1000.0))
+    c = f.check(ERROR_ABS)
+    assert c.result is Result.NODATA and c.reason == "no canary requests in the last 10 s"
+
+
+def test_a_stable_without_traffic_leaves_nothing_to_compare_with():
+    f = Feed()
+    for _ in range(5):
+        f.poll(sample(100, 0, rps=50.0), stable_sample(0, 0, rps=0.0))
+    for name in (ERROR_REL, LATENCY_REL, "cpu vs stable", "memory vs stable"):
+        c = f.check(name)
+        assert c.result is Result.NODATA and c.reason == "no stable traffic for 10 s"
+    assert f.check(ERROR_ABS).result is Result.NODATA  # the absolute checks go on
+    assert f.check(ERROR_ABS).reason.startswith("not enough data yet")
+
+
+def test_at_canary_100_stable_is_drained_and_only_the_absolute_checks_judge():
+    f = Feed()
+    f.weight = 100
+    for _ in range(120):  # stable still counts a little (other routes), and idles at 0.1 cores vs 0.3
+        canary = VersionSample(requests=100.0, errors=0.0, histogram=hist(100, {}), cpu_cores=0.3,
+                               memory_bytes=3e8, requests_per_second=50.0)
+        f.poll(canary, stable_sample(20, 0, rps=10.0))
+    drained = "stable drained (canary 100%)"
+    for name in (ERROR_REL, LATENCY_REL, "cpu vs stable", "memory vs stable"):
+        assert (f.check(name).result, f.check(name).reason) == (Result.NODATA, drained)
+    assert f.check(ERROR_ABS).result is Result.PASS and f.check(LATENCY_ABS).result is Result.PASS
+    assert f.verdict.result is Result.NODATA  # no check passes without its data, not even here
+    assert f.verdict.summary.startswith("the other checks passing; nearest to failing:")
+    assert f.verdict.summary.endswith("; not compared with stable: " + drained)
+    assert f.check(ERROR_ABS).stable is None  # what stable counted before it was drained is no comparison
+
+
+def test_at_canary_0_the_resources_are_not_compared():
+    f = Feed()
+    f.weight = 0
+    f.poll(sample(None), stable_sample(rps=100.0))
+    f.poll(sample(0, 0, rps=0.0), stable_sample(rps=100.0))
+    assert f.check(ERROR_ABS).reason == "no canary requests yet (canary 0%)"
+    assert f.check("cpu vs stable").reason == "no canary traffic (canary 0%)"
 
 
 @settings(max_examples=40, deadline=None)

@@ -59,7 +59,9 @@ def delta(name: str, metric: str, c: float | None, s: float | None, limit: float
     return Check(name, metric, c, s, bound, Result.PASS if ok else Result.FAIL, why, unit=unit)
 
 
-def resource_checks(criteria: Criteria, snap: MetricsSnapshot) -> list[Check]:
+def resource_checks(criteria: Criteria, snap: MetricsSnapshot, unavailable: str | None = None) -> list[Check]:
+    """cpu, memory and business checks; all no-data with the reason `unavailable` when the two
+    versions cannot be compared now (one of them serves no traffic: its instances idle)."""
     checks: list[Check] = []
     if criteria.cpu_max_ratio is not None:
         # Per instance, like memory: the share of traffic each version gets must not decide it.
@@ -72,6 +74,9 @@ def resource_checks(criteria: Criteria, snap: MetricsSnapshot) -> list[Check]:
         name = spec["name"]
         checks.append(ratio(f"{name} vs stable", name, snap.canary.value(name), snap.stable.value(name),
                             float(spec["minRatioToStable"]), "", minimum=True))
+    if unavailable is not None:
+        return [Check(c.name, c.metric, c.canary, c.stable, c.bound, Result.NODATA, unavailable, unit=c.unit)
+                for c in checks]
     return checks
 
 

@@ -192,6 +192,7 @@ class SequentialJudge:
         self.stable_z = stable_z
         self.idle_s = idle_s
         self.default_interval_s = default_interval_s
+        self._canary_weight: int | None = None  # of the latest poll (the controller's driven routes)
         # Polls seen, kept across reset(): the counts are increases between polls, so the first
         # poll of a console, `status` or `run` counts nothing, whatever the rates show.
         self._polls = 0
@@ -213,14 +214,18 @@ class SequentialJudge:
         self._canary_recent = CountWindow(self.stable_window_s, histograms=False)
         self._canary_all = CountWindow(None)
         self._canary_idle_s = 0.0
+        self._stable_idle_s = 0.0
+        self._stable_unfed_s = 0.0  # time of stable polls that counted nothing, joined to its next count
         self._canary_seen = False
         self._canary_missing = False
         self._stable_missing = False
         self._prev_at = None
 
     def observe(self, snap: MetricsSnapshot, canary_weight: int | None) -> Verdict:
-        # canary_weight is not needed: the counts say how much traffic the canary got (the
-        # controller resets the judge on every weight change).
+        # The counts say how much traffic each version got (the controller resets the judge on
+        # every weight change); the weight only says when stable is drained (canary 100%), at
+        # once, before its rate windows empty out.
+        self._canary_weight = canary_weight
         c, s = _Counts.of(snap.canary), _Counts.of(snap.stable)
         dt = snap.interval_s
         if not dt or dt <= 0:
@@ -232,6 +237,10 @@ class SequentialJudge:
         self._canary_missing = c.requests is None
         self._stable_missing = s.requests is None
         self._polls += 1
+        if c.requests is not None:
+            self._canary_idle_s = _idle_for(self._canary_idle_s, c.requests, snap.canary, dt)
+        if s.requests is not None:
+            self._stable_idle_s = _idle_for(self._stable_idle_s, s.requests, snap.stable, dt)
 
         # Plug-ins from stable, fixed before this poll's canary counts are used.
         refs = self._stable_references(s, dt)
@@ -239,7 +248,7 @@ class SequentialJudge:
         self._feed_stable(s)
 
         checks = [self._decide(name, snap) for name in self._displayed()]
-        checks += resource_checks(self.criteria, snap)
+        checks += resource_checks(self.criteria, snap, unavailable=self._not_comparable())
         verdict = Verdict.combine(tuple(checks), at=snap.at)
         return Verdict(verdict.result, verdict.checks, self._summary(verdict), snap.at)
 
@@ -257,12 +266,19 @@ class SequentialJudge:
     def _stable_references(self, s: _Counts, dt: float) -> dict[str, float | None]:
         """Stable's bounds for the "vs stable" tests: upper for FAIL (recent), lower for PASS (since reset)."""
         if s.requests is not None:
-            self._stable_recent.add(dt, s.requests, s.errors or 0.0, s.bounds, s.counts)
+            # A poll that counted nothing (no new scrape yet: a 30 s scrape under 2 s polls) joins
+            # the next one that counts, so a scrape interval longer than the window never empties it.
+            self._stable_unfed_s += dt
+            if s.requests > 0:
+                self._stable_recent.add(self._stable_unfed_s, s.requests, s.errors or 0.0, s.bounds, s.counts)
+                self._stable_unfed_s = 0.0
             self._stable_all.add(dt, s.requests, s.errors or 0.0, s.bounds, s.counts)
         recent, whole = self._stable_recent, self._stable_all
         refs: dict[str, float | None] = {"err_hi": None, "err_lo": None, "p95_hi": None, "p95": None}
         if s.requests is None:
             return refs  # no stable counts in this sample: the "vs stable" tests wait
+        if self._stable_absent() is not None:
+            return refs  # nothing to compare with: the "vs stable" tests wait
         if s.errors is not None and recent.requests > 0:
             refs["err_hi"] = wilson(recent.events, recent.requests, self.stable_z)[1]
         if s.errors is not None and whole.requests > 0:
@@ -285,7 +301,6 @@ class SequentialJudge:
             for t in self._tests.values():
                 t.why_not = "no canary counts in the latest sample"
             return
-        self._canary_idle_s = 0.0 if c.requests > 0 else self._canary_idle_s + dt
         self._canary_recent.add(dt, c.requests, c.errors or 0.0)
         self._canary_all.add(dt, c.requests, c.errors or 0.0, c.bounds, c.counts)
         if c.requests <= 0:
@@ -354,7 +369,27 @@ class SequentialJudge:
             return "first poll: nothing counted yet"
         if self._canary_missing:
             return "no canary counts in the latest sample"
+        if self._canary_weight == 0:
+            return "no canary requests yet (canary 0%)"
         return "no canary requests yet"
+
+    def _stable_absent(self) -> str | None:
+        """Why there is no stable traffic to compare the canary with now, or None."""
+        if self._canary_weight == 100:
+            return "stable drained (canary 100%)"
+        if self._stable_idle_s >= self.idle_s:
+            return f"no stable traffic for {self._stable_idle_s:.0f} s"
+        return None
+
+    def _not_comparable(self) -> str | None:
+        """Why per-instance usage cannot be compared now (a drained version idles), or None."""
+        if (absent := self._stable_absent()) is not None:
+            return absent
+        if self._canary_weight == 0:
+            return "no canary traffic (canary 0%)"
+        if self._canary_idle_s >= self.idle_s:
+            return f"no canary traffic for {self._canary_idle_s:.0f} s"
+        return None
 
     def _decide(self, name: str, snap: MetricsSnapshot) -> Check:
         t = self._tests[name]
@@ -365,6 +400,8 @@ class SequentialJudge:
         metric = "p95_ms" if latency else "error_rate"
         bound = self._bound_text(name, t)
         canary_v, stable_v = self._values(name, t, failing=False)
+        if self._stable_absent() is not None:
+            stable_v = None  # what stable counted before it was drained is no comparison
 
         def check(result: Result, reason: str, confidence: float | None,
                   cv: float | None = canary_v, sv: float | None = stable_v) -> Check:
@@ -377,6 +414,8 @@ class SequentialJudge:
         rel = name in (ERROR_REL, LATENCY_REL)
         if rel and self._stable_missing:
             return check(Result.NODATA, "no stable counts in the latest sample", None)
+        if rel and (absent := self._stable_absent()) is not None:
+            return check(Result.NODATA, absent, None)
         if t.requests <= 0:
             return check(Result.NODATA, t.why_not or "no data yet", None)
 
@@ -530,8 +569,11 @@ class SequentialJudge:
             if self._polls <= 1:
                 return "first poll: the checks decide on requests counted from here on, poll by poll"
             return f"{self._no_counts_reason()}: nothing can be decided"
+        # With no stable to compare with, the "vs stable" tests hold no current evidence.
+        absent, uncompared = self._stable_absent(), self._not_comparable()
+        judged = [n for n in shown if absent is None or n not in (ERROR_REL, LATENCY_REL)]
         projections = []
-        for name in shown:
+        for name in judged:
             p = self._projection(name)
             if p is not None:
                 projections.append((p[0], name, p[1]))
@@ -539,18 +581,38 @@ class SequentialJudge:
             eta, name, rate = min(projections)
             what = "errors" if name in (ERROR_ABS, ERROR_REL) else "of requests slow"
             return f"{name}: rollback in {_about(eta)} if the canary keeps {rate * 100:.1f}% {what}"
-        nearest = max(shown, key=lambda n: self._tests[n].cusum.llr / self.threshold_for(n)) if shown else None
+        nearest = max(judged, key=lambda n: self._tests[n].cusum.llr / self.threshold_for(n)) if judged else None
         near = ""
         if nearest is not None:
             llr, h = self._tests[nearest].cusum.llr, self.threshold_for(nearest)
             near = f"nearest to failing: {nearest} (LLR {llr:.1f} of {h:.1f})"
-        waiting = [n for n in shown if by_name[n].result is Result.NODATA]
+        # Checks waiting for a stable to compare with are not "gathering data": say why instead.
+        explained = {c.name for c in verdict.checks if c.result is Result.NODATA and (
+            (c.name in (ERROR_REL, LATENCY_REL) and absent is not None)
+            or (c.name not in self._tests and uncompared is not None))}
+        aside = f"; not compared with stable: {uncompared}" if explained and uncompared is not None else ""
+        waiting = [n for n in shown if by_name[n].result is Result.NODATA and n not in explained]
         if waiting:
-            return f"nothing trending to a rollback; {self._waiting_text(waiting)}; {near}"
-        if any(c.result is Result.NODATA for c in verdict.checks):
-            missing = [c.name for c in verdict.checks if c.result is Result.NODATA]
-            return f"nothing trending to a rollback; {near}; no data: {', '.join(missing)}"
+            return f"nothing trending to a rollback; {self._waiting_text(waiting)}; {near}{aside}"
+        missing = [c.name for c in verdict.checks if c.result is Result.NODATA and c.name not in explained]
+        if missing:
+            return f"nothing trending to a rollback; {near}; no data: {', '.join(missing)}{aside}"
+        if explained:
+            return f"the other checks passing; {near}{aside}"
         return f"all checks passing; {near}"
+
+
+def _idle_for(idle_s: float, counted: float, sample: VersionSample, dt: float) -> float:
+    """How long a version has served no traffic, after a poll that counted `counted` requests.
+
+    A poll that counts nothing while the source's rate still shows traffic has seen no new
+    scrape yet (a 15 s scrape under 2 s polls), not a version without traffic."""
+    if counted > 0:
+        return 0.0
+    rate = sample.value("requests_per_second")
+    if rate is not None and rate > 0:
+        return 0.0
+    return idle_s + dt
 
 
 def _about(seconds: float) -> str:
