@@ -284,5 +284,5 @@ def test_a_promoted_canary_is_never_failed_against_an_idle_stable(demo_controlle
     for name in ("error rate vs stable", "p95 latency vs stable", "cpu vs stable", "memory vs stable"):
         assert by_name[name].result is Result.NODATA
         assert by_name[name].reason == "stable drained (canary 100%)", by_name[name]
-    assert state.verdict.summary.endswith("not compared with stable: stable drained (canary 100%)")
+    assert "; not compared with stable: stable drained (canary 100%); " in state.verdict.summary
     assert not [e for e in controller.state().events if e.kind == "check"]

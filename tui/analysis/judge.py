@@ -193,6 +193,7 @@ class SequentialJudge:
         self.idle_s = idle_s
         self.default_interval_s = default_interval_s
         self._canary_weight: int | None = None  # of the latest poll (the controller's driven routes)
+        self._canary_rate: float | None = None  # the source's canary requests/s at the latest poll
         # Polls seen, kept across reset(): the counts are increases between polls, so the first
         # poll of a console, `status` or `run` counts nothing, whatever the rates show.
         self._polls = 0
@@ -226,6 +227,7 @@ class SequentialJudge:
         # every weight change); the weight only says when stable is drained (canary 100%), at
         # once, before its rate windows empty out.
         self._canary_weight = canary_weight
+        self._canary_rate = snap.canary.value("requests_per_second")
         c, s = _Counts.of(snap.canary), _Counts.of(snap.stable)
         dt = snap.interval_s
         if not dt or dt <= 0:
@@ -238,9 +240,9 @@ class SequentialJudge:
         self._stable_missing = s.requests is None
         self._polls += 1
         if c.requests is not None:
-            self._canary_idle_s = _idle_for(self._canary_idle_s, c.requests, snap.canary, dt)
+            self._canary_idle_s = _idle_for(self._canary_idle_s, c.requests, snap.canary, dt, canary_weight == 0)
         if s.requests is not None:
-            self._stable_idle_s = _idle_for(self._stable_idle_s, s.requests, snap.stable, dt)
+            self._stable_idle_s = _idle_for(self._stable_idle_s, s.requests, snap.stable, dt, canary_weight == 100)
 
         # Plug-ins from stable, fixed before this poll's canary counts are used.
         refs = self._stable_references(s, dt)
@@ -371,6 +373,8 @@ class SequentialJudge:
             return "no canary counts in the latest sample"
         if self._canary_weight == 0:
             return "no canary requests yet (canary 0%)"
+        if self._canary_rate:  # the rate window shows traffic the counts have not seen yet
+            return "none counted yet: waiting for a new scrape"
         return "no canary requests yet"
 
     def _stable_absent(self) -> str | None:
@@ -569,6 +573,8 @@ class SequentialJudge:
             if self._polls <= 1:
                 return "first poll: the checks decide on requests counted from here on, poll by poll"
             return f"{self._no_counts_reason()}: nothing can be decided"
+        if self._canary_idle_s >= self.idle_s:  # no pass is coming: say so, not when one would come
+            return f"no canary requests in the last {self._canary_idle_s:.0f} s: nothing can be decided"
         # With no stable to compare with, the "vs stable" tests hold no current evidence.
         absent, uncompared = self._stable_absent(), self._not_comparable()
         judged = [n for n in shown if absent is None or n not in (ERROR_REL, LATENCY_REL)]
@@ -593,24 +599,25 @@ class SequentialJudge:
         aside = f"; not compared with stable: {uncompared}" if explained and uncompared is not None else ""
         waiting = [n for n in shown if by_name[n].result is Result.NODATA and n not in explained]
         if waiting:
-            return f"nothing trending to a rollback; {self._waiting_text(waiting)}; {near}{aside}"
+            return f"nothing trending to a rollback{aside}; {self._waiting_text(waiting)}; {near}"
         missing = [c.name for c in verdict.checks if c.result is Result.NODATA and c.name not in explained]
         if missing:
-            return f"nothing trending to a rollback; {near}; no data: {', '.join(missing)}{aside}"
+            return f"nothing trending to a rollback{aside}; {near}; no data: {', '.join(missing)}"
         if explained:
-            return f"the other checks passing; {near}{aside}"
+            return f"the other checks passing{aside}; {near}"
         return f"all checks passing; {near}"
 
 
-def _idle_for(idle_s: float, counted: float, sample: VersionSample, dt: float) -> float:
+def _idle_for(idle_s: float, counted: float, sample: VersionSample, dt: float, drained: bool) -> float:
     """How long a version has served no traffic, after a poll that counted `counted` requests.
 
     A poll that counts nothing while the source's rate still shows traffic has seen no new
-    scrape yet (a 15 s scrape under 2 s polls), not a version without traffic."""
+    scrape yet (a 15 s scrape under 2 s polls), not a version without traffic; unless the
+    weights drained the version: then its rate only shows the traffic it had before."""
     if counted > 0:
         return 0.0
     rate = sample.value("requests_per_second")
-    if rate is not None and rate > 0:
+    if rate is not None and rate > 0 and not drained:
         return 0.0
     return idle_s + dt
 

@@ -1,0 +1,58 @@
+"""The judge on a real Prometheus that scrapes less often than the console polls.
+
+Starts the lab (two real services, 100 requests/s of load, canary 5%, Debian's prometheus)
+with the given scrape interval, polls it with the lab console's controller every 2 s for
+the given time, and counts per check how often its result changed and how many polls said
+a version had no traffic. Between scrapes a poll counts no new requests; a healthy canary's
+checks should not flicker for that.
+Usage: python -m tests.bench.scrape [--scrape 15s] [--seconds 300]
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from collections import Counter
+
+from tui.backends.demo.routes import RouteTable
+from tui.lab import Lab
+from tui.labconsole import build_lab_controller
+
+
+def run(scrape: str, seconds: float, poll_s: float = 2.0) -> tuple[int, Counter, int]:
+    """(polls, result changes per check, polls on which some check said a version had no traffic)."""
+    table = RouteTable(canary_weight=5, source="lab")
+    lab = Lab(weights=table.weights, scrape_interval=scrape)
+    lab.start(wait_scraped=True, timeout=60)
+    try:
+        controller = build_lab_controller(lab, table)
+        results: list[dict[str, str]] = []
+        idle = 0
+        start = time.monotonic()
+        while time.monotonic() - start < seconds:
+            checks = controller.poll_once().verdict.checks
+            results.append({c.name: c.result.value for c in checks})
+            idle += any("in the last" in c.reason or "no stable traffic" in c.reason for c in checks)
+            time.sleep(poll_s)
+    finally:
+        lab.stop()
+    changes: Counter = Counter()
+    for before, after in zip(results, results[1:]):
+        changes.update(name for name in after if before.get(name) != after[name])
+    return len(results), changes, idle
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--scrape", default="15s", help="Prometheus scrape interval (default 15s)")
+    parser.add_argument("--seconds", type=float, default=300.0, help="how long to poll (default 300)")
+    args = parser.parse_args()
+    polls, changes, idle = run(args.scrape, args.seconds)
+    print(f"scrape {args.scrape}, 2 s polls, {polls} polls over {args.seconds:g} s")
+    print(f"polls with a check saying a version had no traffic: {idle}")
+    for name in sorted(changes, key=lambda n: -changes[n]):
+        print(f"  {name}: result changed {changes[name]} times")
+
+
+if __name__ == "__main__":
+    main()
