@@ -65,6 +65,12 @@ A failed check stays failed until `reset()` (the controller resets on every
 weight change): a sequential test's rejection is a decision, not a reading.
 
 cpu, memory and business criteria are the point checks of tui.analysis.criteria.
+
+Traffic: a version is idle when it counted nothing for `idle_s` and the source's rate
+shows nothing either (a poll between two scrapes counts nothing, but is not idle); a
+version the weights drained (0% or 100%) is idle on its counts alone. With stable
+drained or idle, the "vs stable" and resource checks are no data (nothing to compare
+with, and idle instances are no baseline); with the canary idle, nothing is decided.
 """
 
 from __future__ import annotations
