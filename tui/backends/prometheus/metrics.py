@@ -29,9 +29,12 @@ are None (no data). A failed poll leaves the previous values alone, so the first
 poll after an outage counts the whole gap; the snapshot's ``interval_s`` is the span the
 counts cover (the time since the previous good poll), not the configured interval.
 
-No data is never a pass: an empty result, NaN, a series older than two intervals
-(the sample timestamp Prometheus returns, compared with now) give None; an unreachable,
-slow or failing Prometheus raises BackendError("prometheus at URL: ...").
+No data is never a pass: an empty result, NaN, a series stamped more than two intervals
+before now give None; an unreachable, slow or failing Prometheus raises
+BackendError("prometheus at URL: ..."). Prometheus stamps an instant query's samples with
+its evaluation time, not the scrape's (checked on the lab), so the stamp catches a cached
+or replayed answer or a skewed clock; a target that can no longer be scraped drops out of
+the answers by Prometheus's own staleness markers.
 
 prometheus-api-client (>= 0.7, without pandas) is imported here lazily, when a source is
 made: importing tui.backends.prometheus pulls in neither it nor requests.
