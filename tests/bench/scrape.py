@@ -19,20 +19,26 @@ from tui.lab import Lab
 from tui.labconsole import build_lab_controller
 
 
-def run(scrape: str, seconds: float, poll_s: float = 2.0) -> tuple[int, Counter, int]:
-    """(polls, result changes per check, polls on which some check said a version had no traffic)."""
+# What a check says when it takes a version for one without traffic (tui.analysis.judge).
+IDLE_REASONS = ("requests in the last", "no canary traffic", "no stable traffic")
+
+
+def run(scrape: str, seconds: float, poll_s: float = 2.0) -> tuple[int, Counter, list[float]]:
+    """(polls, result changes per check, the times (s from the first poll) of the polls on which
+    some check said a version had no traffic)."""
     table = RouteTable(canary_weight=5, source="lab")
     lab = Lab(weights=table.weights, scrape_interval=scrape)
     lab.start(wait_scraped=True, timeout=60)
     try:
         controller = build_lab_controller(lab, table)
         results: list[dict[str, str]] = []
-        idle = 0
+        idle: list[float] = []
         start = time.monotonic()
         while time.monotonic() - start < seconds:
             checks = controller.poll_once().verdict.checks
             results.append({c.name: c.result.value for c in checks})
-            idle += any("in the last" in c.reason or "no stable traffic" in c.reason for c in checks)
+            if any(any(say in c.reason for say in IDLE_REASONS) for c in checks):
+                idle.append(time.monotonic() - start)
             time.sleep(poll_s)
     finally:
         lab.stop()
@@ -49,7 +55,8 @@ def main() -> None:
     args = parser.parse_args()
     polls, changes, idle = run(args.scrape, args.seconds)
     print(f"scrape {args.scrape}, 2 s polls, {polls} polls over {args.seconds:g} s")
-    print(f"polls with a check saying a version had no traffic: {idle}")
+    when = f" (at {', '.join(f'{t:.0f}' for t in idle)} s)" if idle else ""
+    print(f"polls with a check saying a version had no traffic: {len(idle)}{when}")
     for name in sorted(changes, key=lambda n: -changes[n]):
         print(f"  {name}: result changed {changes[name]} times")
 
