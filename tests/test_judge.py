@@ -180,7 +180,7 @@ def test_a_slow_scrape_is_not_a_canary_without_traffic():
     assert all(r is Result.PASS for r in results[first:])  # no flicker back to "?" between scrapes
     f = Feed()
     for i in range(90):  # 3 minutes at 5% errors (7 or 8 a scrape)
-        f.poll(*_scraped(i, 15, (150, 7.5), (2850, 14)))
+        f.poll(*_scraped(i, 15, (150, 7 + i // 15 % 2), (2850, 14)))
     assert f.check(ERROR_ABS).result is Result.FAIL
 
 
