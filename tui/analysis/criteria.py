@@ -64,7 +64,8 @@ def resource_checks(criteria: Criteria, snap: MetricsSnapshot, unavailable: str 
     versions cannot be compared now (one of them serves no traffic: its instances idle)."""
     checks: list[Check] = []
     if criteria.cpu_max_ratio is not None:
-        # Per instance, like memory: the share of traffic each version gets must not decide it.
+        # Per instance, like memory, not summed per version: the share of traffic must not decide it
+        # (fair only near the same load per instance: README "Automatic progression and the judge").
         checks.append(ratio("cpu vs stable", "cpu_cores", snap.canary.value("cpu_cores"),
                             snap.stable.value("cpu_cores"), criteria.cpu_max_ratio, " cores"))
     if criteria.memory_max_ratio is not None:
