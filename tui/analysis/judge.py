@@ -383,6 +383,12 @@ class SequentialJudge:
             return "none counted yet: waiting for a new scrape"
         return "no canary requests yet"
 
+    def _canary_idle(self) -> str | None:
+        """Why the canary, once seen, is taken for one without traffic now, or None."""
+        if self._canary_idle_s >= self.idle_s:
+            return f"no canary requests in the last {self._canary_idle_s:.0f} s"
+        return None
+
     def _stable_absent(self) -> str | None:
         """Why there is no stable traffic to compare the canary with now, or None."""
         if self._canary_weight == 100:
@@ -419,8 +425,8 @@ class SequentialJudge:
 
         if self._canary_missing or not self._canary_seen:
             return check(Result.NODATA, self._no_counts_reason(), None)
-        if self._canary_idle_s >= self.idle_s:
-            return check(Result.NODATA, f"no canary requests in the last {self._canary_idle_s:.0f} s", None)
+        if (idle := self._canary_idle()) is not None:
+            return check(Result.NODATA, idle, None)
         rel = name in (ERROR_REL, LATENCY_REL)
         if rel and self._stable_missing:
             return check(Result.NODATA, "no stable counts in the latest sample", None)
@@ -579,8 +585,8 @@ class SequentialJudge:
             if self._polls <= 1:
                 return "first poll: the checks decide on requests counted from here on, poll by poll"
             return f"{self._no_counts_reason()}: nothing can be decided"
-        if self._canary_idle_s >= self.idle_s:  # no pass is coming: say so, not when one would come
-            return f"no canary requests in the last {self._canary_idle_s:.0f} s: nothing can be decided"
+        if (idle := self._canary_idle()) is not None:  # no pass is coming: say so, not when one would come
+            return f"{idle}: nothing can be decided"
         # With no stable to compare with, the "vs stable" tests hold no current evidence.
         absent, uncompared = self._stable_absent(), self._not_comparable()
         judged = [n for n in shown if absent is None or n not in (ERROR_REL, LATENCY_REL)]
