@@ -286,3 +286,28 @@ def test_a_promoted_canary_is_never_failed_against_an_idle_stable(demo_controlle
         assert by_name[name].reason == "stable drained (canary 100%)", by_name[name]
     assert "; not compared with stable: stable drained (canary 100%); " in state.verdict.summary
     assert not [e for e in controller.state().events if e.kind == "check"]
+
+
+@pytest.mark.parametrize("weight", [5, 50, 90, 95])
+def test_a_healthy_canary_is_never_failed_on_usage_at_any_split(demo_controller, weight):
+    """Per-instance cpu and memory are judged only where unequal loads cannot mislead: at 90%
+    stable's one instance idles next to the canary's busy ones (1.5x "more cpu" for the canary),
+    at 5% the other way round. At 50% the loads are alike and the checks judge."""
+    controller, clock = demo_controller
+    assert controller.set_weight(weight, reason="t").ok
+    seen = []
+    for _ in range(120):
+        state = _poll(controller, clock)
+        by_name = {c.name: c for c in state.verdict.checks}
+        seen.append((by_name["cpu vs stable"].result, by_name["memory vs stable"].result))
+        assert Result.FAIL not in seen[-1], (by_name["cpu vs stable"], by_name["memory vs stable"])
+    settled = set(seen[30:])  # past the first minute: the rate windows hold the new split
+    if weight == 50:
+        assert settled == {(Result.PASS, Result.PASS)}
+    elif weight == 5:  # the canary idles: using less proves nothing
+        assert settled == {(Result.NOT_JUDGED, Result.NOT_JUDGED)}
+    else:  # the canary is the busier: 1.5x stable's cpu proves nothing, memory within 1.2x passes
+        assert settled == {(Result.NOT_JUDGED, Result.PASS)}
+    if weight >= 90:  # the canary passes; "all checks passing" alone would be untrue
+        assert state.verdict.result is Result.PASS
+        assert state.verdict.summary.startswith("all checks passing (not judged: cpu vs stable); ")

@@ -96,6 +96,12 @@ def test_no_data_is_never_a_pass():
     assert Verdict.combine((_check(Result.PASS),)).result is Result.PASS
 
 
+def test_a_check_not_judged_neither_passes_nor_holds_a_verdict():
+    assert Verdict.combine((_check(Result.PASS), _check(Result.NOT_JUDGED))).result is Result.PASS
+    assert Verdict.combine((_check(Result.FAIL), _check(Result.NOT_JUDGED))).result is Result.FAIL
+    assert Verdict.combine((_check(Result.NOT_JUDGED),)).result is Result.NODATA  # nothing judged: no verdict
+
+
 def test_a_weight_change_reads_back_what_it_wrote():
     change = WeightChange("sre@bridge", datetime(2026, 11, 27, 9, 14, 43, tzinfo=timezone.utc), 5, 0,
                           "5xx on /pay", action="rollback")

@@ -103,6 +103,7 @@ def typical_results(ts: float | None = None) -> dict:
         "latency_buckets_counter": buckets,
         "cpu_cores": vector([({"version": "stable"}, 0.25), ({"version": "canary"}, 0.3)], ts),
         "memory_bytes": vector([({"version": "stable"}, 1.0e8), ({"version": "canary"}, 1.2e8)], ts),
+        "instances": vector([({"version": "stable"}, 5.0), ({"version": "canary"}, 1.0)], ts),
     }
 
 
@@ -120,7 +121,7 @@ def test_poll_one_query_per_metric_and_values(fake, sources):
     assert first.error is None
     # Exactly one query per metric: the window ones grouped by version (never one per
     # version), the two raw counters unaggregated; the errors come from the requests counter.
-    assert len(fake.requests) == 7
+    assert len(fake.requests) == 8
     assert sorted(r.query for r in fake.requests) == sorted(src.queries.values())
     assert all(r.path == "/api/v1/query" for r in fake.requests)
     assert all('app="x0tta6bl4-app"' in r.query for r in fake.requests)
@@ -133,12 +134,12 @@ def test_poll_one_query_per_metric_and_values(fake, sources):
     assert s.p50_ms == pytest.approx(200.0)
     assert s.p95_ms == pytest.approx(300.0 + 200.0 * (90.25 - 90.25) / (95 - 90.25))
     assert c.p95_ms == pytest.approx(300 + 200 * (4.75 - 4.0) / 0.9)
-    assert (c.cpu_cores, c.memory_bytes) == (0.3, 1.2e8)
+    assert (c.cpu_cores, c.memory_bytes, c.instances, s.instances) == (0.3, 1.2e8, 1.0, 5.0)
     # The first poll has no previous counter values: no counts (no data), not 0.
     assert (c.requests, c.errors, c.histogram, s.requests, s.errors) == (None, None, (), None, None)
     assert first.interval_s == 2.0
     assert abs(first.at.timestamp() - time.time()) < 2
-    assert src.last_poll.queries == 7 and src.last_poll.ok
+    assert src.last_poll.queries == 8 and src.last_poll.ok
 
     requests, buckets = results["requests_counter"], results["latency_buckets_counter"]
     requests.add(req("canary", "c1"), 9)
@@ -155,7 +156,7 @@ def test_poll_one_query_per_metric_and_values(fake, sources):
     assert c.histogram == ((100.0, 1.0), (200.0, 5.0), (300.0, 8.0), (500.0, 10.0), (math.inf, 10.0))
     assert s.histogram == ()  # no bucket series for stable in this answer: no data, not zeros
     assert snap.interval_s == pytest.approx(0.05, abs=0.5)  # the span the counts cover: since the last poll
-    assert len(fake.requests) == 14 and src.last_poll.queries == 7
+    assert len(fake.requests) == 16 and src.last_poll.queries == 8
 
 
 def test_counts_over_several_polls_resets_and_new_pods(fake, sources):
@@ -282,9 +283,9 @@ def test_all_queries_of_a_poll_run_concurrently(sources):
         t0 = time.monotonic()
         src.poll()
         took = time.monotonic() - t0
-    assert len(fake.requests) == 7
-    assert fake.max_in_flight == 7, "every query of a poll must be in flight at once"
-    assert took < 2 * delay, f"7 queries of {delay}s took {took:.2f}s: not concurrent"
+    assert len(fake.requests) == 8
+    assert fake.max_in_flight == 8, "every query of a poll must be in flight at once"
+    assert took < 2 * delay, f"8 queries of {delay}s took {took:.2f}s: not concurrent"
 
 
 def test_business_metrics_one_query_each(fake, sources):
@@ -296,7 +297,7 @@ def test_business_metrics_one_query_each(fake, sources):
     fake.answer("user_conversion_total", vector([({"version": "stable"}, 3.0), ({"version": "canary"}, "NaN")]))
     fake.answer("user_engagement_total", vector([({"version": "canary"}, 1.5), ({"version": "v3"}, 9.0)]))
     snap = src.poll()
-    assert len(fake.requests) == 9
+    assert len(fake.requests) == 10
     assert snap.stable.business == {"conversion": 3.0, "engagement": None}
     assert snap.canary.business == {"conversion": None, "engagement": 1.5}
     assert snap.canary.value("conversion") is None
@@ -324,7 +325,7 @@ def test_no_series_for_zero_errors_over_http(fake, sources):
 
 def test_errors_counter_override(fake, sources):
     src = sources(fake.url, queries={"requests_counter": "my_requests_total", "errors_counter": "my_errors_total"})
-    assert len(src.queries) == 8  # the override adds a query
+    assert len(src.queries) == 9  # the override adds a query
     requests, errs = Counters(), Counters()
     requests.set({"version": "canary", "pod": "a"}, 100)  # no status label: errors from their own counter
     errs.set({"version": "canary", "pod": "a", "code": "UNAVAILABLE"}, 3)

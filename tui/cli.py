@@ -276,6 +276,7 @@ def _metrics_document(sample) -> dict[str, Any]:
         "p99LatencyMs": v("p99_ms"),
         "cpuCores": v("cpu_cores"),
         "memoryBytes": v("memory_bytes"),
+        "instances": v("instances"),
         "business": dict(sample.business) if sample is not None else {},
     }
 

@@ -12,6 +12,7 @@ RESULT_MARK = {
     Result.FAIL: "✗ FAIL",
     Result.NODATA: "? NO DATA",
     Result.WARN: "! HOLD",
+    Result.NOT_JUDGED: "– NOT JUDGED",
 }
 
 

@@ -157,6 +157,7 @@ class VersionSample:
     p99_ms: float | None = None
     cpu_cores: float | None = None  # average per instance
     memory_bytes: float | None = None  # average resident memory per instance
+    instances: float | None = None  # instances the two above are averaged over (None: not known)
     # Counts over the sample interval (since the previous sample), for the statistical judge.
     requests: float | None = None
     errors: float | None = None
@@ -175,7 +176,7 @@ class VersionSample:
 
 _SAMPLE_FIELDS = frozenset(
     ("requests_per_second", "error_rate", "p50_ms", "p95_ms", "p99_ms", "cpu_cores",
-     "memory_bytes", "requests", "errors")
+     "memory_bytes", "instances", "requests", "errors")
 )
 
 
@@ -201,6 +202,9 @@ class Result(str, enum.Enum):
     FAIL = "fail"  # the canary is worse: grounds for rollback
     NODATA = "nodata"  # not enough data yet, or no data at all: never a pass
     WARN = "warn"  # a bound is breached by stable too: the canary is not the cause; hold, do not advance
+    # The data is there but the comparison would say nothing this way round (per-instance usage
+    # of versions under unequal load per instance): neither a pass nor a failure, and not waited for.
+    NOT_JUDGED = "not-judged"
 
 
 @dataclass(frozen=True)
@@ -226,11 +230,13 @@ class Verdict:
     @staticmethod
     def combine(checks: tuple[Check, ...], at: datetime | None = None, summary: str = "") -> "Verdict":
         # Any fail fails; otherwise any missing data means no verdict; never pass on no data.
-        if any(c.result is Result.FAIL for c in checks):
+        # A check not judged now is left out, but a verdict needs at least one judged check.
+        judged = [c for c in checks if c.result is not Result.NOT_JUDGED]
+        if any(c.result is Result.FAIL for c in judged):
             result = Result.FAIL
-        elif not checks or any(c.result is Result.NODATA for c in checks):
+        elif not judged or any(c.result is Result.NODATA for c in judged):
             result = Result.NODATA
-        elif any(c.result is Result.WARN for c in checks):
+        elif any(c.result is Result.WARN for c in judged):
             result = Result.WARN
         else:
             result = Result.PASS

@@ -7,8 +7,14 @@ business checks stay point checks. No data is never a pass.
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from tui.config import Criteria
 from tui.model import Check, MetricsSnapshot, Result, VersionSample
+
+# Instances whose loads (requests/s per instance) are within this factor of each other carry
+# alike loads: their per-instance usage compares as it is.
+COMPARABLE_LOAD = 1.25
 
 
 def _fmt(value: float | None, unit: str) -> str:
@@ -59,18 +65,53 @@ def delta(name: str, metric: str, c: float | None, s: float | None, limit: float
     return Check(name, metric, c, s, bound, Result.PASS if ok else Result.FAIL, why, unit=unit)
 
 
+def load_per_instance(sample: VersionSample) -> float | None:
+    """Requests per second per instance, or None when the instance count is not known."""
+    rps, n = sample.value("requests_per_second"), sample.value("instances")
+    if rps is None or n is None or n <= 0:
+        return None
+    return rps / n
+
+
+def _per_s(value: float) -> str:
+    return f"{value:.1f}" if value < 10 else f"{value:.0f}"
+
+
+def usage_ratio(name: str, metric: str, snap: MetricsSnapshot, limit: float, unit: str) -> Check:
+    """Per-instance usage, canary against stable, judged only where unequal loads cannot mislead.
+
+    Usage grows with the load an instance carries, so between unequal loads the busier
+    version looks costlier (at canary 5% its one instance idles next to stable's busy ones;
+    at 90% the other way round). A canary under less load than stable that still uses more
+    than `limit` times stable fails: at equal load it would use more still. One under more
+    load that stays within passes. The other two readings prove nothing and are not judged.
+    With an instance count unknown, the usage is compared as it is (the guide's check).
+    """
+    c, s = snap.canary, snap.stable
+    check = ratio(name, metric, c.value(metric), s.value(metric), limit, unit)
+    lc, ls = load_per_instance(c), load_per_instance(s)
+    if check.result not in (Result.PASS, Result.FAIL) or not lc or not ls:
+        return check
+    if max(lc, ls) / min(lc, ls) <= COMPARABLE_LOAD:
+        return check
+    canary_lighter = lc < ls
+    if (check.result is Result.PASS) == canary_lighter:
+        return replace(check, result=Result.NOT_JUDGED,
+                       reason=f"unequal load per instance: {_per_s(lc)} vs {_per_s(ls)}/s")
+    if check.result is Result.FAIL:
+        return replace(check, reason=f"{check.reason} at {lc / ls:.2f}x stable's load")
+    return check
+
+
 def resource_checks(criteria: Criteria, snap: MetricsSnapshot, unavailable: str | None = None) -> list[Check]:
     """cpu, memory and business checks; all no-data with the reason `unavailable` when the two
     versions cannot be compared now (one of them serves no traffic: its instances idle)."""
     checks: list[Check] = []
     if criteria.cpu_max_ratio is not None:
-        # Per instance, like memory, not summed per version: the share of traffic must not decide it
-        # (fair only near the same load per instance: README "Automatic progression and the judge").
-        checks.append(ratio("cpu vs stable", "cpu_cores", snap.canary.value("cpu_cores"),
-                            snap.stable.value("cpu_cores"), criteria.cpu_max_ratio, " cores"))
+        # Per instance, like memory, not summed per version: the share of traffic must not decide it.
+        checks.append(usage_ratio("cpu vs stable", "cpu_cores", snap, criteria.cpu_max_ratio, " cores"))
     if criteria.memory_max_ratio is not None:
-        checks.append(ratio("memory vs stable", "memory_bytes", snap.canary.value("memory_bytes"),
-                            snap.stable.value("memory_bytes"), criteria.memory_max_ratio, " B"))
+        checks.append(usage_ratio("memory vs stable", "memory_bytes", snap, criteria.memory_max_ratio, " B"))
     for spec in criteria.business:
         name = spec["name"]
         checks.append(ratio(f"{name} vs stable", name, snap.canary.value(name), snap.stable.value(name),

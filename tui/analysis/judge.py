@@ -64,7 +64,9 @@ FAIL: rolling back would not help.
 A failed check stays failed until `reset()` (the controller resets on every
 weight change): a sequential test's rejection is a decision, not a reading.
 
-cpu, memory and business criteria are the point checks of tui.analysis.criteria.
+cpu, memory and business criteria are the point checks of tui.analysis.criteria; cpu
+and memory per instance are not judged the way unequal loads per instance would mislead
+(criteria.usage_ratio).
 
 Traffic: a version is idle when it counted nothing for `idle_s` and the source's rate
 shows nothing either (a poll between two scrapes counts nothing, but is not idle); a
@@ -615,9 +617,12 @@ class SequentialJudge:
         missing = [c.name for c in verdict.checks if c.result is Result.NODATA and c.name not in explained]
         if missing:
             return f"nothing trending to a rollback{aside}; {near}; no data: {', '.join(missing)}"
+        # A passing verdict leaves out the checks not judged (their rows say why): name them.
+        unjudged = ", ".join(c.name for c in verdict.checks if c.result is Result.NOT_JUDGED)
+        but = f" (not judged: {unjudged})" if unjudged else ""
         if explained:
-            return f"the other checks passing{aside}; {near}"
-        return f"all checks passing; {near}"
+            return f"the other checks passing{but}{aside}; {near}"
+        return f"all checks passing{but}; {near}"
 
 
 def _idle_for(idle_s: float, counted: float, sample: VersionSample, dt: float, drained: bool) -> float:

@@ -9,5 +9,6 @@ PASS = "#3fb950"
 FAIL = "#ff5555"
 NODATA = "#d29922"
 WARN = "#d29922"
+NOT_JUDGED = "#8b949e"  # grey: not a reading to act on
 
 ROLE_COLOR = {"stable": STABLE, "canary": CANARY}

@@ -10,6 +10,10 @@ from textual.containers import VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Static
 
+from tui.app.widgets.checks import RESULT_STYLE
+from tui.formatting import RESULT_MARK
+from tui.model import Result
+
 
 class HelpScreen(ModalScreen[None]):
     BINDINGS = [Binding("escape,question_mark,q", "close", "Close")]
@@ -37,8 +41,28 @@ class HelpScreen(ModalScreen[None]):
                 yield Static("[b]Commands[/b] (after `:`; what follows a command is recorded as your reason)",
                              classes="section")
                 yield Static(commands)
+            yield Static("[b]Checks[/b]", classes="section")
+            yield Static(_legend())
             yield Static(self.about, id="detail")
             yield Static("↑ ↓ PgUp PgDn: scroll    Esc or ?: close", id="keys")
 
     def action_close(self) -> None:
         self.dismiss(None)
+
+
+def _legend() -> Table:
+    """What each mark in the checklist means for the verdict and for automation."""
+    meaning = {
+        Result.PASS: "within the bound (errors and latency: with the confidence in the conf column)",
+        Result.FAIL: "the canary is worse: grounds for rollback (automatic with rollout.autoRollback)",
+        Result.NODATA: "not enough data yet, or none: never a pass; automation waits",
+        Result.WARN: "stable breaches the bound too: rolling back would not help; automation waits",
+        Result.NOT_JUDGED: "the data cannot tell this way round (unequal load per instance): "
+                           "left out of the verdict",
+    }
+    table = Table.grid(padding=(0, 2))
+    table.add_column(no_wrap=True)
+    table.add_column()
+    for result, what in meaning.items():
+        table.add_row(Text(RESULT_MARK[result], style=f"bold {RESULT_STYLE[result]}"), Text(what))
+    return table

@@ -8,13 +8,14 @@ from rich.table import Table
 from rich.text import Text
 from textual.widget import Widget
 
-from tui.app.palette import CANARY, FAIL, NODATA, PASS, STABLE, WARN
+from tui.app.palette import CANARY, FAIL, NODATA, NOT_JUDGED, PASS, STABLE, WARN
 from tui.app.widgets.wrapping import wrap_to_rows
 from tui.formatting import RESULT_MARK, check_value, confidence
 from tui.model import Result, Verdict
 
 BOUND_MIN = 17  # "<= 1.10x stable =" and the start of the threshold
-RESULT_STYLE = {Result.PASS: PASS, Result.FAIL: FAIL, Result.NODATA: NODATA, Result.WARN: WARN}
+RESULT_STYLE = {Result.PASS: PASS, Result.FAIL: FAIL, Result.NODATA: NODATA, Result.WARN: WARN,
+                Result.NOT_JUDGED: NOT_JUDGED}
 
 
 class ChecksPanel(Widget):

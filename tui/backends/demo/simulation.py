@@ -209,11 +209,12 @@ class DemoWorld:
         if replicas > 0:
             # Per instance, as `avg by (version)` gives: an HPA keeps each instance near its target
             # load (20 requests/s), so busy versions compare alike and an idle one runs below it.
-            load = rps / _autoscaled(rps)
+            instances = _autoscaled(rps)
+            load = rps / instances
             cpu = (profile.cpu_base + profile.cpu_per_request * load) * (1 + self.rng.gauss(0, 0.03))
             memory = (profile.memory_base + profile.memory_per_rps * load) * (1 + self.rng.gauss(0, 0.01))
         else:
-            cpu, memory = None, None
+            cpu, memory, instances = None, None, None
         return VersionSample(
             requests_per_second=rps,
             error_rate=(errors / requests) if requests else None,
@@ -222,6 +223,7 @@ class DemoWorld:
             p99_ms=histogram_quantile(window_hist, 0.99),
             cpu_cores=cpu,
             memory_bytes=memory,
+            instances=instances,
             requests=float(unread_requests),
             errors=float(unread_errors),
             histogram=_cumulative(unread_buckets),

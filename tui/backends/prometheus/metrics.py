@@ -2,8 +2,8 @@
 
 How a poll works
 ----------------
-Every query of a poll (7 for the ``http`` preset, 5 for ``istio`` unless cpu/memory are
-given in ``metrics.queries``, plus one per business metric) runs ONCE per poll, never
+Every query of a poll (8 for the ``http`` preset, 5 for ``istio`` unless cpu/memory/instances
+are given in ``metrics.queries``, plus one per business metric) runs ONCE per poll, never
 once per version: the window queries are grouped by the version label in PromQL, the
 two raw counter queries return every series and are split by version here. They run
 concurrently on a small thread pool kept for the source's lifetime, over one keep-alive

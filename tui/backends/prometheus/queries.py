@@ -17,8 +17,11 @@ Query names (each can be replaced in ``metrics.queries`` by name):
                               the requests_counter series whose status matches the preset's 5xx
 ``cpu_cores``                 CPU cores per instance (average over instances), per version
 ``memory_bytes``              resident memory per instance (average over instances), per version
+``instances``                 instances per version (the http preset counts the CPU series): with
+                              requests_per_second it gives the load per instance, which tells
+                              whether the versions' per-instance cpu and memory compare fairly
 
-The window queries (the first three, cpu and memory) are grouped by the version label
+The window queries (the first three, cpu, memory and instances) are grouped by the version label
 in PromQL: one series per version. The ``*_counter`` queries are NOT aggregated: the
 console keeps each series' previous value between polls and takes the increase per
 series client-side (see :mod:`.counters`: counter resets, new and vanished series), then
@@ -53,6 +56,13 @@ kube-state-metrics exporting the pods' ``version`` label, for example::
           (container_memory_working_set_bytes{namespace="shop", container!="", container!="POD"})
           * on (namespace, pod) group_left (label_version) kube_pod_labels{namespace="shop"},
           "destination_version", "$1", "label_version", "(.*)"))
+      instances: >-
+        count by (destination_version) (label_replace(
+          kube_pod_labels{namespace="shop", label_app="x0tta6bl4-app"},
+          "destination_version", "$1", "label_version", "(.*)"))
+
+Without ``instances`` the cpu and memory checks compare the usage per instance as it is,
+however unequal the versions' loads per instance (the guide's check).
 
 Percentiles come from ONE bucket query per poll, with model.histogram_quantile applied on
 the client side, instead of three ``histogram_quantile`` queries: 1 query instead of 3,
@@ -75,6 +85,7 @@ QUERY_NAMES: tuple[str, ...] = (
     "latency_buckets_counter",
     "cpu_cores",
     "memory_bytes",
+    "instances",
 )
 
 # The queries that describe a window (charted, backfilled); the *_counter ones are read
@@ -215,6 +226,9 @@ def preset_queries(preset: str, selector: str = "", version_label: str | None = 
         q["cpu_cores"] = f"avg by ({vl}) (rate({p.cpu_metric}{_sel(sel)}[{w}]))"
     if p.memory_metric:
         q["memory_bytes"] = f"avg by ({vl}) ({p.memory_metric}{_sel(sel)})"
+    if p.cpu_metric:
+        # One CPU series per instance: the count the cpu average is taken over.
+        q["instances"] = f"count by ({vl}) ({p.cpu_metric}{_sel(sel)})"
     return q
 
 
