@@ -253,3 +253,21 @@ async def test_a_poll_landing_while_a_screen_opens_does_not_crash(action):
         assert type(app.screen).__name__ in ("BridgeScreen", "EventLogScreen")
         assert "VERDICT" in str(app.screen.query_one("#verdict").render()) if action == "action_large_print" \
             else app.screen.shown() == list(controller.state().events)
+
+
+def test_the_header_gives_the_scrape_age_when_the_source_knows_it():
+    from dataclasses import replace
+    from datetime import timedelta
+
+    from tui.app.widgets.status import StatusHeader
+
+    controller, clock = make_demo_controller()
+    clock.advance(2)
+    state = controller.poll_once()
+    header = StatusHeader()
+    header.show(state, clock.time())
+    assert " data 0s old " in str(header.render())  # the demo says nothing of scrapes
+    scraped = replace(state.snapshot, scraped_at=state.now - timedelta(seconds=14))
+    header.show(replace(state, snapshot=scraped), clock.time() + 3)
+    assert " data 3s old, scraped 17s ago " in str(header.render())
+    controller.close()

@@ -28,9 +28,11 @@ def test_http_preset_exact_queries_with_selector():
         "memory_bytes": f"avg by (version) (process_resident_memory_bytes{{{sel}}})",
         # one CPU series per instance: the count behind the load per instance
         "instances": f"count by (version) (process_cpu_seconds_total{{{sel}}})",
+        # the scrape's own time (an instant query stamps its answer with the evaluation time)
+        "scrape_time": f"max by (version) (timestamp(http_requests_total{{{sel}}}))",
     }
     assert tuple(q) == tuple(n for n in QUERY_NAMES if n != "errors_counter")  # errors: from requests_counter
-    assert len(q) == 8
+    assert len(q) == 9
 
 
 def test_http_preset_without_selector_has_no_empty_braces():
@@ -72,7 +74,7 @@ def test_sub_second_and_fractional_durations():
 
 def test_istio_preset():
     q = preset_queries("istio", 'destination_service_name="app"', None, window_s=60, interval_s=2)
-    assert set(q) == set(QUERY_NAMES) - {"cpu_cores", "memory_bytes", "instances", "errors_counter"}  # 5 queries
+    assert set(q) == set(QUERY_NAMES) - {"cpu_cores", "memory_bytes", "instances", "errors_counter"}  # 6 queries
     for name, text in q.items():
         assert 'reporter="destination"' in text
         assert 'destination_service_name="app"' in text
@@ -132,6 +134,6 @@ def test_business_queries_are_verbatim_and_named():
                  "minRatioToStable": 0.9}]
     q = build_queries("http", business=business)
     assert q["business:conversion"] == "sum by (version) (rate(user_conversion_total[1m]))"
-    assert len(q) == 9
+    assert len(q) == 10
     with pytest.raises(QueryConfigError, match="twice"):
         build_queries("http", business=business * 2)

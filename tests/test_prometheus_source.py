@@ -104,6 +104,9 @@ def typical_results(ts: float | None = None) -> dict:
         "cpu_cores": vector([({"version": "stable"}, 0.25), ({"version": "canary"}, 0.3)], ts),
         "memory_bytes": vector([({"version": "stable"}, 1.0e8), ({"version": "canary"}, 1.2e8)], ts),
         "instances": vector([({"version": "stable"}, 5.0), ({"version": "canary"}, 1.0)], ts),
+        # each version's newest scrape: canary's is the older, 12 s before the evaluation
+        "scrape_time": vector([({"version": "stable"}, (ts or time.time()) - 3.0),
+                               ({"version": "canary"}, (ts or time.time()) - 12.0)], ts),
     }
 
 
@@ -121,7 +124,7 @@ def test_poll_one_query_per_metric_and_values(fake, sources):
     assert first.error is None
     # Exactly one query per metric: the window ones grouped by version (never one per
     # version), the two raw counters unaggregated; the errors come from the requests counter.
-    assert len(fake.requests) == 8
+    assert len(fake.requests) == 9
     assert sorted(r.query for r in fake.requests) == sorted(src.queries.values())
     assert all(r.path == "/api/v1/query" for r in fake.requests)
     assert all('app="x0tta6bl4-app"' in r.query for r in fake.requests)
@@ -139,7 +142,7 @@ def test_poll_one_query_per_metric_and_values(fake, sources):
     assert (c.requests, c.errors, c.histogram, s.requests, s.errors) == (None, None, (), None, None)
     assert first.interval_s == 2.0
     assert abs(first.at.timestamp() - time.time()) < 2
-    assert src.last_poll.queries == 8 and src.last_poll.ok
+    assert src.last_poll.queries == 9 and src.last_poll.ok
 
     requests, buckets = results["requests_counter"], results["latency_buckets_counter"]
     requests.add(req("canary", "c1"), 9)
@@ -156,7 +159,7 @@ def test_poll_one_query_per_metric_and_values(fake, sources):
     assert c.histogram == ((100.0, 1.0), (200.0, 5.0), (300.0, 8.0), (500.0, 10.0), (math.inf, 10.0))
     assert s.histogram == ()  # no bucket series for stable in this answer: no data, not zeros
     assert snap.interval_s == pytest.approx(0.05, abs=0.5)  # the span the counts cover: since the last poll
-    assert len(fake.requests) == 16 and src.last_poll.queries == 8
+    assert len(fake.requests) == 18 and src.last_poll.queries == 9
 
 
 def test_counts_over_several_polls_resets_and_new_pods(fake, sources):
@@ -283,9 +286,9 @@ def test_all_queries_of_a_poll_run_concurrently(sources):
         t0 = time.monotonic()
         src.poll()
         took = time.monotonic() - t0
-    assert len(fake.requests) == 8
-    assert fake.max_in_flight == 8, "every query of a poll must be in flight at once"
-    assert took < 2 * delay, f"8 queries of {delay}s took {took:.2f}s: not concurrent"
+    assert len(fake.requests) == 9
+    assert fake.max_in_flight == 9, "every query of a poll must be in flight at once"
+    assert took < 2 * delay, f"9 queries of {delay}s took {took:.2f}s: not concurrent"
 
 
 def test_business_metrics_one_query_each(fake, sources):
@@ -297,7 +300,7 @@ def test_business_metrics_one_query_each(fake, sources):
     fake.answer("user_conversion_total", vector([({"version": "stable"}, 3.0), ({"version": "canary"}, "NaN")]))
     fake.answer("user_engagement_total", vector([({"version": "canary"}, 1.5), ({"version": "v3"}, 9.0)]))
     snap = src.poll()
-    assert len(fake.requests) == 10
+    assert len(fake.requests) == 11
     assert snap.stable.business == {"conversion": 3.0, "engagement": None}
     assert snap.canary.business == {"conversion": None, "engagement": 1.5}
     assert snap.canary.value("conversion") is None
@@ -325,7 +328,7 @@ def test_no_series_for_zero_errors_over_http(fake, sources):
 
 def test_errors_counter_override(fake, sources):
     src = sources(fake.url, queries={"requests_counter": "my_requests_total", "errors_counter": "my_errors_total"})
-    assert len(src.queries) == 9  # the override adds a query
+    assert len(src.queries) == 10  # the override adds a query
     requests, errs = Counters(), Counters()
     requests.set({"version": "canary", "pod": "a"}, 100)  # no status label: errors from their own counter
     errs.set({"version": "canary", "pod": "a", "code": "UNAVAILABLE"}, 3)
@@ -385,6 +388,35 @@ def test_a_recent_sample_is_fresh_with_an_injected_clock(fake, sources):
     snap = src.poll()
     assert snap.error is None and snap.canary.requests_per_second == 5.0
     assert snap.at.timestamp() == 1_800_000_000.0  # Prometheus' evaluation time, not ours
+    # The scrape's age is measured on Prometheus's clock (evaluation - scrape: canary's 12 s),
+    # then put on ours: a skewed clock does not age the data.
+    assert snap.scraped_at.timestamp() == pytest.approx(1_800_000_003.9 - 12.0)
+
+
+@pytest.mark.parametrize("scraped_ago,stale", [(59.0, False), (61.0, True)])
+def test_data_last_scraped_longer_ago_than_the_window_is_stale(fake, sources, scraped_ago, stale):
+    """A stalled scrape (or a lagging remote write): Prometheus answers at once, stamped now,
+    with samples that stopped changing; only timestamp() tells."""
+    src = sources(fake.url, interval_s=2.0, window_s=60.0, clock=lambda: 1_800_000_000.5)
+    results = typical_results(ts=1_800_000_000.0)
+    results["scrape_time"] = vector([({"version": "stable"}, 1_800_000_000.0 - 5.0),
+                                     ({"version": "canary"}, 1_800_000_000.0 - scraped_ago)], 1_800_000_000.0)
+    serve(fake, src, results)
+    snap = src.poll()
+    if stale:
+        assert snap.error == "stale data: last scraped 61s ago (longer than metrics.window, 60s)"
+    else:
+        assert snap.error is None
+    assert snap.scraped_at.timestamp() == pytest.approx(1_800_000_000.5 - scraped_ago)
+
+
+def test_without_a_scrape_time_the_age_is_not_known(fake, sources):
+    src = sources(fake.url)
+    results = typical_results()
+    del results["scrape_time"]  # a Prometheus-compatible store that answers it with nothing
+    serve(fake, src, results)
+    snap = src.poll()
+    assert snap.error is None and snap.scraped_at is None
 
 
 @pytest.mark.parametrize("retries", [0, 1, 5])
@@ -587,7 +619,7 @@ def test_from_config_istio_preset_and_versions_from_subsets(fake):
         assert src.versions == ("v1", "v2")
         assert src.version_label == "destination_version"
         assert src.timeout_s == 2.0 and src.retries == 2 and src.window_s == 30.0
-        assert len(src.queries) == 5  # no cpu/memory for istio unless overridden
+        assert len(src.queries) == 6  # no cpu/memory/instances for istio unless overridden
         fake.answer("rate(istio_requests_total", vector([({"destination_version": "v2"}, 7.0),
                                                          ({"destination_version": "v1"}, 3.0)]))
         fake.answer("istio_request_duration_milliseconds_bucket",

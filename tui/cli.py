@@ -310,6 +310,7 @@ def status_document(state) -> dict[str, Any]:
         ],
         "summary": verdict.summary if verdict else "",
         "dataAgeSeconds": state.data_age_s,
+        "scrapeAgeSeconds": state.scrape_age_s,
         "error": state.error,
         "at": state.now.isoformat(),
     }

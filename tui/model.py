@@ -189,6 +189,9 @@ class MetricsSnapshot:
     canary: VersionSample
     interval_s: float = 0.0  # the span the counts cover
     error: str | None = None
+    # When the source last scraped the older of the two versions' newest samples (None: the
+    # source does not say). Prometheus answers with data up to a scrape interval older than `at`.
+    scraped_at: datetime | None = None
 
     def of(self, role: Role) -> VersionSample:
         return self.stable if role == "stable" else self.canary

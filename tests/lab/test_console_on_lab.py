@@ -98,6 +98,12 @@ def test_per_version_numbers_agree_with_the_truth(lab, source):
     assert snap.canary.p95_ms > 1.3 * snap.stable.p95_ms  # the slower canary is seen as slower
     assert snap.canary.error_rate > 4 * snap.stable.error_rate
     assert snap.canary.cpu_cores and snap.stable.memory_bytes  # per-version process metrics arrive
+    assert (snap.canary.instances, snap.stable.instances) == (1.0, 1.0)  # one service per version
+    # timestamp() gives the scrape's own time (the answer's stamp is the evaluation time):
+    # with a 1 s scrape, at most about a second old.
+    scrape_age = time.time() - snap.scraped_at.timestamp()
+    report(f"scrape age on the lab (1 s scrape): {scrape_age:.2f} s")
+    assert 0.0 <= scrape_age <= 2.5
     # The first poll of a source has no previous counter values: no interval counts yet.
     assert snap.canary.requests is None and snap.canary.histogram == ()
     time.sleep(1.5)
@@ -205,7 +211,7 @@ def test_poll_cost_and_fault_detection_time(lab, source):
     median_ms = statistics.median(walls) * 1000
     report(f"poll wall time over 20 polls: median {median_ms:.1f} ms, max {max(walls) * 1000:.1f} ms "
            f"(goal <= 100 ms); queries per poll: {per_poll:g}")
-    assert per_poll == len(src.queries) == 8  # 6 window queries + 2 raw counters (errors: from requests)
+    assert per_poll == len(src.queries) == 9  # 6 window queries, 2 raw counters (errors: from requests), scrape time
     assert median_ms < 500, "far slower than the 100 ms goal on loopback"
 
     # 2) Fault on -> the first poll (every interval) whose canary error rate shows it.

@@ -83,6 +83,13 @@ class ConsoleState:
         return max(0.0, (self.now - self.last_success).total_seconds())
 
     @property
+    def scrape_age_s(self) -> float | None:
+        """How long ago the source scraped the data on screen (None: the source does not say)."""
+        if self.snapshot is None or self.snapshot.scraped_at is None:
+            return None
+        return max(0.0, (self.now - self.snapshot.scraped_at).total_seconds())
+
+    @property
     def stale(self) -> bool:
         age = self.data_age_s
         return self.error is not None or age is None or age > 2 * self.interval_s

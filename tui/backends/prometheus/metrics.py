@@ -2,7 +2,7 @@
 
 How a poll works
 ----------------
-Every query of a poll (8 for the ``http`` preset, 5 for ``istio`` unless cpu/memory/instances
+Every query of a poll (9 for the ``http`` preset, 6 for ``istio`` unless cpu/memory/instances
 are given in ``metrics.queries``, plus one per business metric) runs ONCE per poll, never
 once per version: the window queries are grouped by the version label in PromQL, the
 two raw counter queries return every series and are split by version here. They run
@@ -34,7 +34,11 @@ before now give None; an unreachable, slow or failing Prometheus raises
 BackendError("prometheus at URL: ..."). Prometheus stamps an instant query's samples with
 its evaluation time, not the scrape's (checked on the lab), so the stamp catches a cached
 or replayed answer or a skewed clock; a target that can no longer be scraped drops out of
-the answers by Prometheus's own staleness markers.
+the answers by Prometheus's own staleness markers. The scrape's own time comes from the
+``scrape_time`` query (``timestamp()`` of the requests counter): the snapshot's
+``scraped_at`` is the older of the two versions' newest scrapes, shown as the data's age,
+and a poll whose data was last scraped longer ago than ``metrics.window`` (a stalled scrape,
+a lagging remote write) is stale, like a failed one.
 
 prometheus-api-client (>= 0.7, without pandas) is imported here lazily, when a source is
 made: importing tui.backends.prometheus pulls in neither it nor requests.
@@ -427,12 +431,22 @@ class PrometheusMetrics:
             age = now - (stats.newest_stale or now)
             error = f"stale data: the newest sample is {age:.0f}s old (more than 2 intervals)"
         at = stats.newest if stats.newest is not None else now
+        # The version whose newest scrape is the older one says how old the data on screen is:
+        # measured against the evaluation stamp (both Prometheus's clock, so no skew) and put
+        # on this host's clock.
+        scrapes = [t for v in versions if (t := values[v].get("scrape_time")) is not None]
+        scrape_age = max(0.0, at - min(scrapes)) if scrapes else None
+        scraped_at = None if scrape_age is None else now - scrape_age
+        if error is None and scrape_age is not None and scrape_age > self.window_s:
+            # The rates over the window no longer describe now: a stalled scrape or remote write.
+            error = f"stale data: last scraped {scrape_age:.0f}s ago (longer than metrics.window, {self.window_s:g}s)"
         return MetricsSnapshot(
             at=datetime.fromtimestamp(at, tz=timezone.utc),
             stable=samples[self.stable_version],
             canary=samples[self.canary_version],
             interval_s=span or self.interval_s,
             error=error,
+            scraped_at=None if scraped_at is None else datetime.fromtimestamp(scraped_at, tz=timezone.utc),
         )
 
     def _counts(self, reads: Mapping[str, counters.CounterRead]

@@ -17,6 +17,9 @@ Query names (each can be replaced in ``metrics.queries`` by name):
                               the requests_counter series whose status matches the preset's 5xx
 ``cpu_cores``                 CPU cores per instance (average over instances), per version
 ``memory_bytes``              resident memory per instance (average over instances), per version
+``scrape_time``               when each version's requests were last scraped (the newest
+                              ``timestamp()`` of its requests counter series): how old the
+                              answers are, which an instant query's own stamp does not tell
 ``instances``                 instances per version (the http preset counts the CPU series): with
                               requests_per_second it gives the load per instance, which tells
                               whether the versions' per-instance cpu and memory compare fairly
@@ -86,6 +89,7 @@ QUERY_NAMES: tuple[str, ...] = (
     "cpu_cores",
     "memory_bytes",
     "instances",
+    "scrape_time",
 )
 
 # The queries that describe a window (charted, backfilled); the *_counter ones are read
@@ -229,6 +233,9 @@ def preset_queries(preset: str, selector: str = "", version_label: str | None = 
     if p.cpu_metric:
         # One CPU series per instance: the count the cpu average is taken over.
         q["instances"] = f"count by ({vl}) ({p.cpu_metric}{_sel(sel)})"
+    # An instant query stamps its answer with the evaluation time: the scrape's own time
+    # is only in timestamp().
+    q["scrape_time"] = f"max by ({vl}) (timestamp({req}{every}))"
     return q
 
 
