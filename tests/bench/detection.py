@@ -69,9 +69,10 @@ class Series:
     _req: list[float] = field(default_factory=lambda: [0.0])
     _err: list[float] = field(default_factory=lambda: [0.0])
     _hist: list[tuple[float, ...]] = field(default_factory=list)
+    instances: list[float | None] = field(default_factory=list)
 
     def add(self, requests: float, errors: float, cumulative: tuple[float, ...], cpu: float | None,
-            memory: float | None) -> None:
+            memory: float | None, instances: float | None = None) -> None:
         self._req.append(self._req[-1] + requests)
         self._err.append(self._err[-1] + errors)
         if not self._hist:
@@ -79,9 +80,11 @@ class Series:
         self._hist.append(tuple(map(add, self._hist[-1], cumulative)))
         self.cpu.append(cpu)
         self.memory.append(memory)
+        self.instances.append(instances)
 
     def copy(self) -> "Series":
-        return Series(list(self.cpu), list(self.memory), list(self._req), list(self._err), list(self._hist))
+        return Series(list(self.cpu), list(self.memory), list(self._req), list(self._err), list(self._hist),
+                      list(self.instances))
 
     def requests_between(self, start: int, end: int) -> float:
         """Requests in seconds [start, end)."""
@@ -111,7 +114,7 @@ def _record_second(world: DemoWorld, clock: ManualClock, stable: Series, canary:
     s, c, _ = world.take_samples()
     for series, sample in ((stable, s), (canary, c)):
         series.add(sample.requests or 0.0, sample.errors or 0.0, tuple(n for _, n in sample.histogram),
-                   sample.cpu_cores, sample.memory_bytes)
+                   sample.cpu_cores, sample.memory_bytes, sample.instances)
     return tuple(b for b, _ in s.histogram)
 
 

@@ -70,6 +70,7 @@ def _sample(series: "Series", start: int, end: int, bounds: tuple[float, ...]) -
         error_rate=errors / requests if requests else None,
         cpu_cores=series.cpu[end - 1],
         memory_bytes=series.memory[end - 1],
+        instances=series.instances[end - 1],
         requests=float(requests),
         errors=float(errors),
         histogram=tuple(zip(bounds, hist)),

@@ -41,10 +41,12 @@ class StatusHeader(Widget):
         if age is None:
             data = " no data yet " if s.error is None else " NO DATA "
         else:
-            # The poll's age, and (from Prometheus) the scrape's: up to a scrape interval older.
-            at = s.snapshot.scraped_at if s.snapshot is not None and not s.error else None
-            scrape = f", scraped {format_duration(max(0.0, self.now - at.timestamp()))} ago" if at else ""
-            data = f" data {format_duration(age)} old{scrape} " + ("STALE " if stale else "")
+            # How old the numbers are: since the scrape when the source tells it (Prometheus: up
+            # to a scrape interval before the poll), else since the poll. STALE is about the polls.
+            at = s.snapshot.scraped_at if s.snapshot is not None else None
+            if at is not None:
+                age = max(age, self.now - at.timestamp())
+            data = f" data {format_duration(age)} old " + ("STALE " if stale else "")
         text.append("  ")
         text.append(data, style="bold white on #b62324" if stale else "black on #3fb950")
         if s.automation:
