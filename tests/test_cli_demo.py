@@ -50,3 +50,21 @@ def test_a_demo_write_says_it_does_not_outlast_the_command(capsys):
     ]
     _, doc = _status(capsys)
     assert doc["weights"] == {"stable": 95, "canary": 5}  # as it said
+
+
+def test_options_before_the_verb_count_as_after_it(capsys):
+    # argparse let a verb's own default reset an option given before the verb: `--read-only`
+    # before `set-weight` was dropped and the write went through.
+    assert main(["--read-only", "set-weight", "20", "--demo"]) == 1
+    assert "set-weight refused: read-only" in capsys.readouterr().err
+    assert main(["--demo", "status", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["weights"] == {"stable": 95, "canary": 5}
+    assert main(["--demo", "status", "-c", "configs/demo.yaml"]) == 2
+    assert "--config and --demo: give one" in capsys.readouterr().err
+
+
+def test_the_text_status_lines_up_every_mark(capsys):
+    assert main(["status", "--demo"]) == 0
+    rows = [line for line in capsys.readouterr().out.splitlines() if " <= " in line]  # the checks
+    assert len(rows) == 6 and any("NOT JUDGED" in r for r in rows)
+    assert len({r.index(" canary ") for r in rows}) == 1, rows

@@ -18,16 +18,24 @@ from tui.formatting import RESULT_MARK, check_value, ms, pct, rate
 from tui.model import Result
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+MARK_WIDTH = max(len(mark) for mark in RESULT_MARK.values())
 
 
-def _common(p: argparse.ArgumentParser) -> None:
+# A verb's copy of an option given before the verb must not reset it: argparse lets a
+# subparser's default overwrite what the main parser read (`--read-only set-weight 20` wrote).
+# The verbs' copies default to SUPPRESS (absent unless given); the main parser holds the defaults.
+_UNSET = argparse.SUPPRESS
+
+
+def _common(p: argparse.ArgumentParser, top: bool = False) -> None:
+    keep = {} if top else {"default": _UNSET}
     src = p.add_mutually_exclusive_group()
-    src.add_argument("--config", "-c", metavar="FILE", help="rollout config (YAML)")
-    src.add_argument("--demo", action="store_true", help="the built-in demo rollout (no file needed)")
-    p.add_argument("--context", metavar="CTX", help="kubeconfig context (default: current)")
-    p.add_argument("--speed", type=_speed, default=None,
+    src.add_argument("--config", "-c", metavar="FILE", help="rollout config (YAML)", **keep)
+    src.add_argument("--demo", action="store_true", help="the built-in demo rollout (no file needed)", **keep)
+    p.add_argument("--context", metavar="CTX", help="kubeconfig context (default: current)", **keep)
+    p.add_argument("--speed", type=_speed, default=None if top else _UNSET,
                    help="demo: simulated seconds per real second, or 'max' (run: time jumps from poll to poll)")
-    p.add_argument("--fault", choices=("none", "errors", "latency"), default=None,
+    p.add_argument("--fault", choices=("none", "errors", "latency"), default=None if top else _UNSET,
                    help="demo: the canary's fault at start")
 
 
@@ -51,7 +59,7 @@ def _speed(text: str) -> float | str:
 
 
 def _writer(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--read-only", "--readonly", action="store_true",  # --readonly: k9s spells it so
+    p.add_argument("--read-only", "--readonly", action="store_true", default=_UNSET,  # k9s spells it --readonly
                    help="refuse to write (for shared terminals and scripts)")
     p.add_argument("--force", action="store_true",
                    help="write even when another controller (Flagger, Argo, GitOps) owns the routes")
@@ -63,7 +71,7 @@ def build_parser() -> argparse.ArgumentParser:
         prog="canary-console",
         description="Watch and steer a canary rollout: a live console, or one verb at a time.",
     )
-    _common(parser)
+    _common(parser, top=True)
     parser.add_argument("--read-only", "--readonly", action="store_true", help="watch only: every write is disabled")
     parser.add_argument("--large", action="store_true",
                         help="open in large print (weights, verdict, p95s, error rates, last decision)")
@@ -104,7 +112,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--timeout", metavar="DURATION", default=None,
                    help="roll back and exit 1 if not promoted within this time (e.g. 2h)")
     p.add_argument("--force", action="store_true", help="drive even when another controller owns the routes")
-    p.add_argument("--read-only", "--readonly", action="store_true", help="refuse to write (it then exits 1 at once)")
+    p.add_argument("--read-only", "--readonly", action="store_true", default=_UNSET,
+                   help="refuse to write (it then exits 1 at once)")
     return parser
 
 
@@ -127,6 +136,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         args = parser.parse_args(argv)
     except SystemExit as exc:  # bad usage (exit 2) or --help (0): a status, also when called in-process
         return int(exc.code or 0)
+    if args.config and args.demo:  # one before the verb, the other after it: argparse cannot tell
+        print("canary-console: --config and --demo: give one", file=sys.stderr)
+        return EXIT_USAGE
     if args.verb == "lab":
         return run_lab_console(read_only=args.read_only, large=args.large)
     try:
@@ -358,7 +370,7 @@ def render_status(doc: dict[str, Any]) -> str:
     lines.append(f"verdict: {doc['verdict'].upper()}")
     for c in doc["checks"]:
         mark = RESULT_MARK[Result(c["result"])]
-        lines.append(f"  {mark:<10} {c['name']:<30} canary {check_value(c['canary'], c['unit']):>9}  "
+        lines.append(f"  {mark:<{MARK_WIDTH}} {c['name']:<30} canary {check_value(c['canary'], c['unit']):>9}  "
                      f"stable {check_value(c['stable'], c['unit']):>9}  {c['bound']}  {c['reason']}")
     if doc["summary"]:
         lines.append(doc["summary"])
