@@ -17,14 +17,14 @@ Query names (each can be replaced in ``metrics.queries`` by name):
                               the requests_counter series whose status matches the preset's 5xx
 ``cpu_cores``                 CPU cores per instance (average over instances), per version
 ``memory_bytes``              resident memory per instance (average over instances), per version
-``scrape_time``               when each version's requests were last scraped (the newest
-                              ``timestamp()`` of its requests counter series): how old the
-                              answers are, which an instant query's own stamp does not tell
 ``instances``                 instances per version (the http preset counts the CPU series): with
                               requests_per_second it gives the load per instance, which tells
                               whether the versions' per-instance cpu and memory compare fairly
+``scrape_time``               when each version's requests were last scraped (the newest
+                              ``timestamp()`` of its requests counter series): how old the
+                              answers are, which an instant query's own stamp does not tell
 
-The window queries (the first three, cpu, memory and instances) are grouped by the version label
+The window queries (the first three, cpu, memory, instances, scrape_time) are grouped by the version label
 in PromQL: one series per version. The ``*_counter`` queries are NOT aggregated: the
 console keeps each series' previous value between polls and takes the increase per
 series client-side (see :mod:`.counters`: counter resets, new and vanished series), then
