@@ -2,7 +2,7 @@
 
 import json
 
-from tui.cli import main
+from tui.cli import build_parser, main
 
 
 def _status(capsys, *args):
@@ -61,6 +61,9 @@ def test_options_before_the_verb_count_as_after_it(capsys):
     assert json.loads(capsys.readouterr().out)["weights"] == {"stable": 95, "canary": 5}
     assert main(["--demo", "status", "-c", "configs/demo.yaml"]) == 2
     assert "--config and --demo: give one" in capsys.readouterr().err
+    for argv in (["lab", "--read-only", "--large"], ["--read-only", "--large", "lab"]):
+        args = build_parser().parse_args(argv)
+        assert (args.verb, args.read_only, args.large) == ("lab", True, True)
 
 
 def test_the_text_status_lines_up_every_mark(capsys):

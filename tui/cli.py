@@ -103,8 +103,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--format", choices=("md", "json"), default="md")
     p.add_argument("--output", "-o", metavar="FILE", help="write here instead of standard output")
 
-    sub.add_parser("lab", help="the console on the real local lab: two instrumented services, "
-                               "load split by the console's weights, a real Prometheus")
+    p = sub.add_parser("lab", help="the console on the real local lab: two instrumented services, "
+                                   "load split by the console's weights, a real Prometheus")
+    p.add_argument("--read-only", "--readonly", action="store_true", default=_UNSET,
+                   help="watch only: every write is disabled")
+    p.add_argument("--large", action="store_true", default=_UNSET, help="open in large print")
 
     p = sub.add_parser("run", help="drive the automatic progression headless (CI gate): "
                                    "exit 0 promoted, 1 rolled back, 3 held by someone else's change")
