@@ -247,6 +247,8 @@ def test_a_canary_set_to_0_is_idle_by_its_counts_while_its_rate_drains():
     for _ in range(5):
         f.poll(sample(0, 0, rps=40.0), stable_sample(2000, 10, rps=1000.0))
     assert f.check(ERROR_ABS).reason == "no canary requests in the last 10 s"
+    # What was counted before the write is not the canary now: no value, not 1.11%.
+    assert f.check(ERROR_ABS).canary is None and f.check(ERROR_ABS).stable == pytest.approx(0.005)
     assert f.verdict.summary == "no canary requests in the last 10 s: nothing can be decided"
     f.poll(sample(3, 0, rps=40.0), stable_sample(2000, 10, rps=1000.0))  # a header route's requests
     assert f.check(ERROR_ABS).reason.startswith("not enough data yet")

@@ -428,7 +428,8 @@ class SequentialJudge:
         if self._canary_missing or not self._canary_seen:
             return check(Result.NODATA, self._no_counts_reason(), None)
         if (idle := self._canary_idle()) is not None:
-            return check(Result.NODATA, idle, None)
+            # The few requests counted since the reset (scraped after a rollback) are not the canary now.
+            return check(Result.NODATA, idle, None, cv=None)
         rel = name in (ERROR_REL, LATENCY_REL)
         if rel and self._stable_missing:
             return check(Result.NODATA, "no stable counts in the latest sample", None)
