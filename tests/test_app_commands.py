@@ -1,5 +1,7 @@
 """The `:` command line and the `/` event filter: parsed in plain Python, carried out through the controller."""
 
+from dataclasses import replace
+
 import pytest
 from textual.widgets import Input
 
@@ -280,3 +282,19 @@ async def test_the_cursor_blinks_only_on_a_live_console(poll):
         await pilot.press("escape", "w")
         await pilot.pause()
         assert app.screen.query_one("#weight", Input).cursor_blink is poll
+
+
+async def test_the_traffic_panel_shows_what_the_versions_served():
+    """The weights are what was asked; the served share is what the metrics saw, over the window."""
+    app, controller = _app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        await _settle(pilot)
+        panel = app.query_one(TrafficPanel)
+        snap = app.state.snapshot
+        c, s = snap.canary.requests_per_second, snap.stable.requests_per_second
+        text = str(panel.render())
+        assert f"Served canary {c / (c + s) * 100:.1f}% of {c + s:.1f}/s" in text
+        assert 0.02 < c / (c + s) < 0.08  # the demo honours the 5% weight
+        stale = replace(app.state, error="prometheus at http://x: timed out after 1.0s")
+        app.apply_state(stale)
+        assert "Served" not in str(panel.render())  # no fresh numbers, no served share

@@ -27,7 +27,7 @@ from tui.app.widgets.charts import MetricChart
 from tui.app.widgets.checks import ChecksPanel
 from tui.app.widgets.events import EventPanel
 from tui.app.widgets.status import StatusHeader
-from tui.app.widgets.traffic import TrafficPanel
+from tui.app.widgets.traffic import MeasuredShare, TrafficPanel
 from tui.backends.demo.simulation import FAULTS
 from tui.config.keys import KEY_DEFAULTS, display_keys
 from tui.controller import ActionResult, ConsoleState, RolloutController
@@ -213,7 +213,8 @@ class CanaryApp(App[None]):
         now = state.now.timestamp()
         with self.batch_update():
             self.query_one(StatusHeader).show(state, now)
-            self.query_one(TrafficPanel).show(state.split, state.steps, state.promote, state.now)
+            measured = None if state.stale else MeasuredShare.of(state.snapshot)
+            self.query_one(TrafficPanel).show(state.split, state.steps, state.promote, state.now, measured)
             self.query_one(ChecksPanel).show(state.verdict, state.data_problem)
             for chart in self._charts:
                 chart.show(state.history, now)

@@ -1,12 +1,15 @@
 """Traffic split: every route, its match, and its weights as a bar with numbers.
 
-Below the routes, when there is room: the last weight change as the router stores it (who,
+Below the routes, when there is room: the canary's share of the requests as the metrics
+measure it (the weights are what was asked; this is what the versions served, so a route
+that did not take effect shows); the last weight change as the router stores it (who,
 when, from, to, why), so every console on the rollout, read-only ones too, shows who moved
 the weights last and why; then the plan (rollout.steps, the current weight marked).
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 
 from rich.text import Text
@@ -15,7 +18,25 @@ from textual.widget import Widget
 from tui.app.palette import CANARY, STABLE
 from tui.durations import format_duration
 from tui.formatting import hhmmss
-from tui.model import Route, TrafficSplit, WeightChange
+from tui.model import MetricsSnapshot, Route, TrafficSplit, WeightChange
+
+
+@dataclass(frozen=True)
+class MeasuredShare:
+    """What the versions served over the metrics window: the canary's share and the total rate."""
+
+    canary_share: float
+    total_rps: float
+
+    @staticmethod
+    def of(snapshot: MetricsSnapshot | None) -> "MeasuredShare | None":
+        if snapshot is None or snapshot.error:
+            return None
+        c = snapshot.canary.value("requests_per_second")
+        s = snapshot.stable.value("requests_per_second")
+        if c is None or s is None or c + s <= 0:
+            return None
+        return MeasuredShare(c / (c + s), c + s)
 
 
 class TrafficPanel(Widget):
@@ -25,11 +46,13 @@ class TrafficPanel(Widget):
         self.steps: tuple[int, ...] = ()
         self.promote = "manual"
         self.now: datetime | None = None
+        self.measured: MeasuredShare | None = None
         self.border_title = "Traffic split"
 
     def show(self, split: TrafficSplit | None, steps: tuple[int, ...] = (), promote: str = "manual",
-             now: datetime | None = None) -> None:
+             now: datetime | None = None, measured: MeasuredShare | None = None) -> None:
         self.split, self.steps, self.promote, self.now = split, steps, promote, now
+        self.measured = measured
         self.refresh()
 
     def render(self) -> Text:
@@ -37,9 +60,11 @@ class TrafficPanel(Widget):
             return Text("reading the traffic split…", style="dim")
         width, height = self.size.width, self.size.height
         lines = self.lines(width)
-        # The last change, then the plan, fill the room the routes leave; they never size the row.
-        for section in (self.change_lines(width), self.plan_lines(width)):
-            room = height - len(lines) - 1
+        # What was served (right under the routes it checks), the last change, then the plan fill
+        # the room the routes leave; they never size the row.
+        sections = ((self.measured_lines(width), 0), (self.change_lines(width), 1), (self.plan_lines(width), 1))
+        for section, gap in sections:
+            room = height - len(lines) - gap
             if not section or room < min(2, len(section)):
                 continue
             shown = section[:room]
@@ -48,7 +73,7 @@ class TrafficPanel(Widget):
                 last.truncate(max(1, width - 1))
                 last.append("…")
                 shown[-1] = last
-            lines += [Text(""), *shown]
+            lines += [Text("")] * gap + shown
         return Text("\n").join(lines)
 
     def lines(self, width: int) -> list[Text]:
@@ -130,6 +155,19 @@ class TrafficPanel(Widget):
         rows = row.wrap(self.app.console, max(20, width), overflow="fold")
         head.truncate(width, overflow="ellipsis")
         return [head, *rows]
+
+    def measured_lines(self, width: int) -> list[Text]:
+        """The canary's share of the requests served, over the metrics window, or nothing without fresh data."""
+        m = self.measured
+        if m is None:
+            return []
+        # One line, like every rate on screen over metrics.window: the plan below keeps its room.
+        row = Text("Served ", style="bold")
+        row.append("canary ", style=f"bold {CANARY}")
+        row.append(f"{m.canary_share * 100:.1f}%", style="bold")
+        row.append(f" of {m.total_rps:.1f}/s")
+        row.truncate(width, overflow="ellipsis")
+        return [row]
 
     def change_lines(self, width: int) -> list[Text]:
         """The last weight change: when (and how long ago), from -> to, by whom, why."""
