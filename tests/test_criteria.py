@@ -49,10 +49,30 @@ def test_a_more_loaded_canary_within_the_bound_passes():
 
 
 @pytest.mark.parametrize("canary_cpu,result", [(0.13, Result.PASS), (0.17, Result.FAIL)])
-def test_alike_loads_compare_as_they_are(canary_cpu, result):
-    check = cpu(snap(18.0, 1, canary_cpu, 80.0, 4, 0.13))  # 18 and 20 req/s per instance: within 25%
+def test_near_alike_loads_decide_as_the_guides_check_does(canary_cpu, result):
+    check = cpu(snap(18.0, 1, canary_cpu, 80.0, 4, 0.13))  # 18 and 20 req/s per instance
     assert check.result is result
-    assert "load" not in check.reason
+    if result is Result.FAIL:
+        assert check.reason == "canary/stable = 1.31x at 0.90x stable's load"
+
+
+def test_equal_loads_compare_as_they_are():
+    check = cpu(snap(50.0, 2.5, 0.155, 50.0, 2.5, 0.13))
+    assert check.result is Result.PASS and check.reason == ""
+    check = cpu(snap(50.0, 2.5, 0.16, 50.0, 2.5, 0.13))
+    assert check.result is Result.FAIL and check.reason == "canary/stable = 1.23x"
+
+
+def test_a_more_loaded_canary_over_what_its_load_explains_fails():
+    # 2x stable's load explains at most 2x stable's usage: 2.56x is over 1.2 x that.
+    check = cpu(snap(90.0, 4.5, 0.23, 10.0, 1, 0.09))
+    assert check.result is Result.FAIL
+    assert check.reason == "canary/stable = 2.56x at 2.00x stable's load"
+
+
+def test_a_less_loaded_canary_within_the_bound_even_at_stables_load_passes():
+    # Scaled up to stable's load (x3.8) the canary's 0.03 is 0.114: within 1.2 x 0.13.
+    assert cpu(snap(5.0, 1, 0.03, 95.0, 5, 0.13)).result is Result.PASS
 
 
 @pytest.mark.parametrize("canary_instances,stable_instances", [(None, 5), (1, None), (0, 5)])

@@ -12,10 +12,6 @@ from dataclasses import replace
 from tui.config import Criteria
 from tui.model import Check, MetricsSnapshot, Result, VersionSample
 
-# Instances whose loads (requests/s per instance) are within this factor of each other carry
-# alike loads: their per-instance usage compares as it is.
-COMPARABLE_LOAD = 1.25
-
 
 def _fmt(value: float | None, unit: str) -> str:
     if value is None:
@@ -78,29 +74,33 @@ def _per_s(value: float) -> str:
 
 
 def usage_ratio(name: str, metric: str, snap: MetricsSnapshot, limit: float, unit: str) -> Check:
-    """Per-instance usage, canary against stable, judged only where unequal loads cannot mislead.
+    """Per-instance usage, canary against stable, judged as far as unequal loads allow.
 
     Usage grows with the load an instance carries, so between unequal loads the busier
     version looks costlier (at canary 5% its one instance idles next to stable's busy ones;
-    at 90% the other way round). A canary under less load than stable that still uses more
-    than `limit` times stable fails: at equal load it would use more still. One under more
-    load that stays within passes. The other two readings prove nothing and are not judged.
-    With an instance count unknown, the usage is compared as it is (the guide's check).
+    at 90% the other way round). With usage = base + cost x load (both >= 0), the canary at
+    stable's load per instance would use between its usage now and that usage scaled by the
+    ratio of the loads. The check fails when even the lower end is over `limit` x stable,
+    passes when even the upper end is within, and is not judged when the bound falls
+    between: the data cannot tell. With an instance count unknown, the usage is compared as
+    it is (the guide's check).
     """
     c, s = snap.canary, snap.stable
-    check = ratio(name, metric, c.value(metric), s.value(metric), limit, unit)
+    used, reference = c.value(metric), s.value(metric)
+    check = ratio(name, metric, used, reference, limit, unit)
     lc, ls = load_per_instance(c), load_per_instance(s)
-    if check.result not in (Result.PASS, Result.FAIL) or not lc or not ls:
+    if check.result not in (Result.PASS, Result.FAIL) or used is None or reference is None:
         return check
-    if max(lc, ls) / min(lc, ls) <= COMPARABLE_LOAD:
+    if not lc or not ls or lc == ls:
         return check
-    canary_lighter = lc < ls
-    if (check.result is Result.PASS) == canary_lighter:
-        return replace(check, result=Result.NOT_JUDGED,
-                       reason=f"unequal load per instance: {_per_s(lc)} vs {_per_s(ls)}/s")
-    if check.result is Result.FAIL:
-        return replace(check, reason=f"{check.reason} at {lc / ls:.2f}x stable's load")
-    return check
+    low, high = sorted((used, used * ls / lc))  # the canary's usage at stable's load, at most and least
+    if low > limit * reference:
+        return replace(check, result=Result.FAIL, reason=f"canary/stable = {used / reference:.2f}x "
+                                                          f"at {lc / ls:.2f}x stable's load")
+    if high <= limit * reference:
+        return replace(check, result=Result.PASS, reason="")
+    return replace(check, result=Result.NOT_JUDGED,
+                   reason=f"unequal load per instance: {_per_s(lc)} vs {_per_s(ls)}/s")
 
 
 def resource_checks(criteria: Criteria, snap: MetricsSnapshot, unavailable: str | None = None) -> list[Check]:
