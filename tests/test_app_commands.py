@@ -1,6 +1,7 @@
 """The `:` command line and the `/` event filter: parsed in plain Python, carried out through the controller."""
 
 from dataclasses import replace
+from datetime import timedelta
 
 import pytest
 from textual.widgets import Input
@@ -295,6 +296,11 @@ async def test_the_traffic_panel_shows_what_the_versions_served():
         text = str(panel.render())
         assert f"Served canary {c / (c + s) * 100:.1f}% of {c + s:.1f}/s" in text
         assert 0.02 < c / (c + s) < 0.08  # the demo honours the 5% weight
+        # For one window after a change the rates mix the traffic before it: no share until then.
+        await _command(pilot, "weight 10 next step")
+        change = controller.current_split().last_change.at
+        text = str(panel.render())
+        assert f"Served settling until {(change + timedelta(seconds=60)).strftime('%H:%M:%S')}" in text
         stale = replace(app.state, error="prometheus at http://x: timed out after 1.0s")
         app.apply_state(stale)
         assert "Served" not in str(panel.render())  # no fresh numbers, no served share

@@ -10,7 +10,7 @@ the weights last and why; then the plan (rollout.steps, the current weight marke
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from rich.text import Text
 from textual.widget import Widget
@@ -47,12 +47,13 @@ class TrafficPanel(Widget):
         self.promote = "manual"
         self.now: datetime | None = None
         self.measured: MeasuredShare | None = None
+        self.window_s = 60.0
         self.border_title = "Traffic split"
 
     def show(self, split: TrafficSplit | None, steps: tuple[int, ...] = (), promote: str = "manual",
-             now: datetime | None = None, measured: MeasuredShare | None = None) -> None:
+             now: datetime | None = None, measured: MeasuredShare | None = None, window_s: float = 60.0) -> None:
         self.split, self.steps, self.promote, self.now = split, steps, promote, now
-        self.measured = measured
+        self.measured, self.window_s = measured, window_s
         self.refresh()
 
     def render(self) -> Text:
@@ -162,6 +163,14 @@ class TrafficPanel(Widget):
         if m is None:
             return []
         # One line, like every rate on screen over metrics.window: the plan below keeps its room.
+        change = self.split.last_change if self.split else None
+        if change is not None and self.now is not None:
+            clean_at = change.at + timedelta(seconds=self.window_s)
+            if self.now < clean_at:  # the window still holds traffic from before the change
+                row = Text("Served ", style="bold")
+                row.append(f"settling until {hhmmss(clean_at)}", style="dim")
+                row.truncate(width, overflow="ellipsis")
+                return [row]
         row = Text("Served ", style="bold")
         row.append("canary ", style=f"bold {CANARY}")
         row.append(f"{m.canary_share * 100:.1f}%", style="bold")
