@@ -93,7 +93,7 @@ def usage_ratio(name: str, metric: str, snap: MetricsSnapshot, limit: float, uni
         return check
     if not lc or not ls or lc == ls:
         return check
-    low, high = sorted((used, used * ls / lc))  # the canary's usage at stable's load, at most and least
+    low, high = sorted((used, used * ls / lc))  # the canary's usage at stable's load: at least, at most
     if low > limit * reference:
         return replace(check, result=Result.FAIL, reason=f"canary/stable = {used / reference:.2f}x "
                                                           f"at {lc / ls:.2f}x stable's load")
