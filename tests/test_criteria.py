@@ -1,4 +1,4 @@
-"""The resource checks: per-instance usage judged only the way unequal loads cannot mislead."""
+"""The resource checks: per-instance usage judged as far as the loads per instance explain it."""
 
 from datetime import datetime, timezone
 
@@ -23,56 +23,40 @@ def cpu(s: MetricsSnapshot):
     return usage_ratio("cpu vs stable", "cpu_cores", s, 1.2, " cores")
 
 
-def test_a_less_loaded_canary_using_less_proves_nothing():
-    # Canary 5%: one instance at 5 req/s next to stable's at 19: it idles, so it looks cheap.
-    check = cpu(snap(5.0, 1, 0.07, 95.0, 5, 0.13))
-    assert check.result is Result.NOT_JUDGED
-    assert check.reason == "unequal load per instance: 5.0 vs 19/s"
-    assert (check.canary, check.stable) == (0.07, 0.13)  # the numbers stay on screen
-
-
-def test_a_less_loaded_canary_using_more_fails_all_the_same():
-    check = cpu(snap(5.0, 1, 0.20, 95.0, 5, 0.13))  # at equal load it would use more still
-    assert check.result is Result.FAIL
-    assert check.reason == "canary/stable = 1.54x at 0.26x stable's load"
-
-
-def test_a_more_loaded_canary_over_the_bound_proves_nothing():
+# (canary req/s, instances, cores; stable req/s, instances, cores) -> result, reason. Bound: 1.2x.
+CASES = {
+    # Canary 5%: its one instance at 5 req/s idles next to stable's at 19, so it looks cheap.
+    "less loaded, using less: proves nothing": (
+        (5.0, 1, 0.07, 95.0, 5, 0.13), Result.NOT_JUDGED, "unequal load per instance: 5.0 vs 19/s"),
+    # At stable's load it would use more still.
+    "less loaded, using more: fails all the same": (
+        (5.0, 1, 0.20, 95.0, 5, 0.13), Result.FAIL, "canary/stable = 1.54x at 0.26x stable's load"),
+    # Scaled up to stable's load (x3.8) its 0.03 is 0.114: within 1.2 x 0.13.
+    "less loaded, within the bound even at stable's load: passes": (
+        (5.0, 1, 0.03, 95.0, 5, 0.13), Result.PASS, ""),
     # Canary 90%: stable's one instance at 10 req/s looks cheap next to the canary's at 20.
-    check = cpu(snap(90.0, 4.5, 0.13, 10.0, 1, 0.09))
-    assert check.result is Result.NOT_JUDGED
-    assert check.reason == "unequal load per instance: 20 vs 10/s"
-
-
-def test_a_more_loaded_canary_within_the_bound_passes():
-    assert cpu(snap(90.0, 4.5, 0.10, 10.0, 1, 0.09)).result is Result.PASS
-
-
-@pytest.mark.parametrize("canary_cpu,result", [(0.13, Result.PASS), (0.17, Result.FAIL)])
-def test_near_alike_loads_decide_as_the_guides_check_does(canary_cpu, result):
-    check = cpu(snap(18.0, 1, canary_cpu, 80.0, 4, 0.13))  # 18 and 20 req/s per instance
-    assert check.result is result
-    if result is Result.FAIL:
-        assert check.reason == "canary/stable = 1.31x at 0.90x stable's load"
-
-
-def test_equal_loads_compare_as_they_are():
-    check = cpu(snap(50.0, 2.5, 0.155, 50.0, 2.5, 0.13))
-    assert check.result is Result.PASS and check.reason == ""
-    check = cpu(snap(50.0, 2.5, 0.16, 50.0, 2.5, 0.13))
-    assert check.result is Result.FAIL and check.reason == "canary/stable = 1.23x"
-
-
-def test_a_more_loaded_canary_over_what_its_load_explains_fails():
+    "more loaded, over the bound: proves nothing": (
+        (90.0, 4.5, 0.13, 10.0, 1, 0.09), Result.NOT_JUDGED, "unequal load per instance: 20 vs 10/s"),
+    "more loaded, within the bound: passes": (
+        (90.0, 4.5, 0.10, 10.0, 1, 0.09), Result.PASS, ""),
     # 2x stable's load explains at most 2x stable's usage: 2.56x is over 1.2 x that.
-    check = cpu(snap(90.0, 4.5, 0.23, 10.0, 1, 0.09))
-    assert check.result is Result.FAIL
-    assert check.reason == "canary/stable = 2.56x at 2.00x stable's load"
+    "more loaded, over what its load explains: fails": (
+        (90.0, 4.5, 0.23, 10.0, 1, 0.09), Result.FAIL, "canary/stable = 2.56x at 2.00x stable's load"),
+    # 18 and 20 req/s per instance: the interval is narrow, the guide's reading stands.
+    "near alike loads, within: passes": ((18.0, 1, 0.13, 80.0, 4, 0.13), Result.PASS, ""),
+    "near alike loads, over: fails": (
+        (18.0, 1, 0.17, 80.0, 4, 0.13), Result.FAIL, "canary/stable = 1.31x at 0.90x stable's load"),
+    "equal loads, within: passes": ((50.0, 2.5, 0.155, 50.0, 2.5, 0.13), Result.PASS, ""),
+    "equal loads, over: the guide's check": ((50.0, 2.5, 0.16, 50.0, 2.5, 0.13), Result.FAIL, "canary/stable = 1.23x"),
+}
 
 
-def test_a_less_loaded_canary_within_the_bound_even_at_stables_load_passes():
-    # Scaled up to stable's load (x3.8) the canary's 0.03 is 0.114: within 1.2 x 0.13.
-    assert cpu(snap(5.0, 1, 0.03, 95.0, 5, 0.13)).result is Result.PASS
+@pytest.mark.parametrize("case", CASES.values(), ids=CASES.keys())
+def test_usage_is_judged_as_far_as_the_loads_explain(case):
+    sample, result, reason = case
+    check = cpu(snap(*sample))
+    assert (check.result, check.reason) == (result, reason)
+    assert (check.canary, check.stable) == (sample[2], sample[5])  # the numbers stay on screen
 
 
 @pytest.mark.parametrize("canary_instances,stable_instances", [(None, 5), (1, None), (0, 5)])
