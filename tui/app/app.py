@@ -124,7 +124,7 @@ class CanaryApp(App[None]):
         yield Static("", id="banner")
         with Grid(id="body"):
             yield ChecksPanel(id="checks", classes="panel")
-            yield TrafficPanel(id="traffic", classes="panel")
+            yield TrafficPanel(float(self.controller.config.metrics["window"]), id="traffic", classes="panel")
             for chart in self._charts:
                 chart.add_class("panel")
                 yield chart
@@ -214,8 +214,7 @@ class CanaryApp(App[None]):
         with self.batch_update():
             self.query_one(StatusHeader).show(state, now)
             measured = None if state.stale else MeasuredShare.of(state.snapshot)
-            self.query_one(TrafficPanel).show(state.split, state.steps, state.promote, state.now, measured,
-                                              float(self.controller.config.metrics["window"]))
+            self.query_one(TrafficPanel).show(state.split, state.steps, state.promote, state.now, measured)
             self.query_one(ChecksPanel).show(state.verdict, state.data_problem)
             for chart in self._charts:
                 chart.show(state.history, now)

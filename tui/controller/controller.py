@@ -85,9 +85,13 @@ class ConsoleState:
     @property
     def scrape_age_s(self) -> float | None:
         """How long ago the source scraped the data on screen (None: the source does not say)."""
+        return self.scrape_age_at(self.now.timestamp())
+
+    def scrape_age_at(self, now: float) -> float | None:
+        """The scrape's age at `now` (epoch seconds): the header ticks it between polls."""
         if self.snapshot is None or self.snapshot.scraped_at is None:
             return None
-        return max(0.0, (self.now - self.snapshot.scraped_at).total_seconds())
+        return max(0.0, now - self.snapshot.scraped_at.timestamp())
 
     @property
     def stale(self) -> bool:

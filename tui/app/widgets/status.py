@@ -43,9 +43,9 @@ class StatusHeader(Widget):
         else:
             # How old the numbers are: since the scrape when the source tells it (Prometheus: up
             # to a scrape interval before the poll), else since the poll. STALE is about the polls.
-            at = s.snapshot.scraped_at if s.snapshot is not None else None
-            if at is not None:
-                age = max(age, self.now - at.timestamp())
+            scraped = s.scrape_age_at(self.now)
+            if scraped is not None:
+                age = max(age, scraped)
             data = f" data {format_duration(age)} old " + ("STALE " if stale else "")
         text.append("  ")
         text.append(data, style="bold white on #b62324" if stale else "black on #3fb950")

@@ -30,7 +30,7 @@ class MeasuredShare:
 
     @staticmethod
     def of(snapshot: MetricsSnapshot | None) -> "MeasuredShare | None":
-        if snapshot is None or snapshot.error:
+        if snapshot is None:
             return None
         c = snapshot.canary.value("requests_per_second")
         s = snapshot.stable.value("requests_per_second")
@@ -40,20 +40,20 @@ class MeasuredShare:
 
 
 class TrafficPanel(Widget):
-    def __init__(self, **kwargs) -> None:
+    def __init__(self, window_s: float = 60.0, **kwargs) -> None:
         super().__init__(**kwargs)
+        self.window_s = window_s  # metrics.window: the span of the rates the served share comes from
         self.split: TrafficSplit | None = None
         self.steps: tuple[int, ...] = ()
         self.promote = "manual"
         self.now: datetime | None = None
         self.measured: MeasuredShare | None = None
-        self.window_s = 60.0
         self.border_title = "Traffic split"
 
     def show(self, split: TrafficSplit | None, steps: tuple[int, ...] = (), promote: str = "manual",
-             now: datetime | None = None, measured: MeasuredShare | None = None, window_s: float = 60.0) -> None:
+             now: datetime | None = None, measured: MeasuredShare | None = None) -> None:
         self.split, self.steps, self.promote, self.now = split, steps, promote, now
-        self.measured, self.window_s = measured, window_s
+        self.measured = measured
         self.refresh()
 
     def render(self) -> Text:
@@ -163,18 +163,16 @@ class TrafficPanel(Widget):
         if m is None:
             return []
         # One line, like every rate on screen over metrics.window: the plan below keeps its room.
-        change = self.split.last_change if self.split else None
-        if change is not None and self.now is not None:
-            clean_at = change.at + timedelta(seconds=self.window_s)
-            if self.now < clean_at:  # the window still holds traffic from before the change
-                row = Text("Served ", style="bold")
-                row.append(f"settling until {hhmmss(clean_at)}", style="dim")
-                row.truncate(width, overflow="ellipsis")
-                return [row]
         row = Text("Served ", style="bold")
-        row.append("canary ", style=f"bold {CANARY}")
-        row.append(f"{m.canary_share * 100:.1f}%", style="bold")
-        row.append(f" of {m.total_rps:.1f}/s")
+        change = self.split.last_change if self.split else None
+        clean_at = change.at + timedelta(seconds=self.window_s) if change is not None else None
+        if clean_at is not None and self.now is not None and self.now < clean_at:
+            # The window still holds traffic from before the change: no share until it does not.
+            row.append(f"settling until {hhmmss(clean_at)}", style="dim")
+        else:
+            row.append("canary ", style=f"bold {CANARY}")
+            row.append(f"{m.canary_share * 100:.1f}%", style="bold")
+            row.append(f" of {m.total_rps:.1f}/s")
         row.truncate(width, overflow="ellipsis")
         return [row]
 
