@@ -196,6 +196,43 @@ async def test_large_print_shows_weights_verdict_and_last_decision():
         assert not isinstance(app.screen, BridgeScreen)
 
 
+async def test_large_print_shows_the_checklists_numbers_and_none_for_an_idle_canary():
+    from textual.widgets import Digits
+
+    from tui.app.screens.bridge import BridgeScreen
+
+    def digits(screen, key):
+        return screen.query_one(f"#{key}", Digits).value
+
+    app, controller = _app(fault="errors")
+    for _ in range(15):  # 30 s of a canary at 5% errors: the rate window and the checks disagree
+        controller.clock.advance(2)
+        controller.poll_once()
+    async with app.run_test(size=(100, 30)) as pilot:
+        await pilot.press("L")
+        await pilot.pause()
+        screen = app.screen
+        assert isinstance(screen, BridgeScreen)
+        state = controller.state()
+        screen.show(state, controller.clock.time())
+        errors = next(c for c in state.verdict.checks if c.name == "error rate")
+        p95 = next(c for c in state.verdict.checks if c.name == "p95 latency")
+        assert digits(screen, "canary-errors") == f"{errors.canary * 100:.2f}"
+        assert digits(screen, "stable-errors") == f"{errors.stable * 100:.2f}"
+        assert digits(screen, "canary-p95") == f"{p95.canary:.0f}"
+        assert str(screen.query_one("#bridge-since").render()).startswith("since ")
+        # Rolled back: the canary's rate window still holds its errors; the checklist says n/a.
+        controller.rollback("test")
+        for _ in range(10):
+            controller.clock.advance(2)
+            controller.poll_once()
+        state = controller.state()
+        assert state.snapshot.canary.error_rate is not None  # what the large print used to show
+        screen.show(state, controller.clock.time())
+        assert digits(screen, "canary-errors") == "-" and digits(screen, "canary-p95") == "-"
+        assert digits(screen, "stable-errors") != "-"
+
+
 async def test_large_print_says_why_the_verdict_is_what_it_is():
     from tui.app.showcase import showcase_app
 
@@ -274,3 +311,27 @@ def test_the_header_ages_the_data_from_the_scrape_when_the_source_knows_it():
     header.tick(clock.time() + 5)
     assert " data 19s old " in str(header.render())  # ticking between polls
     controller.close()
+
+
+@pytest.mark.parametrize("width", [80, 100, 140, 200])
+async def test_a_narrow_header_keeps_the_countdown_and_drops_whole_segments(width):
+    from tui.app.widgets.status import StatusHeader
+
+    app, controller = _app()
+    async with app.run_test(size=(width, 30)) as pilot:
+        await pilot.press("a", "f")
+        await _settle(pilot)
+        await pilot.pause()
+        header = app.query_one(StatusHeader)
+        line = str(header.render())
+        # What the screen shows: a line too long is cut with an ellipsis in the last cell.
+        visible = line if len(line) <= width else line[:width - 1]
+        assert visible.startswith(f" {controller.state().name} ")
+        assert " AUTO " in visible and " data " in visible
+        assert "→ 10% in " in visible  # automation's countdown comes before the demo's extras
+        # The fault, clock and backends show whole or not at all: never a stump like "injected".
+        assert ("injected fault: errors" in visible) == ("injected" in visible)
+        assert ("UTC" in visible) <= ("injected fault: errors" in visible)
+        assert ("demo router" in visible) <= ("UTC" in visible)
+        if width >= 140:
+            assert "injected fault: errors" in visible and "UTC" in visible

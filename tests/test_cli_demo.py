@@ -1,6 +1,7 @@
 """The verbs on the demo: `status` (one poll, or `--for` a while so the checks can decide), writes."""
 
 import json
+from datetime import datetime
 
 from tui.cli import build_parser, main
 
@@ -33,6 +34,9 @@ def test_for_a_while_the_checks_decide(capsys):
     assert doc["verdict"] == "fail"
     code, doc = _status(capsys, "--speed", "max", "--for", "10m")
     assert _check(doc, "p95 latency")["result"] == "pass"
+    # The checks' values are counted from the first poll on: ten minutes of requests.
+    since, at = (datetime.fromisoformat(doc[k]) for k in ("checksSince", "at"))
+    assert abs((at - since).total_seconds() - 600) <= 2
     assert doc["verdict"] != "fail"
 
 

@@ -592,3 +592,24 @@ def test_summary_says_when_a_waiting_check_cannot_pass_at_this_rate():
         v = f.poll(sample(10, 1 if i % 10 == 9 else 0), stable_sample(190, 1))
     assert re.search(r"error rate cannot pass if the canary keeps 1\.0\d% errors: too near its bound", v.summary), \
         v.summary
+
+
+def test_the_waiting_projection_quotes_the_rate_the_checklist_shows():
+    # 1 error in 130 requests: the checklist says 0.77%; the summary must not quote another rate
+    # for "if the canary keeps" (it once said 1.15%, its estimate with half an error added).
+    f = Feed()
+    for i in range(13):
+        v = f.poll(sample(10, 1 if i == 6 else 0), stable_sample(190, 1))
+    shown = f.check(ERROR_ABS).canary
+    assert shown == pytest.approx(1 / 130)
+    quoted = re.findall(r"if the canary keeps (\d+\.\d+)% errors", v.summary)
+    assert quoted == [f"{shown * 100:.2f}"], v.summary
+
+
+def test_the_verdict_says_where_its_counts_begin():
+    f = Feed()
+    assert f.poll(sample(10)).since == T0 + timedelta(seconds=2)  # a first poll counts nothing: from itself
+    assert f.poll(sample(10)).since == T0 + timedelta(seconds=2)
+    f.judge.reset()  # the weight changed at about t=4 s
+    f.poll(sample(10))  # t=6 s counts the increase since t=4 s
+    assert f.poll(sample(10)).since == T0 + timedelta(seconds=4)

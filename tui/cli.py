@@ -324,6 +324,7 @@ def status_document(state) -> dict[str, Any]:
             for c in (verdict.checks if verdict else ())
         ],
         "summary": verdict.summary if verdict else "",
+        "checksSince": verdict.since.isoformat() if verdict and verdict.since else None,
         "dataAgeSeconds": state.data_age_s,
         "scrapeAgeSeconds": state.scrape_age_s,
         "error": state.error,
@@ -370,7 +371,9 @@ def render_status(doc: dict[str, Any]) -> str:
         x = m[role]
         lines.append(f"  {role:<10}{rate(x['requestsPerSecond']):>10}{pct(x['errorRate']):>10}"
                      f"{ms(x['p50LatencyMs']):>10}{ms(x['p95LatencyMs']):>10}{ms(x['p99LatencyMs']):>10}")
-    lines.append(f"verdict: {doc['verdict'].upper()}")
+    since = doc["checksSince"]
+    since = f" (on the requests since {since[11:19]}Z)" if since else ""
+    lines.append(f"verdict: {doc['verdict'].upper()}{since}")
     for c in doc["checks"]:
         mark = RESULT_MARK[Result(c["result"])]
         lines.append(f"  {mark:<{MARK_WIDTH}} {c['name']:<30} canary {check_value(c['canary'], c['unit']):>9}  "

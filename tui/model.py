@@ -229,6 +229,9 @@ class Verdict:
     checks: tuple[Check, ...]
     summary: str = ""  # one line: what would roll the canary back, and how soon
     at: datetime | None = None
+    # Where the checks' counts begin (the judge forgets them at every weight change); None: the
+    # checks read the latest sample alone.
+    since: datetime | None = None
 
     @staticmethod
     def combine(checks: tuple[Check, ...], at: datetime | None = None, summary: str = "") -> "Verdict":

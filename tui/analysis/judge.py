@@ -79,6 +79,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 
 from tui.analysis.criteria import resource_checks
 from tui.analysis.sequential import (
@@ -229,6 +230,7 @@ class SequentialJudge:
         self._canary_missing = False
         self._stable_missing = False
         self._prev_at = None
+        self._since: datetime | None = None  # where the counts since the reset begin
 
     def observe(self, snap: MetricsSnapshot, canary_weight: int | None) -> Verdict:
         # The counts say how much traffic each version got (the controller resets the judge on
@@ -247,6 +249,8 @@ class SequentialJudge:
         self._canary_missing = c.requests is None
         self._stable_missing = s.requests is None
         self._polls += 1
+        if self._since is None:  # a poll counts the increase since the one before, if there was one
+            self._since = snap.at - timedelta(seconds=dt) if self._polls > 1 else snap.at
         if c.requests is not None:
             self._canary_idle_s = _idle_for(self._canary_idle_s, c.requests, snap.canary, dt, canary_weight == 0)
         if s.requests is not None:
@@ -260,7 +264,7 @@ class SequentialJudge:
         checks = [self._decide(name, snap) for name in self._displayed()]
         checks += resource_checks(self.criteria, snap, unavailable=self._not_comparable())
         verdict = Verdict.combine(tuple(checks), at=snap.at)
-        return Verdict(verdict.result, verdict.checks, self._summary(verdict), snap.at)
+        return Verdict(verdict.result, verdict.checks, self._summary(verdict), snap.at, since=self._since)
 
     # --- feeding the tests ---------------------------------------------------
 
@@ -553,9 +557,10 @@ class SequentialJudge:
         rps = self._canary_rps()
         if rps <= 0:
             return None
-        # Half an event added (Jeffreys): with no bad request yet, 0% would promise a pass far too soon.
-        rate = (t.pass_events + 0.5) / (t.pass_requests + 1)
-        need = t.sprt.requests_to_reach(self.pass_threshold, rate, t.p0_pass)
+        # The rate shown is the canary's own (the checklist's); the projection counts at least half a
+        # bad request: with none yet, 0% would promise a pass far too soon.
+        rate = t.pass_events / t.pass_requests
+        need = t.sprt.requests_to_reach(self.pass_threshold, max(t.pass_events, 0.5) / t.pass_requests, t.p0_pass)
         return (None if need is None else need / rps), rate
 
     def _waiting_text(self, waiting: list[str]) -> str:

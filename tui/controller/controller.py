@@ -281,7 +281,8 @@ class RolloutController:
     def _nodata_verdict(self, why: str) -> Verdict:
         previous = self._latest.verdict
         checks = stale_checks(previous.checks if previous else (), why or "no data")
-        return Verdict.combine(checks, at=utc(self.clock))
+        stale = Verdict.combine(checks, at=utc(self.clock))
+        return replace(stale, since=previous.since) if previous else stale
 
     def state(self) -> ConsoleState:
         with self._state_lock:

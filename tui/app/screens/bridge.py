@@ -1,6 +1,7 @@
 """Large print for a shared screen: only what a bridge needs at a glance, legible at low resolution.
 
 Weights, the verdict and why, the two p95s, the two error rates and the last decision, in big digits.
+The p95s and error rates are the checklist's: the numbers the verdict was reached on.
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ class BridgeScreen(Screen[None]):
         yield Static("", id="verdict")
         yield Static("", id="why")
         with Grid(id="bridge"):
-            yield Static("")
+            yield Static("", id="bridge-since")
             yield Static("stable", classes="stable-label")
             yield Static("canary", classes="canary-label")
             for metric in ("weight", "p95", "errors"):
@@ -56,17 +57,22 @@ class BridgeScreen(Screen[None]):
         why = state.data_problem or (state.verdict.summary if state.verdict else "waiting for the first poll")
         self.query_one("#why", Static).update(why)
         split = state.split
-        snap = state.snapshot if not state.stale else None
+        # The numbers behind the verdict above them, as the checklist shows them (counted since the
+        # last weight change; n/a for a canary without traffic), never a figure the full console
+        # contradicts. Stale data shows none.
+        checks = {} if state.stale or state.verdict is None else {
+            c.metric: c for c in reversed(state.verdict.checks)}  # the first check of a metric: the absolute one
+        p95, errors = checks.get("p95_ms"), checks.get("error_rate")
         values = {
             "stable-weight": _num(split.stable_weight if split else None, 0),
             "canary-weight": _num(split.canary_weight if split else None, 0),
-            "stable-p95": _num(snap.stable.p95_ms if snap else None, 0),
-            "canary-p95": _num(snap.canary.p95_ms if snap else None, 0),
-            "stable-errors": _num(snap.stable.error_rate * 100 if snap and snap.stable.error_rate is not None
-                                  else None, 2),
-            "canary-errors": _num(snap.canary.error_rate * 100 if snap and snap.canary.error_rate is not None
-                                  else None, 2),
+            "stable-p95": _num(p95.stable if p95 else None, 0),
+            "canary-p95": _num(p95.canary if p95 else None, 0),
+            "stable-errors": _num(errors.stable * 100 if errors and errors.stable is not None else None, 2),
+            "canary-errors": _num(errors.canary * 100 if errors and errors.canary is not None else None, 2),
         }
+        since = state.verdict.since if checks and state.verdict else None
+        self.query_one("#bridge-since", Static).update(f"since {hhmmss(since)}" if since else "")
         for key, text in values.items():
             self.query_one(f"#{key}", Digits).update(text)
         last = next((e for e in reversed(state.events) if e.kind in DECISIONS and e.ok), None)

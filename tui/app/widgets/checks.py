@@ -10,7 +10,7 @@ from textual.widget import Widget
 
 from tui.app.palette import CANARY, FAIL, NODATA, NOT_JUDGED, PASS, STABLE, WARN
 from tui.app.widgets.wrapping import wrap_to_rows
-from tui.formatting import RESULT_MARK, check_value, confidence
+from tui.formatting import RESULT_MARK, check_value, confidence, hhmmss
 from tui.model import Result, Verdict
 
 BOUND_MIN = 17  # "<= 1.10x stable =" and the start of the threshold
@@ -28,7 +28,9 @@ class ChecksPanel(Widget):
     def show(self, verdict: Verdict | None, stale_reason: str | None) -> None:
         self.verdict, self.stale_reason = verdict, stale_reason
         if verdict is not None:
-            self.border_title = f"Checks · verdict {RESULT_MARK[verdict.result]}"
+            # The request counts behind the values begin at the last weight change: say when.
+            since = f" · requests since {hhmmss(verdict.since)}" if verdict.since else ""
+            self.border_title = f"Checks{since} · verdict {RESULT_MARK[verdict.result]}"
             self.styles.border_title_color = RESULT_STYLE[verdict.result]
         self.refresh()
 

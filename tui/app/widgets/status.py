@@ -1,4 +1,4 @@
-"""The header line: rollout, mode, data age (red when stale), backends, time in UTC."""
+"""The header line: rollout, mode, data age (red when stale), owner, automation, time in UTC, backends."""
 
 from __future__ import annotations
 
@@ -49,14 +49,22 @@ class StatusHeader(Widget):
             data = f" data {format_duration(age)} old " + ("STALE " if stale else "")
         text.append("  ")
         text.append(data, style="bold white on #b62324" if stale else "black on #3fb950")
-        if s.automation:
-            text.append(f"  {s.automation}", style="bold")
-        if s.fault and s.fault != "none":
-            text.append("  ")
-            text.append(f" injected fault: {s.fault} ", style="bold black on #d29922")
+        # What a narrow shared screen keeps: who else owns the object, then automation's next move
+        # (cut at its end if need be); the demo's fault, the clock and the backends only whole,
+        # when they fit: a segment cut to "injected" says nothing.
         if s.split and s.split.owner:
             text.append("  ")
             text.append(f" owned by {s.split.owner} ", style="bold white on #b62324")
-        text.append(f"  {hhmmss(self.now)} UTC", style="bold")
-        text.append(f"  {s.router} · {s.metrics}", style="dim")
+        if s.automation:
+            text.append(f"  {s.automation}", style="bold")
+        room = self.size.width or None
+        optional = []
+        if s.fault and s.fault != "none":
+            optional.append(Text.assemble("  ", (f" injected fault: {s.fault} ", "bold black on #d29922")))
+        optional.append(Text(f"  {hhmmss(self.now)} UTC", style="bold"))
+        optional.append(Text(f"  {s.router} · {s.metrics}", style="dim"))
+        for segment in optional:
+            if room is not None and text.cell_len + segment.cell_len > room:
+                break
+            text.append_text(segment)
         return text
