@@ -274,3 +274,23 @@ def test_judged_by_names_a_latency_alpha_set_apart():
            "latency tests at alpha 0.002, PASS at 95% confidence" in render_markdown(rep)
     same = build_report(RolloutRecord("app"), from_mapping({"name": "app", "judge": {"latencyAlpha": 0.01}}))
     assert "latency_alpha" not in same["judged_by"]  # equal to alpha: nothing to tell apart
+
+
+def test_cpu_and_memory_say_the_load_per_pod_they_were_used_at():
+    # A canary pod serving a fifth of a stable pod's requests uses less cpu: the line says so.
+    r = RolloutRecord("x0tta6bl4-app")
+    for i, (stable_pods, canary_pods) in enumerate([(5, 1), (4, 1)]):
+        stable = VersionSample(requests=1900, errors=0, cpu_cores=0.13, memory_bytes=330 * MiB,
+                               requests_per_second=95, instances=stable_pods)
+        canary = VersionSample(requests=100, errors=0, cpu_cores=0.07, memory_bytes=310 * MiB,
+                               requests_per_second=5, instances=canary_pods)
+        r.on_poll(at(10 * (i + 1)), split(5), MetricsSnapshot(at(10 * (i + 1)), stable, canary, 10.0), None)
+    rep = build_report(r, config())
+    load = rep["metrics"]["requests_per_second_per_pod"]
+    assert load["stable"] == pytest.approx((19 + 23.75) / 2) and load["canary"] == pytest.approx(5.0)
+    text = render_markdown(rep)
+    assert "- CPU Usage (cores per pod): Stable: 0.130 cores, Canary: 0.070 cores (-46.2%), at 21.4 vs 5 req/s per pod" \
+        in text.splitlines()
+    assert "- Memory (per pod): Stable: 330 MiB, Canary: 310 MiB (-6.1%), at 21.4 vs 5 req/s per pod" in text.splitlines()
+    # Without instance counts (an istio preset without an `instances` query) nothing is claimed.
+    assert "req/s per pod" not in render_markdown(build_report(recorded_rollback(), config()))

@@ -173,6 +173,13 @@ class VersionSample:
             return None
         return float(v)
 
+    def load_per_instance(self) -> float | None:
+        """Requests per second per instance, or None when the instance count is not known."""
+        rps, n = self.value("requests_per_second"), self.value("instances")
+        if rps is None or n is None or n <= 0:
+            return None
+        return rps / n
+
 
 _SAMPLE_FIELDS = frozenset(
     ("requests_per_second", "error_rate", "p50_ms", "p95_ms", "p99_ms", "cpu_cores",

@@ -61,14 +61,6 @@ def delta(name: str, metric: str, c: float | None, s: float | None, limit: float
     return Check(name, metric, c, s, bound, Result.PASS if ok else Result.FAIL, why, unit=unit)
 
 
-def load_per_instance(sample: VersionSample) -> float | None:
-    """Requests per second per instance, or None when the instance count is not known."""
-    rps, n = sample.value("requests_per_second"), sample.value("instances")
-    if rps is None or n is None or n <= 0:
-        return None
-    return rps / n
-
-
 def _per_s(value: float) -> str:
     return f"{value:.1f}" if value < 10 else f"{value:.0f}"
 
@@ -88,7 +80,7 @@ def usage_ratio(name: str, metric: str, snap: MetricsSnapshot, limit: float, uni
     c, s = snap.canary, snap.stable
     used, reference = c.value(metric), s.value(metric)
     check = ratio(name, metric, used, reference, limit, unit)
-    lc, ls = load_per_instance(c), load_per_instance(s)
+    lc, ls = c.load_per_instance(), s.load_per_instance()
     if check.result not in (Result.PASS, Result.FAIL) or used is None or reference is None:
         return check
     if not lc or not ls or lc == ls:

@@ -47,6 +47,8 @@ SAMPLE_METRICS: tuple[str, ...] = (
     "requests_per_second", "error_rate", "p50_ms", "p95_ms", "p99_ms", "cpu_cores", "memory_bytes",
 )
 
+LOAD_PER_INSTANCE = "requests_per_instance"  # a mean kept beside SAMPLE_METRICS, derived from two of them
+
 DEFAULT_TIMELINE_CAPACITY = 5000
 MAX_BUCKETS = 256  # a histogram with more distinct bounds than this is not summed further
 MAX_NAMES = 100  # business metrics and check names kept (each is one small counter)
@@ -143,6 +145,10 @@ class VersionTotals:
             v = sample.value(metric)
             if v is not None and math.isfinite(v):
                 self.means.setdefault(metric, RunningMean()).add(v)
+        # What the per-pod cpu and memory were used at: a pod serving less looks cheaper.
+        load = sample.load_per_instance()
+        if load is not None and math.isfinite(load):
+            self.means.setdefault(LOAD_PER_INSTANCE, RunningMean()).add(load)
         for name in sample.business:
             v = sample.value(name)
             if v is None or not math.isfinite(v):

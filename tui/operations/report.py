@@ -10,7 +10,9 @@ Numbers, over the whole recorded rollout (see record.py):
   when either version has no histogram, the mean of the windowed values instead;
 * error rate: errors / requests summed over every poll interval (traffic-weighted);
   when either version has no counts, the mean of the windowed error rates;
-* CPU cores, memory bytes, requests/s and business metrics: the mean of the polled values;
+* CPU cores, memory bytes, requests/s (in all and per pod) and business metrics: the mean
+  of the polled values; the cpu and memory lines say the load per pod they were used at (a
+  pod serving less looks cheaper);
 * the relative difference: (canary - stable) / stable * 100, ``None`` when either is
   missing or stable is 0 (0 when both are 0); for the error rate also the absolute
   difference in percentage points (the criteria's "stable + 0.5%").
@@ -26,7 +28,7 @@ from typing import Any
 from tui.durations import format_duration
 from tui.formatting import cores, mib, ms, pct
 from tui.model import histogram_quantile, utc_iso
-from tui.operations.record import RolloutRecord, _parse_time
+from tui.operations.record import LOAD_PER_INSTANCE, RolloutRecord, _parse_time
 
 REPORT_FORMAT = "canary-console/report/1"
 TITLE = "Canary Deployment Report"
@@ -185,6 +187,7 @@ def build_report(record: RolloutRecord, config: Any, version: str = "canary") ->
             "cpu_cores": _mean_metric(record, "cpu_cores", "cores"),
             "memory_bytes": _mean_metric(record, "memory_bytes", "bytes"),
             "requests_per_second": _mean_metric(record, "requests_per_second", "1/s"),
+            "requests_per_second_per_pod": _mean_metric(record, LOAD_PER_INSTANCE, "1/s"),
         },
         "requests": {
             "stable": {"requests": s.requests, "errors": s.errors},
@@ -266,11 +269,14 @@ def render_markdown(report: dict[str, Any]) -> str:
         "",
     ]
     metrics = report.get("metrics") or {}
+    load = metrics.get("requests_per_second_per_pod") or {}
     for key, label, fmt in _METRIC_LINES:
         m = metrics.get(key) or {}
         line = f"- {label}: Stable: {fmt(m.get('stable'))}, Canary: {fmt(m.get('canary'))}{_signed(m.get('diff_pct'))}"
         if key == "error_rate" and m.get("diff_pp") is not None:
             line += f", {m['diff_pp']:+.2f} pp"
+        if key in ("cpu_cores", "memory_bytes") and load.get("stable") is not None and load.get("canary") is not None:
+            line += f", at {load['stable']:.3g} vs {load['canary']:.3g} req/s per pod"
         lines.append(line)
     requests = report.get("requests") or {}
     totals = [f"{role.capitalize()}: {(requests.get(role) or {}).get('requests') or 0:,.0f}"
