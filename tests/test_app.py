@@ -156,7 +156,9 @@ async def test_every_panel_is_on_screen_at_any_size(size):
     app, _ = _app()
     async with app.run_test(size=size) as pilot:
         await pilot.pause()
-        for panel in ("#checks", "#traffic", "#latency", "#errors", "#events"):
+        charts = ("#latency", "#errors") if size != (60, 20) else ()  # too small for charts: hidden
+        assert app.query_one("#body").has_class("-compact") is (not charts)
+        for panel in ("#checks", "#traffic", *charts, "#events"):
             region = app.query_one(panel).region
             assert region.width > 0 and region.height >= 3, (panel, region)
             assert region.right <= size[0] and region.bottom <= size[1], (panel, region)
@@ -335,3 +337,26 @@ async def test_a_narrow_header_keeps_the_countdown_and_drops_whole_segments(widt
         assert ("demo router" in visible) <= ("UTC" in visible)
         if width >= 140:
             assert "injected fault: errors" in visible and "UTC" in visible
+
+
+@pytest.mark.parametrize(("size", "compact"), [((60, 20), True), ((120, 21), True), ((80, 24), False),
+                                               ((200, 50), False)])
+async def test_a_terminal_too_small_for_charts_hides_them_and_says_so(size, compact):
+    app, controller = _app()
+    async with app.run_test(size=(100, 30)) as pilot:
+        await pilot.resize_terminal(*size)  # a resize alone, no poll, relays it out
+        await pilot.pause()
+        body = app.query_one("#body")
+        assert body.has_class("-compact") is compact
+        for chart in ("#latency", "#errors"):
+            assert app.query_one(chart).display is not compact
+            if not compact:  # a chart shown can draw its axes and lines
+                region = app.query_one(chart).region
+                assert region.width >= 20 and region.height >= 6, region
+        subtitle = app.query_one("#traffic").border_subtitle
+        assert (f"charts hidden: {size[0]}x{size[1]} is too small" == subtitle) is compact
+        # The checklist's mark column survives any width: every check row starts with its mark.
+        checks = app.query_one("#checks")
+        lines = [line.text.strip("│ ") for line in checks.render_lines(checks.region.reset_offset)]
+        assert lines[1].startswith("check")
+        assert all(row[:1] in "?✓✗!–" and row[1] == " " for row in lines[2:8]), lines

@@ -9,10 +9,11 @@ from __future__ import annotations
 from datetime import datetime, timezone
 from pathlib import Path
 
-from textual import on
+from textual import events, on
 from textual.app import App, ComposeResult
 from textual.binding import Binding
 from textual.containers import Grid
+from textual.geometry import Size
 from textual.message import Message
 from textual.widgets import Footer, Static
 
@@ -34,6 +35,8 @@ from tui.controller import ActionResult, ConsoleState, RolloutController
 
 WIDE_LAYOUT_COLUMNS = 160  # checks beside the traffic split from here; below, checks span the screen
 TRAFFIC_COLUMNS = 50  # the traffic panel's width in the wide layout (canary.tcss: grid-columns)
+NARROW_TRAFFIC_COLUMNS = 36  # ... in the narrow layout
+CHART_MIN_COLUMNS, CHART_MIN_ROWS = 20, 6  # a chart smaller than this cannot show its axes and lines
 PANEL_CHROME = 4  # a panel's border and padding, left and right
 LONG_SUMMARY = 150  # characters of a typical "rollback now: <check>: <numbers>" summary
 
@@ -142,34 +145,46 @@ class CanaryApp(App[None]):
             self.set_interval(self.controller.config.interval_s / speed, self.request_poll)
             self.set_interval(1.0, self._tick)
 
-    def on_resize(self) -> None:
-        self._layout()
+    def on_resize(self, event: events.Resize) -> None:
+        # This handler runs before App's own, which is where self.size learns the new size.
+        self._layout(event.size)
 
-    def _layout(self) -> None:
+    def _layout(self, size: Size | None = None) -> None:
         """Row heights from what there is to show: every check on screen, charts take the rest."""
+        size = size or self.size
         body = self.query_one("#body")
         # Side by side only when the checklist still gets its confidence and why columns: the
         # decision and its numbers matter more than chart width on a shared screen.
-        narrow = self.size.width < WIDE_LAYOUT_COLUMNS
+        narrow = size.width < WIDE_LAYOUT_COLUMNS
         body.set_class(narrow, "-narrow")
         verdict = self.state.verdict if self.state else None
         traffic = self.query_one(TrafficPanel)
         routes = len(traffic.lines(TRAFFIC_COLUMNS - PANEL_CHROME)) + 2 if traffic.split else 6
         # header row + one row per check + the summary rows + the border
-        checks = (len(verdict.checks) if verdict else 6) + self._summary_rows(narrow) + 3
+        checks = (len(verdict.checks) if verdict else 6) + self._summary_rows(narrow, size) + 3
         top = checks if narrow else max(checks, routes)
-        events = max(4, min(9, self.size.height // 5))
-        body.styles.grid_rows = f"{top} 1fr {events}"
+        event_rows = max(4, min(9, size.height // 5))
+        # Charts squeezed below what they can draw are noise (axis labels run into each other):
+        # a small terminal (a split tmux pane) hides them and gives the traffic panel their room,
+        # and says so; the checks, the split and the events stay.
+        banner = 1 if self.query_one("#banner").display else 0
+        chart_rows = size.height - 2 - banner - top - event_rows  # less the header and the footer
+        chart_columns = (size.width - NARROW_TRAFFIC_COLUMNS) // 2 if narrow else size.width
+        compact = chart_rows < CHART_MIN_ROWS or chart_columns < CHART_MIN_COLUMNS
+        body.set_class(compact, "-compact")
+        traffic.border_subtitle = (f"charts hidden: {size.width}x{size.height} is too small"
+                                   if compact else "")
+        body.styles.grid_rows = f"{top} 1fr {event_rows}"
 
-    def _summary_rows(self, narrow: bool) -> int:
+    def _summary_rows(self, narrow: bool, size: Size) -> int:
         """Rows for the checks summary (what would roll back, and why), from the screen, not the text.
 
         A failing check's reason runs to ~150 characters; sized by the text, the charts would jump
         with every poll. Tall screens give it up to three rows; 24-row screens one.
         """
-        width = self.size.width - (0 if narrow else TRAFFIC_COLUMNS) - PANEL_CHROME
+        width = size.width - (0 if narrow else TRAFFIC_COLUMNS) - PANEL_CHROME
         wanted = -(-LONG_SUMMARY // max(20, width))
-        fits = 1 if self.size.height < 30 else 2 if self.size.height < 44 else 3
+        fits = 1 if size.height < 30 else 2 if size.height < 44 else 3
         return max(1, min(wanted, fits))
 
     # --- polling: workers post, the UI applies ---------------------------

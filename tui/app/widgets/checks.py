@@ -14,6 +14,7 @@ from tui.formatting import RESULT_MARK, check_value, confidence, hhmmss
 from tui.model import Result, Verdict
 
 BOUND_MIN = 17  # "<= 1.10x stable =" and the start of the threshold
+NAME_MIN = 12  # "error rate v…": enough to tell the checks apart
 RESULT_STYLE = {Result.PASS: PASS, Result.FAIL: FAIL, Result.NODATA: NODATA, Result.WARN: WARN,
                 Result.NOT_JUDGED: NOT_JUDGED}
 
@@ -45,13 +46,17 @@ class ChecksPanel(Widget):
         why = width >= 90 and longest_reason > 0
         wide = width >= 80
         table = Table.grid(padding=(0, 1), expand=True)
-        table.add_column(no_wrap=True, width=1)  # result
+        columns = 5 + wide + why
         name_width = min(max((len(c.name) for c in checks), default=10), 24)
+        # On a very narrow panel the names give way (to no less than NAME_MIN), never the mark or
+        # the values: a table wider than the panel would have rich squeeze the mark column to nothing.
+        short = (1 + name_width + 8 + 8 + (4 if wide else 0)) + (columns - 1) + BOUND_MIN - width
+        name_width = max(NAME_MIN, name_width - max(0, short))
+        table.add_column(no_wrap=True, width=1)  # result
         table.add_column(no_wrap=True, width=name_width, overflow="ellipsis")  # name
         table.add_column(no_wrap=True, justify="right", width=8)  # canary
         table.add_column(no_wrap=True, justify="right", width=8)  # stable
         fixed = 1 + name_width + 8 + 8 + (4 if wide else 0)
-        columns = 5 + wide + why
         free = max(BOUND_MIN, width - fixed - (columns - 1))  # one space between columns
         bound_width = _bound_width(free, max((cell_len(c.bound) for c in checks), default=0),
                                    longest_reason if why else 0)
