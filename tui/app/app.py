@@ -6,6 +6,8 @@ each message carries a whole ConsoleState that the UI applies in one batch.
 
 from __future__ import annotations
 
+import asyncio
+import signal
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -135,6 +137,7 @@ class CanaryApp(App[None]):
         yield Footer()
 
     def on_mount(self) -> None:
+        self._exit_on_hangup()
         self.query_one(EventPanel).more_hint = f"{self._bound_key('events')}: all"
         self.apply_state(self.controller.state())
         if self.start_large:
@@ -144,6 +147,20 @@ class CanaryApp(App[None]):
             self.run_worker(self._start_work, thread=True, exit_on_error=False, group="poll")
             self.set_interval(self.controller.config.interval_s / speed, self.request_poll)
             self.set_interval(1.0, self._tick)
+
+    def _exit_on_hangup(self) -> None:
+        """A closed terminal (SIGHUP: a dropped SSH session, a killed tmux pane) or a `kill` (SIGTERM)
+        quits as `q` does, so whoever started the console cleans up after it: the lease released,
+        the lab's Prometheus and services stopped. By default either signal ends the process at
+        once and leaves them running."""
+        if self.is_headless:
+            return  # a test's app: the signals belong to the test runner
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGHUP, signal.SIGTERM):
+            try:
+                loop.add_signal_handler(sig, self.exit)
+            except (NotImplementedError, RuntimeError, AttributeError):  # no such signal or loop support here
+                pass
 
     def on_resize(self, event: events.Resize) -> None:
         # This handler runs before App's own, which is where self.size learns the new size.

@@ -98,6 +98,8 @@ def main(argv: list[str] | None = None) -> int:
 
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)  # also when started with SIGINT ignored (a background job)
+    if hasattr(signal, "SIGHUP"):  # a closed terminal must not leave Prometheus and the services running
+        signal.signal(signal.SIGHUP, on_signal)
     try:
         lab.start()
     except PrometheusError as exc:
@@ -136,7 +138,10 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         pass
     finally:
-        print("stopping the lab", flush=True)
+        try:
+            print("stopping the lab", flush=True)
+        except OSError:
+            pass  # the terminal is gone (SIGHUP): stop all the same
         lab.stop()
     return 0
 

@@ -89,9 +89,10 @@ _running: "weakref.WeakSet[PrometheusServer]" = weakref.WeakSet()
 
 @atexit.register
 def _stop_all() -> None:  # pragma: no cover - interpreter shutdown
+    # Close, not only stop: at exit no one restarts a server, and its temporary directory would stay.
     for server in list(_running):
         try:
-            server.stop(timeout=3)
+            server.close()
         except Exception:  # noqa: BLE001
             pass
 
