@@ -1,4 +1,9 @@
-"""Fixtures for the lab tests: ONE lab (services + load + Prometheus) per session.
+"""Fixtures for the lab tests: ONE lab (services + load + Prometheus) for the lab tests.
+
+The lab lives as long as the tests of this package (scope "package"), not the session: its
+100 req/s of in-process load keep the process at a few per cent of cpu, and Textual's pilot
+reads a busy process as one not idle yet, so every key press in the app tests after it would
+wait its full second (52 s for one command typed; the suite ran for many minutes).
 
 Without a ``prometheus`` binary the tests that need it are skipped, unless
 ``CANARY_REQUIRE_PROMETHEUS=1`` (CI), where they fail instead.
@@ -40,9 +45,9 @@ def repo_root() -> str:
     return ROOT
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def lab(prometheus_binary):
-    """The session's lab: 100 req/s, weights 95/5 (``lab.weights`` is a StaticWeights)."""
+    """The lab tests' lab: 100 req/s, weights 95/5 (``lab.weights`` is a StaticWeights)."""
     the_lab = Lab(StaticWeights(canary=5), rate=100.0, seed=424242, prometheus_binary=prometheus_binary)
     the_lab.start()
     try:
