@@ -99,3 +99,76 @@ def test_a_change_made_outside_during_a_run_ends_it_held_not_rolled_back():
     assert controller.router.read().canary_weight == 30  # left as they put it
     assert not [e for e in controller.state().events if e.kind == "rollback"]
     controller.close()
+
+
+def test_a_signal_stops_run_between_polls_leaving_the_rollout_whole():
+    import io
+    import signal
+
+    from tests.conftest import make_demo_controller
+    from tui.controller.headless import StopRequest, run_rollout
+
+    controller, clock = make_demo_controller()
+    stop, sleeps = StopRequest(), []
+    real_sleep = clock.sleep
+
+    def sleep(seconds):  # the job is cancelled in the wait for the 200th poll, 199 polls (6m38s) in
+        sleeps.append(seconds)
+        if len(sleeps) == 200:
+            stop.handle(signal.SIGTERM)
+        real_sleep(seconds)
+
+    clock.sleep = sleep
+    out = io.StringIO()
+    code = run_rollout(controller, None, out, stop=stop)
+    assert code == 128 + signal.SIGTERM
+    assert len(sleeps) == 200  # no poll after the signal
+    weight = controller.router.read().canary_weight
+    assert out.getvalue().splitlines()[-1] == (
+        f"run: stopped by SIGTERM after 6m38s; the rollout stays at canary {weight}% and a new run resumes it")
+    assert controller.autopilot.progress.enabled  # stored as it was: a new run resumes the progression
+    controller.close()
+
+
+def test_a_signal_during_a_poll_waits_for_the_poll_to_finish():
+    import signal
+
+    from tui.controller.headless import StopRequest
+
+    stop = StopRequest()
+    stop.handle(signal.SIGINT)  # outside the wait (a write in flight): noted, nothing raised
+    assert stop.signum == signal.SIGINT
+
+    class Clock:
+        slept = 0.0
+
+        def sleep(self, seconds):
+            self.slept += seconds
+
+    clock = Clock()
+    stop.sleep(clock, 2.0)
+    assert clock.slept == 0.0  # a stop already asked for is not waited on
+
+
+def test_sigterm_ends_a_real_run_promptly_with_its_status(tmp_path):
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    code = "import sys; from tui.cli import main; sys.exit(main(['run', '--demo']))"
+    proc = subprocess.Popen([sys.executable, "-c", code], cwd=root, stdin=subprocess.DEVNULL,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    try:
+        assert proc.stderr.readline().startswith("run: x0tta6bl4-app: step 1/")
+        time.sleep(0.5)  # in the wait between polls (2 s)
+        sent = time.monotonic()
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=10) == 128 + signal.SIGTERM
+        assert time.monotonic() - sent < 1.5  # the wait is cut short, not slept out
+        assert "run: stopped by SIGTERM after" in proc.stderr.read()
+    finally:
+        if proc.poll() is None:
+            proc.kill()

@@ -7,8 +7,11 @@ from __future__ import annotations
 
 import argparse
 import json
+import signal
 import sys
+import threading
 import time
+from contextlib import contextmanager
 from typing import Any, Sequence
 
 from tui import config as config_mod
@@ -189,14 +192,33 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.verb is None:
             return run_console(controller, large=args.large)
         if args.verb == "run":
-            from tui.controller.headless import run_rollout
+            from tui.controller.headless import StopRequest, run_rollout
 
-            return run_rollout(controller, timeout_s, sys.stderr)
+            # A cancelled CI job (SIGTERM), a closed terminal or Ctrl-C stops `run` between polls:
+            # the lease is released and the rollout left whole where it is, not cut off mid-write.
+            stop = StopRequest()
+            with _signals_to(stop.handle, (signal.SIGTERM, signal.SIGHUP, signal.SIGINT)):
+                return run_rollout(controller, timeout_s, sys.stderr, stop=stop)
         return write_verb(controller, args)
     finally:
         if guard is not None:
             guard.stop()
         controller.close()
+
+
+@contextmanager
+def _signals_to(handler, signals):
+    """Route `signals` to `handler` for the block, then restore what was there (main() also runs
+    in-process, in tests); only the main thread can set handlers, elsewhere nothing changes."""
+    previous = {}
+    if threading.current_thread() is threading.main_thread():
+        for sig in signals:
+            previous[sig] = signal.signal(sig, handler)
+    try:
+        yield
+    finally:
+        for sig, old in previous.items():
+            signal.signal(sig, old)
 
 
 def driver_guard(controller):

@@ -8,6 +8,7 @@ halted / timed out, then rolled back), 3 held by a change made by someone else
 
 from __future__ import annotations
 
+import signal
 from dataclasses import replace
 from typing import TextIO
 
@@ -18,6 +19,36 @@ from tui.model import Result
 
 PROMOTED, ROLLED_BACK = 0, 1
 HELD = 3  # a person (or another tool) moved the weights: left where they put them, not rolled back
+# Stopped by a signal (a cancelled CI job, Ctrl-C): 128 + the signal's number, as a shell reports it.
+
+
+class _WakeUp(Exception):
+    pass
+
+
+class StopRequest:
+    """A signal asking `run` to stop, honoured between polls and never in the middle of a write:
+    `handle` only notes it, and interrupts nothing but the wait for the next poll."""
+
+    def __init__(self) -> None:
+        self.signum: int | None = None
+        self._waiting = False
+
+    def handle(self, signum: int, frame: object = None) -> None:  # a signal handler
+        self.signum = signum
+        if self._waiting:
+            raise _WakeUp
+
+    def sleep(self, clock, seconds: float) -> None:
+        try:
+            try:
+                self._waiting = True
+                if self.signum is None:
+                    clock.sleep(seconds)
+            finally:
+                self._waiting = False
+        except _WakeUp:
+            self._waiting = False
 
 
 def _line(controller: RolloutController) -> tuple[str, tuple]:
@@ -48,7 +79,7 @@ def _line(controller: RolloutController) -> tuple[str, tuple]:
 
 
 def run_rollout(controller: RolloutController, timeout_s: float | None, out: TextIO,
-                report_every_s: float = 60.0) -> int:
+                report_every_s: float = 60.0, stop: StopRequest | None = None) -> int:
     """Drive the rollout to promotion or rollback; return the exit status."""
     autopilot = controller.autopilot
     # `run` is the automation: at the last step it promotes rather than wait for a person.
@@ -63,8 +94,17 @@ def run_rollout(controller: RolloutController, timeout_s: float | None, out: Tex
     print(f"run: {controller.config.name}: {autopilot.describe()}", file=out, flush=True)
     last_news: tuple | None = None
     last_report = start
+    stop = stop or StopRequest()
     while True:
-        clock.sleep(controller.config.interval_s)
+        stop.sleep(clock, controller.config.interval_s)
+        if stop.signum is not None:
+            # Nothing half-done: the last write went through whole, and the progression state is
+            # stored, so a new `run` (or a console) resumes from here.
+            split = controller.state().split
+            at = f"canary {split.canary_weight}%" if split and split.canary_weight is not None else "its weights"
+            print(f"run: stopped by {signal.Signals(stop.signum).name} after {format_duration(clock.time() - start)}; "
+                  f"the rollout stays at {at} and a new run resumes it", file=out, flush=True)
+            return 128 + stop.signum
         controller.poll_once()
         now = clock.time()
         line, news = _line(controller)
