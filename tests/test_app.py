@@ -360,3 +360,21 @@ async def test_a_terminal_too_small_for_charts_hides_them_and_says_so(size, comp
         lines = [line.text.strip("│ ") for line in checks.render_lines(checks.region.reset_offset)]
         assert lines[1].startswith("check")
         assert all(row[:1] in "?✓✗!–" and row[1] == " " for row in lines[2:8]), lines
+
+
+@pytest.mark.parametrize("size", [(60, 20), (80, 24), (120, 40)])
+async def test_large_print_keeps_every_number_on_a_short_screen(size):
+    from tui.app.screens.bridge import BridgeScreen
+
+    app, _ = _app()
+    async with app.run_test(size=size) as pilot:
+        await pilot.press("L")
+        await pilot.pause()
+        screen = app.screen
+        assert isinstance(screen, BridgeScreen)
+        footer_top = size[1] - 1
+        for key in ("weight", "p95", "errors"):
+            for side in ("stable", "canary"):
+                region = screen.query_one(f"#{side}-{key}").region
+                assert region.height == 3 and region.bottom <= footer_top, (key, side, region)
+        assert screen.query_one("#decision").region.y < footer_top  # the last decision starts on screen

@@ -6,6 +6,7 @@ The p95s and error rates are the checklist's: the numbers the verdict was reache
 
 from __future__ import annotations
 
+from textual import events
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Grid
@@ -18,6 +19,7 @@ from tui.formatting import RESULT_MARK, hhmmss
 from tui.model import Result
 
 DECISIONS = ("promote", "rollback", "set-weight", "step", "auto-step", "auto")
+SHORT_ROWS = 30  # below this many rows the large print drops its spacing (canary.tcss: BridgeScreen.-short)
 
 
 def _num(value: float | None, digits: int) -> str:
@@ -42,6 +44,12 @@ class BridgeScreen(Screen[None]):
                 yield Digits("-", id=f"canary-{metric}", classes="canary")
         yield Static("", id="decision")
         yield Footer()
+
+    def on_mount(self) -> None:
+        self.set_class(self.app.size.height < SHORT_ROWS, "-short")
+
+    def on_resize(self, event: events.Resize) -> None:
+        self.set_class(event.size.height < SHORT_ROWS, "-short")
 
     def show(self, state: ConsoleState, now: float) -> None:
         if not self.is_mounted:
