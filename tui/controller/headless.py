@@ -40,6 +40,7 @@ class StopRequest:
             raise _WakeUp
 
     def sleep(self, clock, seconds: float) -> None:
+        # The outer try also catches a signal landing inside the inner `finally`, before it clears the flag.
         try:
             try:
                 self._waiting = True
