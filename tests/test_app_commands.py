@@ -14,6 +14,7 @@ from tui.app.screens.help import HelpScreen
 from tui.app.screens.prompt import PromptScreen
 from tui.app.widgets.events import EventPanel
 from tui.app.widgets.traffic import TrafficPanel
+from tui.model import with_weights as _weights
 
 # --- parsing -------------------------------------------------------------------
 
@@ -36,6 +37,7 @@ from tui.app.widgets.traffic import TrafficPanel
     ("filter", Command("filter", "")),
     ("q", Command("quit")),
     ("report", Command("report")),
+    ("scale 2 image v1.2.1 fixes the 5xx", Command("scale", 2, "image v1.2.1 fixes the 5xx")),
 ])
 def test_parse(line, expected):
     assert parse(line) == expected
@@ -51,6 +53,9 @@ def test_parse(line, expected):
     ("auto maybe", "auto takes on, off or nothing"),
     ("fault slow", "fault takes one of none, errors, latency"),
     ("quit now", "quit takes no arguments"),
+    ("scale", "scale needs the canary's replicas"),
+    ("scale -1", "not '-1'"),
+    ("scale two", "not 'two'"),
 ])
 def test_parse_refuses_with_a_reason(line, message):
     with pytest.raises(CommandError, match=message):
@@ -68,7 +73,7 @@ def test_every_suggestion_parses_or_only_lacks_its_argument():
         try:
             parse(s)
         except CommandError as exc:
-            assert "needs a number" in str(exc) or "fault takes" in str(exc), s
+            assert "needs a number" in str(exc) or "fault takes" in str(exc) or "scale needs" in str(exc), s
 
 
 # --- the command line in the console --------------------------------------------
@@ -301,6 +306,18 @@ async def test_the_traffic_panel_shows_what_the_versions_served():
         change = controller.current_split().last_change.at
         text = str(panel.render())
         assert f"Served settling until {(change + timedelta(seconds=60)).strftime('%H:%M:%S')}" in text
+        # A change made outside (kubectl: no change note) settles the same way, from when it was seen.
+        controller.clock.advance(5)
+        controller.router.table.write_routes(
+            tuple(r if not r.driven else _weights(r, 30) for r in controller.current_split().routes), None)
+        controller.poll_once()
+        app.apply_state(controller.state())
+        seen = controller.state().weights_moved_at
+        assert seen > change
+        text = str(panel.render())
+        assert f"Served settling until {(seen + timedelta(seconds=60)).strftime('%H:%M:%S')}" in text
+        # The note stays the last console's (10%): it is history now, and the panel says so.
+        assert "Last note " in text and "moved since with no note" in text
         stale = replace(app.state, error="prometheus at http://x: timed out after 1.0s")
         app.apply_state(stale)
         assert "Served" not in str(panel.render())  # no fresh numbers, no served share

@@ -66,6 +66,9 @@ BAD = [
     ("- just\n- a list\n", "expected a mapping at the top level"),
     ("name: x\nrouter: {kind: istio}\n", "router.namespace: missing"),
     ("name: x\nmetrics: {kind: prometheus}\n", "metrics.url: missing"),
+    # A real router never falls back to simulated metrics by default.
+    ("name: x\nrouter: {kind: istio, namespace: a, virtualService: b, stable: {host: s}, canary: {host: c}}\n",
+     "metrics.kind: missing; required with router.kind istio: prometheus, or demo"),
 ]
 
 

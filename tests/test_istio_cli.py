@@ -224,6 +224,7 @@ def test_writes_name_the_routes_they_left(config, cli, guide):
     assert code == 0
     assert "left as is: route canary-header (reaches the canary only through its match)" in out.splitlines()
     guide.put_object(guide_vs(multiregion=True))
+    assert cli("scale", "2", "--reason", "fixed build", "--config", str(config))[0] == 0  # the rollback scaled it to 0
     code, out, _ = cli("set-weight", "30", "--route", "us-east", "--config", str(config))
     assert code == 0
     assert [line for line in out.splitlines() if line.startswith("left as is")] == [

@@ -52,6 +52,10 @@ def build_backends(config: Config, clock: Clock | None = None, context: str | No
         from tui.backends.istio import IstioRouter  # imports the kubernetes client
 
         router = IstioRouter.from_config(config, context=context)
+        if world is not None:
+            from tui.backends.demo.follow import FollowedRouter
+
+            router = FollowedRouter(router, world)  # a rehearsal: simulated traffic at the real weights
 
     if config.metrics["kind"] == "demo":
         from tui.backends.demo import DemoMetrics
@@ -114,9 +118,12 @@ def attach_operations(controller: RolloutController, environ: Mapping[str, str] 
     audit = AuditLog.from_config(config, who=controller.who, secrets=secrets)
     if audit is not None:
         for entry in read_tail(audit.path, 20):  # what happened before this console started
-            controller.record("audit", f"{entry.get('action')} {entry.get('from')} -> {entry.get('to')}: "
-                              f"{entry.get('result')}", who=str(entry.get("who") or ""),
-                              reason=str(entry.get("reason") or ""))
+            action, result = entry.get("action"), entry.get("result")
+            if entry.get("from") is not None or entry.get("to") is not None:
+                text = f"{action} {entry.get('from')} -> {entry.get('to')}: {result}"
+            else:  # not a weight change (a scale, automation): its own words, or why it was refused
+                text = f"{action}: {entry.get('message') if result == 'ok' else result}"
+            controller.record("audit", text, who=str(entry.get("who") or ""), reason=str(entry.get("reason") or ""))
         controller.subscribe(audit.on_event)
 
     if config.notify.get("webhookEnv"):

@@ -49,6 +49,12 @@ def _percent(text: str) -> int:
     return int(text)
 
 
+def _replicas(text: str) -> int:
+    if not text.isdigit():
+        raise argparse.ArgumentTypeError(f"expected a whole number >= 0, got {text!r}")
+    return int(text)
+
+
 def _speed(text: str) -> float | str:
     if text == "max":
         return text
@@ -61,12 +67,18 @@ def _speed(text: str) -> float | str:
     return value
 
 
-def _writer(p: argparse.ArgumentParser) -> None:
+def _writer(p: argparse.ArgumentParser, force: bool = True) -> None:
     p.add_argument("--read-only", "--readonly", action="store_true", default=_UNSET,  # k9s spells it --readonly
                    help="refuse to write (for shared terminals and scripts)")
-    p.add_argument("--force", action="store_true",
-                   help="write even when another controller (Flagger, Argo, GitOps) owns the routes")
+    if force:
+        _force(p)
     p.add_argument("--reason", default=None, help="why, recorded with the change")
+
+
+def _force(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--force", action="store_true",
+                   help="write even when another controller (Flagger, Argo, GitOps) owns the routes, "
+                        "or the canary is scaled to 0 replicas")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -100,6 +112,12 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("rollback", help="canary 0%% on every driven route, canary scaled to 0")
     _common(p)
     _writer(p)
+
+    p = sub.add_parser("scale", help="scale the canary to N replicas: back up after a rollback, "
+                                     "before it takes traffic again")
+    p.add_argument("replicas", type=_replicas, metavar="N", help="the canary's replicas: an integer >= 0")
+    _common(p)
+    _writer(p, force=False)  # nothing to force: scaling to 0 under traffic is what a rollback is for
 
     p = sub.add_parser("report", help="the Canary Deployment Report from the recorded history (history.file)")
     _common(p)
@@ -256,6 +274,8 @@ def write_verb(controller, args: argparse.Namespace) -> int:
         result = controller.set_weight(args.percent, reason=reason, route=args.route, force=args.force)
     elif args.verb == "promote":
         result = controller.promote(reason=reason, force=args.force)
+    elif args.verb == "scale":
+        result = controller.scale_canary(args.replicas, reason=reason)
     else:
         result = controller.rollback(reason=reason, force=args.force)
     if not result.ok:
@@ -338,6 +358,8 @@ def status_document(state) -> dict[str, Any]:
         "routes": routes,
         "weights": {"stable": split.stable_weight, "canary": split.canary_weight} if split else None,
         "lastChange": split.last_change.as_dict() if split and split.last_change else None,
+        # False: the weights moved after that note, by a write that left none (kubectl, GitOps).
+        "lastChangeIsCurrent": split.note_is_current if split and split.last_change else None,
         "metrics": metrics,
         "verdict": verdict.result.value if verdict else "nodata",
         "checks": [
@@ -385,6 +407,8 @@ def render_status(doc: dict[str, Any]) -> str:
         why = f": {change['reason']}" if change["reason"] else ""
         lines.append(f"  last change {change['when']} canary {frm} -> {change['to']}%{action} "
                      f"by {change['who'] or 'unknown'}{why}")
+        if doc.get("lastChangeIsCurrent") is False:
+            lines.append("  the weights moved since, by a write with no change note (kubectl, GitOps or another tool?)")
     if doc["error"]:
         lines.append(f"NO DATA: {doc['error']}")
     m = doc["metrics"]

@@ -96,6 +96,13 @@ class TrafficSplit:
         driven = self.driven_routes
         return driven[0].stable_weight if driven else None
 
+    @property
+    def note_is_current(self) -> bool:
+        """The stored change note describes the weights now (no route moved since without a note:
+        kubectl, GitOps and other tools leave the previous console's note in place)."""
+        note = self.last_change
+        return note is not None and any(r.canary_weight == note.to_canary for r in self.driven_routes)
+
     def route(self, label: str) -> Route | None:
         for r in self.routes:
             if r.label == label or (r.name is None and label == str(r.index)):
@@ -262,7 +269,7 @@ class Verdict:
 @dataclass(frozen=True)
 class Event:
     at: datetime
-    kind: str  # set-weight | step | auto-step | promote | rollback | outside | check | fault | auto | error | info
+    kind: str  # set-weight | step | auto-step | promote | rollback | scale | outside | check | fault | auto | error | info
     message: str
     who: str = ""
     from_canary: int | None = None

@@ -246,7 +246,8 @@ class CanaryApp(App[None]):
         with self.batch_update():
             self.query_one(StatusHeader).show(state, now)
             measured = None if state.stale else MeasuredShare.of(state.snapshot)
-            self.query_one(TrafficPanel).show(state.split, state.steps, state.promote, state.now, measured)
+            self.query_one(TrafficPanel).show(state.split, state.steps, state.promote, state.now, measured,
+                                              moved_at=state.weights_moved_at)
             self.query_one(ChecksPanel).show(state.verdict, state.data_problem)
             for chart in self._charts:
                 chart.show(state.history, now)
@@ -407,6 +408,8 @@ class CanaryApp(App[None]):
             self._confirm_promote(command.reason(asked + " (confirmed)"))
         elif verb == "rollback":
             self._confirm_rollback(command.reason(asked + " (confirmed)"))
+        elif verb == "scale":
+            self._act(lambda: c.scale_canary(int(command.value), reason=command.reason(asked)))
         elif verb == "auto":
             if command.value is None:
                 self.action_toggle_auto()

@@ -8,6 +8,7 @@ audit log and report keep it: `:rollback 5xx on checkout after the 10% step`.
     down [why]         step the canary down                 alias: -
     promote [why]      canary 100% (asks first)
     rollback [why]     canary 0%, scaled to 0 (asks first)
+    scale N [why]      scale the canary to N replicas (back up after a rollback)
     auto [on|off]      automatic progression (no argument: toggle, as `a`)
     fault NAME         demo only: none, errors or latency
     filter [TEXT]      show only events containing TEXT (no text: all)   alias: /
@@ -38,6 +39,8 @@ VERBS: tuple[Verb, ...] = (
     Verb("down", "down [why]", "step the canary weight down by rollout.stepWeight", ("-",), writes=True),
     Verb("promote", "promote [why]", "canary 100% on every driven route (asks first)", writes=True),
     Verb("rollback", "rollback [why]", "canary 0%, canary scaled to 0 (asks first)", writes=True),
+    Verb("scale", "scale N [why]", "scale the canary to N replicas: back up after a rollback, before it takes "
+         "traffic again", writes=True),
     Verb("auto", "auto [on|off]", "automatic progression: on, off, or toggle as `a`", writes=True),
     Verb("fault", "fault none|errors|latency", "demo only: set the canary's fault", writes=True),
     Verb("filter", "filter [TEXT]", "show only the events containing TEXT; no TEXT shows all", ("/",)),
@@ -64,7 +67,8 @@ class CommandError(ValueError):
 @dataclass(frozen=True)
 class Command:
     verb: str  # a Verb.name
-    value: int | str | None = None  # weight: the percent; auto: "on"/"off"/None; fault: its name; filter: text
+    # weight: the percent; scale: replicas; auto: "on"/"off"/None; fault: its name; filter: text
+    value: int | str | None = None
     why: str = ""  # the operator's reason, as typed
 
     @property
@@ -80,8 +84,8 @@ def parse(line: str) -> Command:
     """One command line (with or without the leading ':') -> Command, or CommandError saying why not."""
     text = line.strip().removeprefix(":").strip()
     if not text:
-        raise CommandError("type a command: weight N, up, down, promote, rollback, auto, fault, filter, "
-                           "report, help, quit")
+        raise CommandError("type a command: weight N, up, down, promote, rollback, scale N, auto, fault, "
+                           "filter, report, help, quit")
     head, _, rest = text.partition(" ")
     rest = rest.strip()
     verb = _BY_NAME.get(head.lower())
@@ -99,6 +103,12 @@ def parse(line: str) -> Command:
         if not 0 <= value <= 100:
             raise CommandError(f"weight {value} is out of range: 0 to 100")
         return Command(name, value, why.strip())
+    if name == "scale":
+        number, _, why = rest.partition(" ")
+        if not number.isdigit():
+            raise CommandError("scale needs the canary's replicas: scale N [why], N a whole number >= 0"
+                               + (f", not {number!r}" if number else ""))
+        return Command(name, int(number), why.strip())
     if name in ("up", "down", "promote", "rollback"):
         return Command(name, None, rest)
     if name == "auto":

@@ -46,6 +46,13 @@ class TrafficRouter(Protocol):
     def scale_canary(self, replicas: int) -> None:
         """Scale the canary workload (rollback scales it to 0)."""
 
+    def canary_replicas(self) -> int | None:
+        """The replicas the canary workload is scaled to (None: no canary workload configured).
+
+        Read before any write that sends the canary traffic: after a rollback it is 0, and
+        requests routed to it would all fail.
+        """
+
     def close(self) -> None:
         ...
 

@@ -75,7 +75,8 @@ SCHEMA = Mapping(
         "metrics": (
             Mapping(
                 {
-                    "kind": (Choice(options=("demo", "prometheus")), "demo"),
+                    # No default with a real router: simulated metrics must be asked for by name.
+                    "kind": (Optional(Choice(options=("demo", "prometheus"))), None),
                     "interval": (Duration(minimum_s=0.1), "2s"),
                     "url": (Optional(Text()), None),
                     "preset": (Choice(options=("http", "istio")), "http"),
@@ -285,6 +286,13 @@ def from_mapping(raw: Any, source: str = "<built-in demo>") -> Config:
         for key in ("namespace", "virtualService", "stable", "canary"):
             if not doc["router"][key]:
                 raise SchemaError(f"router.{key}", "missing; required for router.kind istio")
+    if m["kind"] is None:
+        if doc["router"]["kind"] != "demo":
+            # A real VirtualService judged on simulated traffic would promote or roll back on
+            # numbers no user produced: only when the config says so (a rehearsal).
+            raise SchemaError("metrics.kind", f"missing; required with router.kind {doc['router']['kind']}: "
+                              "prometheus, or demo to rehearse on simulated metrics")
+        m["kind"] = "demo"
     criteria = Criteria(
         p95_max_ms=float(c["p95LatencyMs"]["max"]),
         p95_max_ratio=c["p95LatencyMs"]["maxRatioToStable"],

@@ -33,6 +33,7 @@ from tui.model import (
 )
 
 EventListener = Callable[[Event], None]
+MAX_REPLICAS = 1000  # a typo guard: `scale 20` meant, `scale 200` typed
 
 
 def _driven_weights(split: TrafficSplit) -> tuple[int | None, ...]:
@@ -75,6 +76,9 @@ class ConsoleState:
     fault: str | None = None  # the demo's current fault, when there is one
     steps: tuple[int, ...] = ()  # rollout.steps: the plan the weights walk
     promote: str = "manual"  # rollout.promote: what happens after the last step
+    # When this console last saw the weights move (its own write, or a change read from outside,
+    # which may carry no change note): rates over the window mix in the old split until then + window.
+    weights_moved_at: datetime | None = None
 
     @property
     def data_age_s(self) -> float | None:
@@ -116,6 +120,7 @@ class _Latest:
     last_success: datetime | None = None
     error: str | None = None
     events: deque[Event] = field(default_factory=lambda: deque(maxlen=500))
+    weights_moved_at: datetime | None = None
 
 
 class RolloutController:
@@ -181,6 +186,13 @@ class RolloutController:
         seconds = float(self.config.metrics.get("backfill") or 0)
         if seconds <= 0:
             return 0
+        if self._latest.split is None:
+            # The weights first: the points are charted at them, and a simulation replays its
+            # past at the weights the router holds (a rehearsal on a real VirtualService).
+            try:
+                self.current_split()
+            except BackendError:
+                pass  # the first poll shows why
         try:
             snaps = self.metrics.backfill(seconds, self.config.interval_s)
         except BackendError as exc:
@@ -273,6 +285,8 @@ class RolloutController:
             who, why = "unknown", ""
             by = "with no change note (kubectl, GitOps or another tool?)"
         self.evaluator.reset()
+        with self._state_lock:
+            self._latest.weights_moved_at = utc(self.clock)  # seen now; it happened since the last read
         self.record("outside", f"weights changed outside this console: {what} {by}",
                     who=who, from_canary=frm, to_canary=to, reason=why)
         if not self.read_only and to is not None:
@@ -307,6 +321,7 @@ class RolloutController:
                 fault=self.fault,
                 steps=self.config.rollout.steps,
                 promote=self.config.rollout.promote,
+                weights_moved_at=latest.weights_moved_at,
             )
 
     def set_driver(self, driving: bool, reason: str) -> None:
@@ -337,6 +352,11 @@ class RolloutController:
         if self.read_only:
             return self._refused("auto", "read-only: automation is disabled", None, None, reason, who)
         p = self.autopilot.progress
+        if on and (not p.enabled or p.held):
+            # Its first move would send the canary traffic: say why not now, rather than start and halt.
+            no_traffic = self._canary_cannot_serve()
+            if no_traffic:
+                return self._refused("auto", no_traffic, None, None, reason, who)
         try:
             if on and p.enabled and p.held:
                 message = self.autopilot.resume(who)
@@ -393,6 +413,9 @@ class RolloutController:
                 return ActionResult(False, f"automation held: {self.autopilot.progress.held}", before)
             route_obj = before.route(route) if route else None
             frm = route_obj.canary_weight if route_obj else before.canary_weight
+            no_traffic = self._canary_cannot_serve() if canary > 0 and not force else None
+            if no_traffic:
+                return self._refused(action, no_traffic, frm, canary, reason, who)
             change = WeightChange(who=who or self.who, at=utc(self.clock), from_canary=frm,
                                   to_canary=canary, reason=reason, action=action)
             try:
@@ -401,6 +424,7 @@ class RolloutController:
                 return self._refused(action, str(exc), frm, canary, reason, who)
             with self._state_lock:
                 self._latest.split = after
+                self._latest.weights_moved_at = change.at
             self.evaluator.reset()
             message = f"canary {frm}% -> {canary}%" + (f" on route {route}" if route else "")
             self.record(action, message, who=change.who, from_canary=frm, to_canary=canary, reason=reason)
@@ -446,6 +470,57 @@ class RolloutController:
                 return replace(result, ok=False, message=msg)
             self.record("rollback", "canary scaled to 0 replicas", who=who or self.who, reason=reason)
             return result
+
+    def _canary_cannot_serve(self) -> str | None:
+        """Why the canary must get no traffic now (it is scaled to 0), or None when it may."""
+        read = getattr(self.router, "canary_replicas", None)
+        if read is None:
+            return None
+        try:
+            replicas = read()
+        except BackendError as exc:
+            return f"cannot read the canary's replicas: {exc}"
+        if replicas == 0:
+            # After a rollback: every request routed to a canary without pods fails (Istio: 503).
+            return ("the canary is scaled to 0 replicas (a rollback scales it down), so every request "
+                    "sent to it would fail: scale it up first (:scale N, or canary-console scale N)")
+        return None
+
+    def scale_canary(self, replicas: int, reason: str, who: str | None = None) -> ActionResult:
+        """Scale the canary workload: back up after a rollback, before it takes traffic again.
+
+        Scaling to 0 is refused while the canary still takes traffic: that is a rollback (`r`).
+        """
+        who = who or self.who
+        if isinstance(replicas, bool) or not isinstance(replicas, int) or not 0 <= replicas <= MAX_REPLICAS:
+            return self._refused("scale", f"replicas must be a whole number from 0 to {MAX_REPLICAS}, "
+                                 f"got {replicas!r}", None, None, reason, who)
+        if self.read_only:
+            return self._refused("scale", "read-only: writes are disabled", None, None, reason, who)
+        read = getattr(self.router, "canary_replicas", None)
+        with self._action_lock:
+            try:
+                split = self.current_split()
+                before = read() if read else None
+            except BackendError as exc:
+                return self._refused("scale", f"cannot read the rollout: {exc}", None, None, reason, who)
+            if read is None or before is None:
+                return self._refused("scale", "no canary workload to scale (set canary.deployment)",
+                                     None, None, reason, who)
+            weight = split.canary_weight or 0
+            if replicas == 0 and weight > 0:
+                return self._refused("scale", f"the canary still takes {weight}% of the traffic: a rollback "
+                                     "moves it to stable first, then scales the canary to 0", None, None,
+                                     reason, who)
+            if replicas == before:
+                return ActionResult(True, f"the canary is already at {replicas} replicas", split)
+            try:
+                self.router.scale_canary(replicas)
+            except BackendError as exc:
+                return self._refused("scale", str(exc), None, None, reason, who)
+        message = f"canary scaled from {before} to {replicas} replicas"
+        self.record("scale", message, who=who, reason=reason)
+        return ActionResult(True, message, split)
 
     def set_fault(self, fault: str) -> ActionResult:
         """Demo only: switch the simulated canary fault."""

@@ -5,9 +5,9 @@ result (``ok``, ``refused: <why>`` for an action the controller refused, ``faile
 <what>`` for one that went wrong on the way, e.g. the canary scale-down after a
 rollback), and message (the controller's own words).
 
-Actions: set-weight, step, auto-step, promote, rollback, auto, fault; and errors that
-an action caused (an ``error`` event that names who acted). Poll errors and info are
-not actions and are not written.
+Actions: set-weight, step, auto-step, promote, rollback, scale (the canary's replicas, in
+the message), auto, fault; and errors that an action caused (an ``error`` event that names
+who acted). Poll errors and info are not actions and are not written.
 
 Every line is written with ONE ``write`` on a file opened with O_APPEND, under a
 lock: lines from threads (and from other processes on a local file system) never
@@ -26,7 +26,7 @@ from tui.identity import whoami
 from tui.model import Event, utc_iso
 from tui.operations.secrets import redact
 
-ACTIONS: tuple[str, ...] = ("set-weight", "step", "auto-step", "promote", "rollback", "auto", "fault")
+ACTIONS: tuple[str, ...] = ("set-weight", "step", "auto-step", "promote", "rollback", "scale", "auto", "fault")
 
 FIELDS: tuple[str, ...] = ("who", "when", "rollout", "action", "from", "to", "reason", "result", "message")
 

@@ -39,7 +39,7 @@ from tui.model import ROLES, Event, MetricsSnapshot, Result, TrafficSplit, Verdi
 FORMAT = "canary-console/rollout-record/1"
 
 WEIGHT_KINDS: tuple[str, ...] = ("set-weight", "step", "auto-step", "promote", "rollback", "outside")
-TIMELINE_KINDS: tuple[str, ...] = WEIGHT_KINDS + ("check",)
+TIMELINE_KINDS: tuple[str, ...] = WEIGHT_KINDS + ("check", "scale")
 DECISION_KINDS: dict[str, str] = {"promote": "promoted", "rollback": "rolled back"}
 
 # The windowed values averaged over the rollout (VersionSample field names).
@@ -302,7 +302,7 @@ class RolloutRecord:
                 elif self.decision is not None:
                     self.changed_after_decision = True
                 self._add_timeline(event)
-            elif event.kind == "check":
+            elif event.kind == "check" or (event.kind == "scale" and event.ok):
                 self._add_timeline(event)
 
     def _add_timeline(self, event: Event) -> None:
@@ -314,7 +314,9 @@ class RolloutRecord:
             "who": event.who,
             "from": event.from_canary,
             "to": event.to_canary,
-            "reason": event.reason or event.message,
+            # A scale's numbers are in its message (it moves replicas, not weights): keep both.
+            "reason": (f"{event.message}: {event.reason}" if event.kind == "scale" and event.reason
+                       else event.reason or event.message),
             "message": event.message,
         })
 

@@ -238,7 +238,7 @@ _METRIC_LINES = (
 
 _OUTCOME_MARK = {"promoted": "✅ Promoted", "rolled back": "❌ Rolled back", "in progress": "⏳ In progress"}
 
-_ACTION = {"check": "check failed"}
+_ACTION = {"check": "check failed", "scale": "canary scaled"}
 
 
 def render_markdown(report: dict[str, Any]) -> str:

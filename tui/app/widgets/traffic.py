@@ -15,7 +15,7 @@ from datetime import datetime, timedelta
 from rich.text import Text
 from textual.widget import Widget
 
-from tui.app.palette import CANARY, STABLE
+from tui.app.palette import CANARY, STABLE, WARN
 from tui.durations import format_duration
 from tui.formatting import hhmmss
 from tui.model import MetricsSnapshot, Route, TrafficSplit, WeightChange
@@ -48,12 +48,14 @@ class TrafficPanel(Widget):
         self.promote = "manual"
         self.now: datetime | None = None
         self.measured: MeasuredShare | None = None
+        self.moved_at: datetime | None = None  # when the console saw the weights move
         self.border_title = "Traffic split"
 
     def show(self, split: TrafficSplit | None, steps: tuple[int, ...] = (), promote: str = "manual",
-             now: datetime | None = None, measured: MeasuredShare | None = None) -> None:
+             now: datetime | None = None, measured: MeasuredShare | None = None,
+             moved_at: datetime | None = None) -> None:
         self.split, self.steps, self.promote, self.now = split, steps, promote, now
-        self.measured = measured
+        self.measured, self.moved_at = measured, moved_at
         self.refresh()
 
     def render(self) -> Text:
@@ -165,7 +167,10 @@ class TrafficPanel(Widget):
         # One line, like every rate on screen over metrics.window: the plan below keeps its room.
         row = Text("Served ", style="bold")
         change = self.split.last_change if self.split else None
-        clean_at = change.at + timedelta(seconds=self.window_s) if change is not None else None
+        # The later of the stored note (any console's write) and the move this console saw (a
+        # change without a note, from kubectl or GitOps, leaves the old note in place).
+        moves = [t for t in (change.at if change else None, self.moved_at) if t is not None]
+        clean_at = max(moves) + timedelta(seconds=self.window_s) if moves else None
         if clean_at is not None and self.now is not None and self.now < clean_at:
             # The window still holds traffic from before the change: no share until it does not.
             row.append(f"settling until {hhmmss(clean_at)}", style="dim")
@@ -181,7 +186,8 @@ class TrafficPanel(Widget):
         change: WeightChange | None = self.split.last_change if self.split else None
         if change is None:
             return []
-        head = Text("Last change ", style="bold")
+        current = self.split.note_is_current if self.split else True
+        head = Text("Last change " if current else "Last note ", style="bold")
         head.append(hhmmss(change.at), style="bold")
         if self.now is not None:
             head.append(f" · {format_duration((self.now - change.at).total_seconds())} ago", style="dim")
@@ -192,6 +198,9 @@ class TrafficPanel(Widget):
             what.append(f" {change.action}")
         what.append(f" by {change.who or 'unknown'}")
         lines = [head, what]
+        if not current:
+            # Someone moved the weights without leaving a note: this one is history, not the present.
+            lines.insert(1, Text("  moved since with no note", style=f"bold {WARN}"))
         if change.reason:
             for row in Text(change.reason, style="italic").wrap(self.app.console, max(10, width - 2)):
                 lines.append(Text("  ") + row)

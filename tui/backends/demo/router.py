@@ -37,5 +37,8 @@ class DemoRouter:
             raise WriteRefused("replicas must be >= 0")
         self.table.set_canary_replicas(replicas)
 
+    def canary_replicas(self) -> int | None:
+        return self.table.canary_replicas
+
     def close(self) -> None:
         pass

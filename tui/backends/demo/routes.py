@@ -36,13 +36,15 @@ class RouteTable:
                                 last_change=self.last_change)
 
     def write_routes(self, routes: tuple[Route, ...], expected_version: str | None,
-                     change: WeightChange | None = None) -> TrafficSplit:
+                     change: WeightChange | None = None, since_start: bool = False) -> TrafficSplit:
         """Write the routes; `change` is the note stored with them (None: a write with no note,
-        as kubectl would make)."""
+        as kubectl would make). `since_start`: the routes were these all along (a simulation
+        learning, at its start, the weights a real router holds), so no traffic is served first."""
         with self.lock:
             if expected_version is not None and expected_version != str(self.version):
                 raise ConflictError(f"the split changed meanwhile (now version {self.version})")
-            self.before_change()
+            if not since_start:
+                self.before_change()
             self._routes = routes
             self.version += 1
             if change is not None:

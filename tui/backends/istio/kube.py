@@ -176,6 +176,14 @@ class Kube:
         spec = getattr(result, "spec", None)
         return int(getattr(spec, "replicas", None) or 0)
 
+    def deployment_replicas(self, namespace: str, name: str) -> int:
+        # The scale subresource: the same permission as the rollback's scale-down (configs/rbac.yaml).
+        result = self._call("get", _resource("apps", "deployments", "scale"), namespace,
+                            lambda: self.apps.read_namespaced_deployment_scale(
+                                name, namespace, _request_timeout=self.timeout))
+        spec = getattr(result, "spec", None)
+        return int(getattr(spec, "replicas", None) or 0)
+
     # Leases: the server's JSON as-is (no typed model), so MicroTime strings stay exactly as written.
 
     def get_lease(self, namespace: str, name: str) -> dict[str, Any]:

@@ -203,6 +203,18 @@ class IstioRouter:
             raise WriteRefused("canary.deployment is not configured: cannot scale the canary")
         self.kube.scale_deployment(self.canary_namespace, self.canary_deployment, replicas)
 
+    def canary_replicas(self) -> int | None:
+        """spec.replicas of the canary Deployment's scale subresource (None: canary.deployment not set)."""
+        if not self.canary_deployment:
+            return None
+        from tui.backends.istio.kube import NotFound
+
+        try:
+            return self.kube.deployment_replicas(self.canary_namespace, self.canary_deployment)
+        except NotFound as exc:
+            raise BackendError(f"the canary Deployment {self.canary_namespace}/{self.canary_deployment} "
+                               f"(canary.namespace, canary.deployment) was not found: {exc}") from None
+
     def close(self) -> None:
         self.kube.close()
 

@@ -1,0 +1,134 @@
+"""A canary scaled to 0 (by a rollback) gets no traffic until someone scales it back up.
+
+Before, `+` after a rollback sent 5% of the users to a canary without pods: on the demo the
+checklist read "canary 100.00% errors"; on Istio every such request is a 503.
+"""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from istio_fixtures import (  # noqa: F401 - fixtures are used by name
+    fk,
+    guide,
+    kubeconfig,
+    replicas,
+    stored_vs,
+    vs_patches,
+    weights,
+    write_config,
+)
+from tests.conftest import make_demo_controller
+from tui.assembly import build_controller
+from tui.cli import main
+from tui.config import load
+
+SCALED_TO_0 = "the canary is scaled to 0 replicas"
+
+
+@pytest.fixture
+def rolled_back():
+    controller, clock = make_demo_controller()
+    controller.poll_once()
+    assert controller.rollback("5xx on /pay", who="sre@bridge").ok
+    yield controller, clock
+    controller.close()
+
+
+def test_after_a_rollback_nothing_sends_the_canary_traffic(rolled_back):
+    controller, _ = rolled_back
+    for attempt in (lambda: controller.step(+1, "key +", who="sre@bridge"),
+                    lambda: controller.set_weight(20, "key w", who="sre@bridge"),
+                    lambda: controller.promote("key p", who="sre@bridge"),
+                    lambda: controller.set_automation(True, who="sre@bridge")):
+        result = attempt()
+        assert not result.ok and SCALED_TO_0 in result.message and "scale it up first" in result.message
+    assert controller.current_split().canary_weight == 0
+    refused = [e for e in controller.state().events if not e.ok]
+    assert [e.kind for e in refused] == ["step", "set-weight", "promote", "auto"]
+    assert not controller.autopilot.progress.enabled  # refused up front, not started and halted
+
+
+def test_scaled_back_up_the_canary_takes_traffic_again(rolled_back):
+    controller, clock = rolled_back
+    result = controller.scale_canary(2, "image v1.2.1 fixes the 5xx", who="sre@bridge")
+    assert result.ok and result.message == "canary scaled from 0 to 2 replicas"
+    event = controller.state().events[-1]
+    assert (event.kind, event.who, event.reason) == ("scale", "sre@bridge", "image v1.2.1 fixes the 5xx")
+    assert controller.step(+1, "key +", who="sre@bridge").ok
+    for _ in range(30):
+        clock.advance(2)
+        state = controller.poll_once()
+    errors = next(c for c in state.verdict.checks if c.name == "error rate")
+    assert errors.canary is not None and errors.canary < 0.05  # served, not failed fast
+
+
+def test_scaling_to_0_under_traffic_is_refused_a_rollback_does_it():
+    controller, _ = make_demo_controller()
+    try:
+        result = controller.scale_canary(0, "tidy up", who="sre@bridge")
+        assert not result.ok and "still takes 5% of the traffic" in result.message
+        assert controller.router.canary_replicas() == 2
+        assert not controller.scale_canary(-1, "typo").ok and not controller.scale_canary(True, "typo").ok
+    finally:
+        controller.close()
+
+
+def test_a_read_only_console_cannot_scale():
+    controller, _ = make_demo_controller(read_only=True)
+    try:
+        result = controller.scale_canary(3, "more room")
+        assert not result.ok and "read-only" in result.message
+    finally:
+        controller.close()
+
+
+# --- Istio: the canary Deployment's scale subresource --------------------------------------
+
+
+@pytest.fixture
+def config(guide, kubeconfig, tmp_path):
+    return write_config(tmp_path, kubeconfig, audit={"file": str(tmp_path / "audit.jsonl")})
+
+
+def test_istio_refuses_traffic_to_a_canary_deployment_at_0_replicas(config, guide, capsys, tmp_path):
+    assert main(["rollback", "--reason", "5xx", "--config", str(config)]) == 0
+    assert replicas(guide) == 0
+    patches = len(vs_patches(guide))
+    capsys.readouterr()
+    assert main(["set-weight", "10", "--config", str(config)]) == 1
+    assert SCALED_TO_0 in capsys.readouterr().err
+    assert len(vs_patches(guide)) == patches  # refused before any write
+    assert weights(stored_vs(guide), "default") == [100, 0]
+
+    assert main(["scale", "2", "--reason", "image v1.2.1", "--config", str(config)]) == 0
+    assert "canary scaled from 0 to 2 replicas" in capsys.readouterr().out
+    assert replicas(guide) == 2
+    assert main(["set-weight", "10", "--config", str(config)]) == 0
+    assert weights(stored_vs(guide), "default") == [90, 10]
+    audit = [json.loads(line) for line in (tmp_path / "audit.jsonl").read_text().splitlines()]
+    scale = next(e for e in audit if e["action"] == "scale")
+    assert (scale["reason"], scale["message"], scale["result"]) == (
+        "image v1.2.1", "canary scaled from 0 to 2 replicas", "ok")
+    # A console opened later shows the audit trail's last entries in its own words (not "None -> None").
+    later = build_controller(load(config))
+    try:
+        replayed = [e.message for e in later.state().events if e.kind == "audit"]
+    finally:
+        later.close()
+    assert audit[-3]["result"].startswith(f"refused: {SCALED_TO_0}")
+    assert replayed[-3:] == [f"set-weight 0 -> 10: {audit[-3]['result']}",
+                             "scale: canary scaled from 0 to 2 replicas", "set-weight 0 -> 10: ok"]
+
+
+def test_istio_without_the_canary_deployment_says_so_and_sends_nothing(config, guide, capsys):
+    assert guide.delete_object("apps", "x0tta6bl4-canary", "deployments", "x0tta6bl4-app-canary")
+    patches = len(vs_patches(guide))
+    assert main(["set-weight", "10", "--config", str(config)]) == 1
+    assert "cannot read the canary's replicas" in capsys.readouterr().err
+    assert len(vs_patches(guide)) == patches
+    # --force writes anyway (an operator who knows better: a canary outside this Deployment).
+    assert main(["set-weight", "10", "--force", "--config", str(config)]) == 0
+    assert weights(stored_vs(guide), "default") == [90, 10]
