@@ -97,6 +97,15 @@ class TrafficSplit:
         return driven[0].stable_weight if driven else None
 
     @property
+    def diverged(self) -> tuple[tuple[str, int], ...]:
+        """(label, canary weight) of each driven route when they do not all carry the same canary
+        weight (a region moved on its own with --route), else ()."""
+        driven = self.driven_routes
+        if len({r.canary_weight for r in driven}) <= 1:
+            return ()
+        return tuple((r.label, r.canary_weight) for r in driven)
+
+    @property
     def note_is_current(self) -> bool:
         """The stored change note describes the weights now (no route moved since without a note:
         kubectl, GitOps and other tools leave the previous console's note in place)."""

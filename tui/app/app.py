@@ -294,13 +294,13 @@ class CanaryApp(App[None]):
         self._act(lambda: self.controller.step(-1, reason=self._key("stepDown")))
 
     def action_set_weight(self) -> None:
-        current = self.state.split.canary_weight if self.state and self.state.split else None
+        split = self.state.split if self.state else None
 
         def done(value: int | None) -> None:
             if value is not None:
                 self._act(lambda: self.controller.set_weight(value, reason=self._key("weight")))
 
-        self.push_screen(WeightScreen(current), done)
+        self.push_screen(WeightScreen(split.canary_weight if split else None, split.diverged if split else ()), done)
 
     def action_promote(self) -> None:
         self._confirm_promote(self._key("promote") + " (confirmed)")

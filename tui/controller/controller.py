@@ -40,6 +40,10 @@ def _driven_weights(split: TrafficSplit) -> tuple[int | None, ...]:
     return tuple(r.canary_weight for r in split.driven_routes)
 
 
+def _routes_text(diverged: tuple[tuple[str, int], ...]) -> str:
+    return ", ".join(f"{label} {weight}%" for label, weight in diverged)
+
+
 def _describe_error(exc: Exception) -> str:
     # Backend errors are written for operators; anything else is a bug worth naming.
     return str(exc) if isinstance(exc, BackendError) else f"{type(exc).__name__}: {exc}"
@@ -357,6 +361,14 @@ class RolloutController:
             no_traffic = self._canary_cannot_serve()
             if no_traffic:
                 return self._refused("auto", no_traffic, None, None, reason, who)
+            try:
+                diverged = self.current_split().diverged
+            except BackendError as exc:
+                return self._refused("auto", f"cannot read the split: {exc}", None, None, reason, who)
+            if diverged:
+                # Its steps set every driven route at once: a route behind the others would jump.
+                return self._refused("auto", f"the driven routes differ ({_routes_text(diverged)}): set one "
+                                     "weight for all first (w)", None, None, reason, who)
         try:
             if on and p.enabled and p.held:
                 message = self.autopilot.resume(who)
@@ -426,7 +438,11 @@ class RolloutController:
                 self._latest.split = after
                 self._latest.weights_moved_at = change.at
             self.evaluator.reset()
-            message = f"canary {frm}% -> {canary}%" + (f" on route {route}" if route else "")
+            if route is None and before.diverged:
+                # Each route from its own weight: "10% -> 15%" would hide that another went 5 -> 15.
+                message = "canary " + ", ".join(f"{label} {w}% -> {canary}%" for label, w in before.diverged)
+            else:
+                message = f"canary {frm}% -> {canary}%" + (f" on route {route}" if route else "")
             self.record(action, message, who=change.who, from_canary=frm, to_canary=canary, reason=reason)
             if change.who != AUTOMATION:
                 # The console never fights its operator: a person's change holds (or ends) automation.
@@ -447,6 +463,10 @@ class RolloutController:
         current = split.canary_weight
         if current is None:
             return self._refused("step", "no driven route carries both stable and canary", None, None, reason, who)
+        if route is None and split.diverged:
+            return self._refused("step", f"the driven routes differ ({_routes_text(split.diverged)}): one step "
+                                 "would move them by different amounts; set one weight for all first (w)",
+                                 current, None, reason, who)
         target = min(100, max(0, current + direction * self.config.rollout.step_weight))
         if target == current:
             return ActionResult(False, f"canary already at {current}%", split)

@@ -18,7 +18,8 @@ from tui.controller import ConsoleState
 from tui.formatting import RESULT_MARK, hhmmss
 from tui.model import Result
 
-DECISIONS = ("promote", "rollback", "set-weight", "step", "auto-step", "auto")
+# What moved the rollout, whoever did it: a change made outside (kubectl) is a decision too.
+DECISIONS = ("promote", "rollback", "set-weight", "step", "auto-step", "auto", "scale", "outside")
 SHORT_ROWS = 30  # below this many rows the large print drops its spacing (canary.tcss: BridgeScreen.-short)
 
 
@@ -39,10 +40,10 @@ class BridgeScreen(Screen[None]):
             yield Static("canary", classes="canary-label")
             for metric in ("weight", "p95", "errors"):
                 yield Static({"weight": "weight %", "p95": "p95 ms", "errors": "errors %"}[metric],
-                             classes="metric-label")
+                             classes="metric-label", id=f"{metric}-label")
                 yield Digits("-", id=f"stable-{metric}", classes="stable")
                 yield Digits("-", id=f"canary-{metric}", classes="canary")
-        yield Static("", id="decision")
+        yield Static("", id="decision", markup=False)  # reasons are operators' words, not markup
         yield Footer()
 
     def on_mount(self) -> None:
@@ -79,6 +80,13 @@ class BridgeScreen(Screen[None]):
             "stable-errors": _num(errors.stable * 100 if errors and errors.stable is not None else None, 2),
             "canary-errors": _num(errors.canary * 100 if errors and errors.canary is not None else None, 2),
         }
+        # Driven routes at different weights: the digits are the first route's; say which, and the rest.
+        diverged = split.diverged if split else ()
+        label = self.query_one("#weight-label", Static)
+        label.update(f"weight %\n{diverged[0][0]}\nroutes differ" if diverged else "weight %")
+        label.set_class(bool(diverged), "-diverged")
+        routes = ("routes differ: " + ", ".join(f"{name} canary {w}%" for name, w in diverged) + "\n"
+                  if diverged else "")
         since = state.verdict.since if checks and state.verdict else None
         self.query_one("#bridge-since", Static).update(f"since {hhmmss(since)}" if since else "")
         for key, text in values.items():
@@ -91,7 +99,7 @@ class BridgeScreen(Screen[None]):
                 decision += f" — {last.reason}"
             if last.who:
                 decision += f" ({last.who})"
-        self.query_one("#decision", Static).update(f"last decision: {decision}")
+        self.query_one("#decision", Static).update(f"{routes}last decision: {decision}")
 
     def action_close(self) -> None:
         self.dismiss(None)

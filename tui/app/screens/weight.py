@@ -13,14 +13,20 @@ from textual.widgets import Input, Static
 class WeightScreen(ModalScreen[int | None]):
     BINDINGS = [Binding("escape", "cancel", "Cancel")]
 
-    def __init__(self, current: int | None) -> None:
+    def __init__(self, current: int | None, diverged: tuple[tuple[str, int], ...] = ()) -> None:
         super().__init__()
         self.current = current
+        self.diverged = diverged  # driven routes at different weights: each is named, all get the new one
 
     def compose(self) -> ComposeResult:
+        if self.diverged:
+            now = ", ".join(f"{label} {weight}%" for label, weight in self.diverged)
+            question = f"Canary weight for every driven route (now {now}): an integer 0-100; stable gets the rest."
+        else:
+            shown = self.current if self.current is not None else "?"
+            question = f"Canary weight (now {shown}%): an integer 0-100; stable gets the rest."
         with Vertical(id="dialog"):
-            yield Static(f"Canary weight (now {self.current if self.current is not None else '?'}%): "
-                         "an integer 0-100; stable gets the rest.", id="question")
+            yield Static(question, id="question", markup=False)
             weight = Input(placeholder="0-100", id="weight", restrict=r"[0-9]*", max_length=3,
                            validators=[Integer(minimum=0, maximum=100)])
             weight.cursor_blink = self.app.poll_enabled  # steady in a frozen console, as the prompt's
