@@ -32,7 +32,7 @@ def controller(guide, kubeconfig, tmp_path):
     guide.put_object(guide_vs(multiregion=True))
     made = build_controller(load(write_config(tmp_path, kubeconfig)), clock=ManualClock(start=time.time()),
                             who="sre@bridge")
-    assert made.set_weight(10, "us-east first", route="us-east").ok
+    assert made.set_weight(10, "us-east first", route="us-east").ok  # as the guide's manifest has it
     yield made
     made.close()
 
@@ -90,3 +90,14 @@ async def test_large_print_says_the_routes_differ_and_shows_a_change_made_outsid
         decision = str(bridge.query_one("#decision").render())
         assert decision.splitlines()[0] == "routes differ: us-east canary 10%, default canary 20%"
         assert "outside: weights changed outside this console: route default: canary 5% -> 20%" in decision
+
+
+def test_the_reports_timeline_keeps_each_routes_weight(controller):
+    from tui.operations.report import build_report, render_markdown
+
+    controller.set_weight(10, "align the regions")
+    text = render_markdown(build_report(controller.rollout_record, controller.config))
+    row = next(line for line in text.splitlines() if "align the regions" in line)
+    assert row.endswith("| align the regions — canary us-east 10% -> 10%, default 5% -> 10% |")
+    plain = next(line for line in text.splitlines() if "us-east first" in line)
+    assert plain.endswith("| us-east first — canary 10% -> 10% on route us-east |")

@@ -120,7 +120,8 @@ def attach_operations(controller: RolloutController, environ: Mapping[str, str] 
         for entry in read_tail(audit.path, 20):  # what happened before this console started
             action, result = entry.get("action"), entry.get("result")
             if entry.get("from") is not None or entry.get("to") is not None:
-                text = f"{action} {entry.get('from')} -> {entry.get('to')}: {result}"
+                frm, to = ("?" if entry.get(k) is None else entry.get(k) for k in ("from", "to"))
+                text = f"{action} {frm} -> {to}: {result}"
             else:  # not a weight change (a scale, automation): its own words, or why it was refused
                 text = f"{action}: {entry.get('message') if result == 'ok' else result}"
             controller.record("audit", text, who=str(entry.get("who") or ""), reason=str(entry.get("reason") or ""))

@@ -241,6 +241,15 @@ _OUTCOME_MARK = {"promoted": "✅ Promoted", "rolled back": "❌ Rolled back", "
 _ACTION = {"check": "check failed", "scale": "canary scaled"}
 
 
+def _why(entry: dict[str, Any]) -> str:
+    """The reason, and the controller's words when they say more than From → To (a route named,
+    routes that moved from different weights, a change made outside)."""
+    reason, message = entry.get("reason") or "", entry.get("message") or ""
+    if not message or message in reason or message == f"canary {entry.get('from')}% -> {entry.get('to')}%":
+        return reason
+    return f"{reason} — {message}" if reason else message
+
+
 def render_markdown(report: dict[str, Any]) -> str:
     """The guide's Canary Deployment Report in Markdown."""
     lines = [f"# {report.get('title') or TITLE}", ""]
@@ -317,7 +326,7 @@ def render_markdown(report: dict[str, Any]) -> str:
         for e in timeline:
             change = "—" if e.get("to") is None else f"{_weight(e.get('from'))} → {_weight(e.get('to'))}"
             lines.append(f"| {_cell(_when(e.get('at')).replace(' UTC', ''))} | {_cell(e.get('who'))} | "
-                         f"{_cell(_ACTION.get(e.get('kind'), e.get('kind')))} | {change} | {_cell(e.get('reason'))} |")
+                         f"{_cell(_ACTION.get(e.get('kind'), e.get('kind')))} | {change} | {_cell(_why(e))} |")
     else:
         lines.append("No weight changes or check failures recorded.")
     return "\n".join(lines) + "\n"
