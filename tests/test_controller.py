@@ -311,3 +311,18 @@ def test_a_healthy_canary_is_never_failed_on_usage_at_any_split(demo_controller,
     if weight >= 90:  # the canary passes; "all checks passing" alone would be untrue
         assert state.verdict.result is Result.PASS
         assert state.verdict.summary.startswith("all checks passing (not judged: cpu vs stable); ")
+
+
+def test_after_a_write_the_old_weights_verdict_is_not_shown_as_the_new_ones(demo_controller):
+    """`run` printed "canary 10% | verdict PASS" right after stepping from 5%: the 5%'s verdict."""
+    controller, clock = demo_controller
+    for _ in range(1000):  # seed 1 at 5% first passes after about 22 minutes
+        clock.advance(2)
+        if controller.poll_once().verdict.result is Result.PASS:
+            break
+    assert controller.state().verdict.result is Result.PASS
+    assert controller.set_weight(10, "next step").ok
+    verdict = controller.state().verdict
+    assert verdict.result is Result.NODATA
+    assert verdict.since == controller.state().split.last_change.at
+    assert {c.reason for c in verdict.checks} == {"canary now 10%: judged afresh from the next poll"}

@@ -107,6 +107,24 @@ def test_healthy_canary_passes_once_the_evidence_is_in():
     assert v.summary.startswith("all checks passing; nearest to failing:")
 
 
+def test_a_pass_holds_while_the_evidence_ebbs_and_is_undone_when_it_turns():
+    """A pass is a decision: it does not flip back to "not enough data" each time the evidence
+    dips under the pass level (8 to 23 flips an hour per check on a healthy demo canary); it is
+    undone when the counts since the reset stop favouring "within bound" at all."""
+    f = Feed()
+    for _ in range(60):
+        f.poll(sample(100, 0), stable_sample(2000, 10))
+    assert f.check(ERROR_ABS).result is Result.PASS and f.check(ERROR_ABS).reason == ""
+    seen = []
+    for _ in range(600):  # then exactly at the 1% bound: the evidence for "below it" ebbs away
+        f.poll(sample(100, 1), stable_sample(2000, 10))
+        c = f.check(ERROR_ABS)
+        if not seen or seen[-1] != (c.result, c.reason[:14]):
+            seen.append((c.result, c.reason[:14]))
+    assert seen == [(Result.PASS, ""), (Result.PASS, "passed 00:00:1"), (Result.NODATA, "not enough dat")]
+    assert f.judge._tests[ERROR_ABS].cusum.llr < 1  # never a stretch that looked worse
+
+
 def test_a_pass_is_not_immediate():
     f = Feed()
     v = f.poll(sample(10, 0))

@@ -148,6 +148,8 @@ class _Test:
     reference_ms: float | None = None  # "vs stable": stable's p95 (upper bound) the threshold comes from
     why_not: str = ""  # why the latest poll could not be used
     latched: Check | None = None
+    passed_at: str = ""  # HH:MM:SS the PASS test decided, empty until it has
+    pass_peak: float = 0.0  # the evidence that decided it
 
     def __post_init__(self) -> None:
         self.sprt = LowerSprt(self.pass_factors)
@@ -456,9 +458,18 @@ class SequentialJudge:
             return check(Result.WARN, stable_bad, 1 - math.exp(-self._stable_tests[name].cusum.llr))
         evidence = t.sprt.log_evidence if t.p0_pass is not None else 0.0
         lean = max(s, evidence, 0.0)
-        if evidence >= self.pass_threshold:
+        if evidence >= self.pass_threshold and not t.passed_at:
+            t.passed_at, t.pass_peak = snap.at.strftime("%H:%M:%S"), evidence
+        elif t.passed_at and evidence <= 0:
+            # The counts since the reset no longer favour "within bound" at all: the pass is undone.
+            t.passed_at, t.pass_peak = "", 0.0
+        if t.passed_at:
+            # A pass is a decision, like a fail: it holds while the evidence ebbs and flows (it
+            # flipped PASS / "not enough data" 8 to 23 times an hour per check on a healthy canary).
+            # The FAIL test keeps watching: a worsening canary still fails, and looks worse first.
             if s < h / 2:
-                return check(Result.PASS, "", 1 - math.exp(-evidence))
+                held = "" if evidence >= self.pass_threshold else f"passed {t.passed_at}, holding"
+                return check(Result.PASS, held, 1 - math.exp(-max(evidence, t.pass_peak)))
             # Within bound since the reset, but the latest stretch argues otherwise: no pass now.
             return check(Result.NODATA, f"recent requests look worse (LLR {s:.1f} of {h:.1f})",
                          1 - math.exp(-lean))

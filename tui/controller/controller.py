@@ -437,6 +437,11 @@ class RolloutController:
             with self._state_lock:
                 self._latest.split = after
                 self._latest.weights_moved_at = change.at
+                if self._latest.verdict is not None:
+                    # The verdict on screen was reached at the old weight: until the next poll
+                    # judges the new one, show none ("canary 10% | verdict PASS" was the 5%'s).
+                    fresh = self._nodata_verdict(f"canary now {canary}%: judged afresh from the next poll")
+                    self._latest.verdict = replace(fresh, since=change.at)
             self.evaluator.reset()
             if route is None and before.diverged:
                 # Each route from its own weight: "10% -> 15%" would hide that another went 5 -> 15.
