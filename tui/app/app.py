@@ -21,6 +21,7 @@ from textual.widgets import Footer, Static
 
 from tui.app.commands import VERBS, Command, CommandError, Verb, parse, suggestions, verb_named
 from tui.app.screens.bridge import BridgeScreen
+from tui.app.screens.checks import CheckDetailScreen
 from tui.app.screens.confirm import ConfirmScreen
 from tui.app.screens.events import EventLogScreen
 from tui.app.screens.help import HelpScreen
@@ -80,6 +81,7 @@ class CanaryApp(App[None]):
         Binding(KEY_DEFAULTS["command"], "command", "Command", id="command"),
         Binding(KEY_DEFAULTS["filter"], "filter", "Filter", show=False, id="filter"),
         Binding(KEY_DEFAULTS["events"], "event_log", "Events", show=False, id="events"),
+        Binding(KEY_DEFAULTS["details"], "check_details", "Details", show=False, id="details"),
         Binding("escape", "clear_filter", "Show all events", show=False),
         Binding(KEY_DEFAULTS["quit"], "quit", "Quit", id="quit"),
     ]
@@ -101,6 +103,7 @@ class CanaryApp(App[None]):
         ("command", "a command, with your reason: weight 20 p95 fine, rollback 5xx on /pay (see below)", "command"),
         ("filter", "show only the events containing a text (Esc: all events)", "filter"),
         ("events", "every event held (the last 500), scrollable; the filter applies", "event_log"),
+        ("details", "every check in full: the whole bound (how it was derived) and the whole reason", "check_details"),
         ("quit", "quit (the rollout stays where it is)", "quit"),
     ]
 
@@ -223,7 +226,7 @@ class CanaryApp(App[None]):
         now = self.controller.clock.time()
         for header in self.query(StatusHeader):
             header.tick(now)
-        if isinstance(self.screen, (BridgeScreen, EventLogScreen)):
+        if isinstance(self.screen, (BridgeScreen, EventLogScreen, CheckDetailScreen)):
             for header in self.screen.query(StatusHeader):  # none yet while it is being composed
                 header.tick(now)
 
@@ -262,6 +265,8 @@ class CanaryApp(App[None]):
                 self.screen.show(state, now)
             if isinstance(self.screen, EventLogScreen):
                 self.screen.show(state, self.query_one(EventPanel).filter_text)
+            if isinstance(self.screen, CheckDetailScreen):
+                self.screen.show(state)
 
     # --- actions: dialogs on the UI thread, writes in workers --------------
 
@@ -422,6 +427,7 @@ class CanaryApp(App[None]):
         else:
             getattr(self, {"report": "action_report", "screenshot": "action_screenshot",
                            "large": "action_large_print", "events": "action_event_log", "help": "action_help",
+                           "details": "action_check_details",
                            "quit": "action_quit"}[verb])()
 
     def action_filter(self) -> None:
@@ -445,6 +451,12 @@ class CanaryApp(App[None]):
             return
         self.push_screen(EventLogScreen(self.state or self.controller.state(),
                                         self.query_one(EventPanel).filter_text))
+
+    def action_check_details(self) -> None:
+        if isinstance(self.screen, CheckDetailScreen):
+            self.screen.dismiss(None)
+            return
+        self.push_screen(CheckDetailScreen(self.state or self.controller.state(), self.controller.config.judge))
 
     def action_clear_filter(self) -> None:
         self._set_event_filter("")

@@ -12,7 +12,7 @@ audit log and report keep it: `:rollback 5xx on checkout after the 10% step`.
     auto [on|off]      automatic progression (no argument: toggle, as `a`)
     fault NAME         demo only: none, errors or latency
     filter [TEXT]      show only events containing TEXT (no text: all)   alias: /
-    report | screenshot | large | events | help | quit
+    report | screenshot | large | events | details | help | quit
 
 Plain Python (no Textual): parsed and checked here, carried out by the app.
 """
@@ -48,6 +48,7 @@ VERBS: tuple[Verb, ...] = (
     Verb("screenshot", "screenshot", "save an SVG screenshot"),
     Verb("large", "large", "large print for a shared screen"),
     Verb("events", "events", "every event held, scrollable (the filter applies)"),
+    Verb("details", "details", "every check in full: the whole bound and the whole reason"),
     Verb("help", "help", "the keys and the commands"),
     Verb("quit", "quit", "quit (the rollout stays where it is)", ("q",)),
 )

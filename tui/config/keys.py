@@ -29,6 +29,7 @@ KEY_DEFAULTS: dict[str, str] = {
     "command": "colon",
     "filter": "slash",
     "events": "e",
+    "details": "d",
     "quit": "q",
 }
 
