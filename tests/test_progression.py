@@ -159,3 +159,81 @@ def test_a_restarted_controller_resumes_from_the_stored_state():
 def test_auto_toggle_is_refused_read_only():
     controller, _ = make_demo_controller(read_only=True)
     assert not controller.toggle_auto().ok
+
+
+class FlakyRouter:
+    """The demo router behind an API that fails its next `failures` writes: `transient` as a
+    timeout or a 503 does, or for good as a 403 does."""
+
+    def __init__(self, router, failures: int, transient: bool = True):
+        self.router, self.failures, self.transient = router, failures, transient
+        self.attempts = 0
+
+    def __getattr__(self, name):
+        return getattr(self.router, name)
+
+    def _maybe_fail(self):
+        self.attempts += 1
+        if self.failures > 0:
+            self.failures -= 1
+            from tui.backends.base import BackendError
+            raise BackendError("Kubernetes API error 503 (Service Unavailable) on patch" if self.transient
+                               else "forbidden: cannot patch virtualservices", transient=self.transient)
+
+    def set_canary_weight(self, *args, **kwargs):
+        self._maybe_fail()
+        return self.router.set_canary_weight(*args, **kwargs)
+
+    def scale_canary(self, replicas):
+        return self.router.scale_canary(replicas)
+
+
+def _flaky(controller, failures, transient=True):
+    controller.router = FlakyRouter(controller.router, failures, transient)
+    return controller.router
+
+
+def test_a_step_that_fails_on_a_blip_is_tried_again_not_halted():
+    """Before: one 503 at the moment of a step ended automation ("halted: could not set 10%"), and
+    `run` then rolled back a healthy canary."""
+    controller, clock = _controller()
+    controller.toggle_auto()
+    flaky = _flaky(controller, failures=3)
+    _run(controller, clock, 60)  # baked: the step to 10% fails three times, 10 s apart
+    assert controller.autopilot.progress.enabled and controller.current_split().canary_weight == 5
+    assert "a write failed, retrying for" in controller.state().automation
+    notes = [e.message for e in controller.state().events if e.kind == "auto" and not e.ok]
+    assert notes == ["the step to 10% failed: Kubernetes API error 503 (Service Unavailable) on patch; "
+                     "trying again every 10 s for up to 2m00s"]
+    _run(controller, clock, 30)
+    assert controller.current_split().canary_weight == 10
+    assert flaky.attempts == 4  # one try every 10 s, not one per 2 s poll
+    assert controller.autopilot.progress.retrying_since is None
+    assert "→ 15% in" in controller.state().automation
+
+
+def test_a_step_failing_past_the_no_data_timeout_halts_and_a_refusal_halts_at_once():
+    controller, clock = _controller()
+    controller.toggle_auto()
+    _flaky(controller, failures=1000)
+    _run(controller, clock, 60 + 130)
+    progress = controller.autopilot.progress
+    assert not progress.enabled and progress.finished.startswith("halted: could not set 10%: Kubernetes API error 503")
+    controller, clock = _controller()
+    controller.toggle_auto()
+    _flaky(controller, failures=1, transient=False)  # a 403 does not pass by itself
+    _run(controller, clock, 62)
+    assert controller.autopilot.progress.finished.startswith("halted: could not set 10%: forbidden")
+
+
+def test_a_failing_canary_is_rolled_back_however_long_the_api_is_down():
+    controller, clock = _controller()
+    controller.toggle_auto()
+    _run(controller, clock, 10)
+    flaky = _flaky(controller, failures=30)  # five minutes of failures at one try per 10 s
+    controller.evaluator.result = Result.FAIL
+    _run(controller, clock, 280)
+    assert controller.autopilot.progress.enabled and controller.current_split().canary_weight == 5
+    _run(controller, clock, 40)
+    assert controller.current_split().canary_weight == 0 and flaky.attempts == 31
+    assert controller.autopilot.progress.finished.startswith("rolled back")

@@ -172,3 +172,22 @@ def test_sigterm_ends_a_real_run_promptly_with_its_status(tmp_path):
     finally:
         if proc.poll() is None:
             proc.kill()
+
+
+def test_a_rollback_that_fails_is_said_and_exits_4():
+    """Before: `run` printed "canary rolled back" and exited 1 whether or not its rollback went through."""
+    import io
+
+    from tests.conftest import make_demo_controller
+    from tests.test_progression import FlakyRouter
+    from tui.controller.headless import ROLLBACK_FAILED, run_rollout
+
+    controller, clock = make_demo_controller(fault="errors")
+    controller.router = FlakyRouter(controller.router, failures=1000, transient=False)  # a 403 on every write
+    out = io.StringIO()
+    assert run_rollout(controller, timeout_s=3600, out=out) == ROLLBACK_FAILED
+    last = out.getvalue().splitlines()[-1]
+    assert "the rollback FAILED: forbidden: cannot patch virtualservices" in last, last
+    assert "canary rolled back" not in out.getvalue()
+    assert controller.router.read().canary_weight == 5  # still on the canary, and the log says so
+    controller.close()

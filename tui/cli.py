@@ -131,7 +131,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--large", action="store_true", default=_UNSET, help="open in large print")
 
     p = sub.add_parser("run", help="drive the automatic progression headless (CI gate): "
-                                   "exit 0 promoted, 1 rolled back, 3 held by someone else's change")
+                                   "exit 0 promoted, 1 rolled back, 3 held by someone else's change, "
+                                   "4 the rollback failed")
     _common(p)
     p.add_argument("--timeout", metavar="DURATION", default=None,
                    help="roll back and exit 1 if not promoted within this time (e.g. 2h)")

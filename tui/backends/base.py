@@ -16,7 +16,19 @@ from tui.model import MetricsSnapshot, TrafficSplit, WeightChange
 
 
 class BackendError(Exception):
-    """A backend could not do what was asked; the message is shown to the operator."""
+    """A backend could not do what was asked; the message is shown to the operator.
+
+    `transient`: it may pass by itself (a timeout, an unreachable or overloaded server, a
+    concurrent edit), so automation tries again at its next poll; anything else (a missing
+    object, a permission, a refusal) waits for a person.
+    """
+
+    transient = False
+
+    def __init__(self, *args: object, transient: bool | None = None) -> None:
+        super().__init__(*args)
+        if transient is not None:
+            self.transient = transient
 
 
 class WriteRefused(BackendError):
@@ -25,6 +37,8 @@ class WriteRefused(BackendError):
 
 class ConflictError(BackendError):
     """Someone else changed the object and the bounded retries ran out."""
+
+    transient = True
 
 
 @runtime_checkable

@@ -40,6 +40,12 @@ def _driven_weights(split: TrafficSplit) -> tuple[int | None, ...]:
     return tuple(r.canary_weight for r in split.driven_routes)
 
 
+
+
+def _replicas(n: int) -> str:
+    return f"{n} replica" if n == 1 else f"{n} replicas"
+
+
 def _routes_text(diverged: tuple[tuple[str, int], ...]) -> str:
     return ", ".join(f"{label} {weight}%" for label, weight in diverged)
 
@@ -55,6 +61,9 @@ class ActionResult:
     message: str
     split: TrafficSplit | None = None
     skipped_routes: tuple[str, ...] = ()
+    # Failed for a reason that may pass (the API timed out, answered 5xx, or a concurrent edit won):
+    # automation tries again at the next poll rather than give up on a blip.
+    transient: bool = False
 
 
 @dataclass(frozen=True)
@@ -360,7 +369,7 @@ class RolloutController:
             # Its first move would send the canary traffic: say why not now, rather than start and halt.
             no_traffic = self._canary_cannot_serve()
             if no_traffic:
-                return self._refused("auto", no_traffic, None, None, reason, who)
+                return self._refused("auto", no_traffic[0], None, None, reason, who)
             try:
                 diverged = self.current_split().diverged
             except BackendError as exc:
@@ -418,7 +427,8 @@ class RolloutController:
             try:
                 before = before or self.current_split()
             except BackendError as exc:
-                return self._refused(action, f"cannot read the split: {exc}", None, canary, reason, who)
+                return self._refused(action, f"cannot read the split: {exc}", None, canary, reason, who,
+                                     transient=exc.transient)
             if who == AUTOMATION and action in ("auto-step", "promote") and self.autopilot.progress.held:
                 # The read just now found a change made outside: automation holds at it and does
                 # not write over it (a rollback still goes: it is the safe direction).
@@ -427,13 +437,13 @@ class RolloutController:
             frm = route_obj.canary_weight if route_obj else before.canary_weight
             no_traffic = self._canary_cannot_serve() if canary > 0 and not force else None
             if no_traffic:
-                return self._refused(action, no_traffic, frm, canary, reason, who)
+                return self._refused(action, no_traffic[0], frm, canary, reason, who, transient=no_traffic[1])
             change = WeightChange(who=who or self.who, at=utc(self.clock), from_canary=frm,
                                   to_canary=canary, reason=reason, action=action)
             try:
                 after = self.router.set_canary_weight(canary, change, route=route, force=force)
             except BackendError as exc:
-                return self._refused(action, str(exc), frm, canary, reason, who)
+                return self._refused(action, str(exc), frm, canary, reason, who, transient=exc.transient)
             with self._state_lock:
                 self._latest.split = after
                 self._latest.weights_moved_at = change.at
@@ -492,23 +502,23 @@ class RolloutController:
                 # Traffic is already off the canary; say plainly that the scale-down did not happen.
                 msg = f"traffic moved to stable, but scaling the canary to 0 failed: {exc}"
                 self.record("error", msg, who=who or self.who, reason=reason, ok=False)
-                return replace(result, ok=False, message=msg)
+                return replace(result, ok=False, message=msg, transient=exc.transient)
             self.record("rollback", "canary scaled to 0 replicas", who=who or self.who, reason=reason)
             return result
 
-    def _canary_cannot_serve(self) -> str | None:
-        """Why the canary must get no traffic now (it is scaled to 0), or None when it may."""
+    def _canary_cannot_serve(self) -> tuple[str, bool] | None:
+        """(Why the canary must get no traffic now, whether that may pass), or None when it may."""
         read = getattr(self.router, "canary_replicas", None)
         if read is None:
             return None
         try:
             replicas = read()
         except BackendError as exc:
-            return f"cannot read the canary's replicas: {exc}"
+            return f"cannot read the canary's replicas: {exc}", exc.transient
         if replicas == 0:
             # After a rollback: every request routed to a canary without pods fails (Istio: 503).
             return ("the canary is scaled to 0 replicas (a rollback scales it down), so every request "
-                    "sent to it would fail: scale it up first (:scale N, or canary-console scale N)")
+                    "sent to it would fail: scale it up first (:scale N, or canary-console scale N)", False)
         return None
 
     def scale_canary(self, replicas: int, reason: str, who: str | None = None) -> ActionResult:
@@ -538,12 +548,12 @@ class RolloutController:
                                      "moves it to stable first, then scales the canary to 0", None, None,
                                      reason, who)
             if replicas == before:
-                return ActionResult(True, f"the canary is already at {replicas} replicas", split)
+                return ActionResult(True, f"the canary is already at {_replicas(replicas)}", split)
             try:
                 self.router.scale_canary(replicas)
             except BackendError as exc:
                 return self._refused("scale", str(exc), None, None, reason, who)
-        message = f"canary scaled from {before} to {replicas} replicas"
+        message = f"canary scaled from {before} to {_replicas(replicas)}"
         self.record("scale", message, who=who, reason=reason)
         return ActionResult(True, message, split)
 
@@ -559,10 +569,10 @@ class RolloutController:
         return ActionResult(True, f"injected fault: {fault}")
 
     def _refused(self, action: str, why: str, frm: int | None, to: int | None, reason: str,
-                 who: str | None) -> ActionResult:
+                 who: str | None, transient: bool = False) -> ActionResult:
         self.record(action, f"{action} refused: {why}", who=who or self.who, from_canary=frm, to_canary=to,
                     reason=reason, ok=False)
-        return ActionResult(False, why)
+        return ActionResult(False, why, transient=transient)
 
     def close(self) -> None:
         for closer in self.closers:

@@ -3,7 +3,7 @@
 The same controller, judge and rollback as the console. Progress lines go to
 `out` (stderr); the outcome is an exit status: 0 promoted, 1 rolled back (or
 halted / timed out, then rolled back), 3 held by a change made by someone else
-(left as they put it).
+(left as they put it), 4 the rollback it had to make failed.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from tui.model import Result
 
 PROMOTED, ROLLED_BACK = 0, 1
 HELD = 3  # a person (or another tool) moved the weights: left where they put them, not rolled back
+ROLLBACK_FAILED = 4  # it had to roll back and could not: traffic may still reach the canary
 # Stopped by a signal (a cancelled CI job, Ctrl-C): 128 + the signal's number, as a shell reports it.
 
 
@@ -126,12 +127,16 @@ def run_rollout(controller: RolloutController, timeout_s: float | None, out: Tex
                 return PROMOTED
             if not outcome.startswith("rolled back"):
                 # Halted (no data, failed check without autoRollback, or stopped): leave nothing half-done.
-                controller.rollback(reason=f"run: {outcome}", who="automation")
+                result = controller.rollback(reason=f"run: {outcome}", who="automation")
+                if not result.ok:  # say so: "rolled back" here would send people home with traffic on it
+                    print(f"run: {outcome}; the rollback FAILED: {result.message}", file=out, flush=True)
+                    return ROLLBACK_FAILED
             print(f"run: {outcome}; canary rolled back after {format_duration(now - start)}", file=out, flush=True)
             return ROLLED_BACK
         if timeout_s is not None and now - start >= timeout_s:
             why = f"timed out after {format_duration(timeout_s)}"
             autopilot.disable("automation", why=why)
-            controller.rollback(reason=f"run: {why}", who="automation")
-            print(f"run: {why}; canary rolled back", file=out, flush=True)
-            return ROLLED_BACK
+            result = controller.rollback(reason=f"run: {why}", who="automation")
+            print(f"run: {why}; " + ("canary rolled back" if result.ok else f"the rollback FAILED: {result.message}"),
+                  file=out, flush=True)
+            return ROLLED_BACK if result.ok else ROLLBACK_FAILED

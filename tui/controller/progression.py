@@ -18,6 +18,7 @@ if TYPE_CHECKING:
     from tui.controller.controller import RolloutController
 
 AUTOMATION = "automation"
+RETRY_EVERY_S = 10.0  # automation's retries of a write that failed in a way that may pass
 
 
 @dataclass(frozen=True)
@@ -30,6 +31,7 @@ class Progress:
     held: str = ""  # why automation is held (a manual change), empty when not
     finished: str = ""  # promoted | rolled back | halted: ... | waiting for promotion
     no_data_since: float | None = None
+    retrying_since: float | None = None  # its last write failed in a way that may pass: trying again
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -59,6 +61,7 @@ class Autopilot:
         self.controller = controller
         self.policy = policy
         self.progress = Progress()
+        self._last_attempt = float("-inf")  # clock time of automation's last write attempt
 
     # --- state ---------------------------------------------------------
 
@@ -137,7 +140,12 @@ class Autopilot:
             if self.policy.auto_rollback:
                 failing = [c for c in verdict.checks if c.result is Result.FAIL]
                 reason = "auto-rollback: " + "; ".join(f"{c.name}: {c.reason}" for c in failing)
+                if not self._may_write_now():
+                    return
                 result = self.controller.rollback(reason=reason, who=AUTOMATION)
+                # A failing canary is rolled back as long as it takes: a blip never ends the attempts.
+                if not result.ok and self._retrying("rollback", result, forever=True):
+                    return
                 self._finish(f"rolled back ({failing[0].name if failing else 'check failed'})" if result.ok
                              else f"halted: rollback failed: {result.message}")
             else:
@@ -165,8 +173,12 @@ class Autopilot:
             self._advance_to(p.step + 1, f"step {p.step + 1} baked {format_duration(now - p.since)} "
                                          "with every check passing")
         elif self.policy.promote == "auto":
+            if not self._may_write_now():
+                return
             result = self.controller.promote(reason="auto-promote: last step baked with every check passing",
                                              who=AUTOMATION)
+            if not result.ok and self._retrying("promotion", result):
+                return
             if result.ok or not self.progress.held:
                 self._finish("promoted" if result.ok else f"halted: promotion failed: {result.message}")
         elif p.finished != "waiting for promotion":
@@ -176,14 +188,48 @@ class Autopilot:
 
     def _advance_to(self, step: int, why: str) -> None:
         target = self.policy.steps[step]
+        if not self._may_write_now():
+            return
         result = self.controller.set_weight(target, reason=f"auto: {why}", action="auto-step", who=AUTOMATION)
         if result.ok:
-            self._save(replace(self.progress, step=step, since=self.controller.clock.time(), finished=""))
+            self._save(replace(self.progress, step=step, since=self.controller.clock.time(), finished="",
+                               retrying_since=None))
+        elif self._retrying(f"the step to {target}%", result):
+            return
         elif not self.progress.held:  # held: someone changed the weights just before; wait for a person
             self._finish(f"halted: could not set {target}%: {result.message}")
 
+    def _may_write_now(self) -> bool:
+        """While retrying a failed write, one attempt every RETRY_EVERY_S (each attempt that fails
+        is an event and an audit line); otherwise at once."""
+        now = self.controller.clock.time()
+        if self.progress.retrying_since is not None and now - self._last_attempt < RETRY_EVERY_S:
+            return False
+        self._last_attempt = now
+        return True
+
+    def _retrying(self, what: str, result, forever: bool = False) -> bool:
+        """A write that failed in a way that may pass (the API timed out, a 5xx, a concurrent edit):
+        True while automation tries again, for up to rollout.noDataTimeout (`forever`: for as long
+        as it takes). Before, one blip at a step halted automation, and `run` then rolled back a
+        healthy canary."""
+        if not getattr(result, "transient", False) or self.progress.held:
+            return False
+        now = self.controller.clock.time()
+        p = self.progress
+        limit = None if forever else self.policy.no_data_timeout_s
+        since = p.retrying_since if p.retrying_since is not None else now
+        if limit is not None and now - since > limit:
+            return False
+        if p.retrying_since is None:
+            self._save(replace(p, retrying_since=now))
+            how_long = f"for up to {format_duration(limit)}" if limit is not None else "until it goes through"
+            self.controller.record("auto", f"{what} failed: {result.message}; trying again every "
+                                   f"{RETRY_EVERY_S:g} s {how_long}", who=AUTOMATION, ok=False)
+        return True
+
     def _finish(self, outcome: str) -> None:
-        self._save(replace(self.progress, enabled=False, finished=outcome))
+        self._save(replace(self.progress, enabled=False, finished=outcome, retrying_since=None))
         self.controller.record("auto", f"automatic progression ended: {outcome}", who=AUTOMATION,
                                ok=not outcome.startswith(("halted", "rolled back")))
 
@@ -198,6 +244,8 @@ class Autopilot:
             return p.finished and f"last run: {p.finished}"
         now = self.controller.clock.time()
         current = f"step {p.step + 1}/{len(steps)} at {steps[p.step]}%"
+        if p.retrying_since is not None:
+            return f"{current}: a write failed, retrying for {format_duration(now - p.retrying_since)} (see events)"
         left = max(0.0, self.policy.bake_s - (now - p.since))
         # Baked: what is left is the checks, not the clock ("in 0s" would promise a move).
         when = f"in {format_duration(left)} if checks pass" if left > 0 else "once every check passes (baked)"

@@ -40,6 +40,8 @@ class NotFound(BackendError):
 class Conflict(BackendError):
     """409, or 422 from a JSON Patch that could not be applied (a failed `test`)."""
 
+    transient = True
+
 
 @dataclass(frozen=True)
 class Connection:
@@ -243,7 +245,8 @@ class Kube:
                 return BackendError(f"the Kubernetes API rejected the change as invalid: {message}")
             return Conflict(message or "the patch could not be applied")
         if code == 429 or (code is not None and code >= 500):
-            return BackendError(f"Kubernetes API error {code} ({exc.reason}) on {verb} {resource}: {message}")
+            return BackendError(f"Kubernetes API error {code} ({exc.reason}) on {verb} {resource}: {message}",
+                                transient=True)
         return BackendError(f"Kubernetes API error {code} on {verb} {resource}: {message}")
 
     def _transport_error(self, exc: BaseException, write: bool) -> BackendError:
@@ -252,13 +255,15 @@ class Kube:
         # NewConnectionError subclasses ConnectTimeoutError in urllib3: look at it before timeouts.
         if isinstance(cause, (urllib3.exceptions.NewConnectionError, ConnectionError)):
             if isinstance(cause, ConnectionRefusedError) or "refused" in str(cause).lower():
-                return BackendError(f"cannot connect to the Kubernetes API at {server}: connection refused")
-            return BackendError(f"cannot reach the Kubernetes API at {server}: {cause}")
+                return BackendError(f"cannot connect to the Kubernetes API at {server}: connection refused",
+                                    transient=True)
+            return BackendError(f"cannot reach the Kubernetes API at {server}: {cause}", transient=True)
         if isinstance(cause, (urllib3.exceptions.TimeoutError, socket.timeout, TimeoutError)):
             text = f"Kubernetes API did not answer within {self.timeout:g}s ({server})"
             if write:
                 text += "; the change may or may not have been applied: re-read before retrying"
-            return BackendError(text)
+            return BackendError(text, transient=True)
         if isinstance(cause, ConnectionRefusedError) or "refused" in str(cause).lower():
-            return BackendError(f"cannot connect to the Kubernetes API at {server}: connection refused")
-        return BackendError(f"cannot reach the Kubernetes API at {server}: {cause}")
+            return BackendError(f"cannot connect to the Kubernetes API at {server}: connection refused",
+                                transient=True)
+        return BackendError(f"cannot reach the Kubernetes API at {server}: {cause}", transient=True)
