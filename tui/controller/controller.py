@@ -245,6 +245,8 @@ class RolloutController:
                 errors.append(f"router: {_describe_error(exc)}")
             if split is not None:
                 self._take_split(split)
+                if self.read_only:
+                    self.autopilot.follow_store()  # show the driver's automation (from this same read)
         try:
             snap = self.metrics.poll()
         except Exception as exc:
@@ -330,7 +332,7 @@ class RolloutController:
                 metrics=self.metrics.describe(),
                 interval_s=self.config.interval_s,
                 mode=self._mode(),
-                automation=self.autopilot.describe(),
+                automation=self._automation_text(),
                 fault=self.fault,
                 steps=self.config.rollout.steps,
                 promote=self.config.rollout.promote,
@@ -341,8 +343,19 @@ class RolloutController:
         """Called by the driver lease: a console that does not hold the lease only watches."""
         if self._forced_read_only:
             return
+        took_over = driving and self.read_only and bool(self.read_only_reason)
         self.read_only = not driving
         self.read_only_reason = reason
+        if took_over:
+            # The driver quit or died: carry on its automation from where it stored it, not from
+            # what this console saw when it started watching (that stale step walked 15% back to 10%).
+            self.autopilot.resume_from_store()
+
+    def _automation_text(self) -> str:
+        text = self.autopilot.describe()
+        if text and self.read_only and self.autopilot.progress.enabled:
+            return f"driver: {text}"  # another console's automation, as it stored it
+        return text
 
     def _mode(self) -> str:
         if self.read_only:
@@ -392,7 +405,11 @@ class RolloutController:
         return ActionResult(True, message)
 
     def resume_automation(self) -> bool:
-        """At start: continue a progression a previous console (or run) left enabled."""
+        """At start: continue a progression a previous console (or run) left enabled; a console
+        that only watches shows it (the driver carries it on)."""
+        if self.read_only:
+            self.autopilot.follow_store()
+            return False
         return self.autopilot.resume_from_store()
 
     def current_split(self) -> TrafficSplit:

@@ -73,8 +73,8 @@ class DriverGuard:
             reason = f"{status.holder} drives this rollout" if not status.ours else ""
         if status.ours and not self.driving:
             self.driving = True
-            self.controller.set_driver(True, "")
             self.controller.record("info", f"this console drives the rollout ({self.lease.describe()})")
+            self.controller.set_driver(True, "")  # then, on a takeover, "resumed automatic progression"
         elif not status.ours and (self.driving or self.controller.read_only_reason != reason):
             was = self.driving
             self.driving = False

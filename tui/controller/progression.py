@@ -74,6 +74,18 @@ class Autopilot:
             except Exception as exc:  # losing the resume point must be visible, not fatal
                 self.controller.record("error", f"could not store progression state: {exc}", ok=False)
 
+    def follow_store(self) -> None:
+        """A watching console mirrors the driver's stored state (no request: the router keeps the
+        object it last read), so its header shows the driver's automation, and a takeover starts
+        from the present, not from when this console began watching. Never acts, never records."""
+        load = getattr(self.controller.router, "load_progress", None)
+        if load is None:
+            return
+        try:
+            self.progress = Progress.from_dict(load())
+        except Exception:  # unreadable: the driver's own console says so; keep what was seen
+            pass
+
     def resume_from_store(self) -> bool:
         """Pick up where a previous console left off; True if automation was on."""
         load = getattr(self.controller.router, "load_progress", None)

@@ -1,0 +1,68 @@
+"""A console that watches (another drives) shows the driver's automation, and carries it on from
+where the driver stored it when it takes over.
+
+Before, a watcher's header said only READ-ONLY, and its automation state was what it read when it
+started: taking over after the driver quit at 15%, it stepped "on" to 10% (then 15% again).
+"""
+
+from __future__ import annotations
+
+import time
+
+from istio_fixtures import (  # noqa: F401 - fixtures are used by name
+    fk,
+    guide,
+    kubeconfig,
+    stored_vs,
+    weights,
+    write_config,
+)
+from tests.test_progression import ScriptedEvaluator
+from tui.assembly import build_controller
+from tui.clock import ManualClock
+from tui.config import load
+from tui.controller.driver import DriverGuard
+
+
+def _console(config, clock, who):
+    controller = build_controller(load(config), clock=clock, who=who)
+    controller.evaluator = ScriptedEvaluator()
+    controller.autopilot.policy = controller.config.rollout.__class__(
+        **{**controller.config.rollout.__dict__, "bake_s": 60.0})
+    guard = DriverGuard(controller, controller.router.driver_lease(), holder=f"{who} pid 1")
+    guard.check()
+    return controller, guard
+
+
+def test_a_watcher_shows_the_drivers_automation_and_takes_it_over_where_it_stands(guide, kubeconfig, tmp_path):
+    config = write_config(tmp_path, kubeconfig)
+    start = time.time()
+    clock_a, clock_b = ManualClock(start=start), ManualClock(start=start)
+    alice, guard_a = _console(config, clock_a, "alice@a")
+    bob, guard_b = _console(config, clock_b, "bob@b")
+    try:
+        assert not alice.read_only and bob.read_only
+        assert alice.toggle_auto(who="alice@a").ok
+        bob.resume_automation()  # as the console does at start: it only watches
+        assert not [e for e in bob.state().events if e.kind == "auto"]  # no "resumed" from a watcher
+        for _ in range(65):  # a bit over two bakes: alice's automation walks 5 -> 10 -> 15
+            clock_a.advance(2)
+            clock_b.advance(2)
+            alice.poll_once()
+            bob.poll_once()
+        assert weights(stored_vs(guide), "default") == [85, 15]
+        assert bob.state().automation.startswith("driver: step 3/10 at 15% → 20% in")
+        guard_a.stop()  # alice quits; her automation stays on in the VirtualService
+        alice.close()
+        guard_b.check()
+        assert not bob.read_only
+        resumed = [e.message for e in bob.state().events if e.kind == "auto"]
+        assert resumed == ["resumed automatic progression at step 3/10 (15%)"]
+        for _ in range(40):
+            clock_b.advance(2)
+            bob.poll_once()
+        assert weights(stored_vs(guide), "default") == [80, 20]  # on from 15%, never back to 10%
+        assert [e.to_canary for e in bob.state().events if e.kind == "auto-step"] == [20]
+    finally:
+        guard_b.stop()
+        bob.close()
