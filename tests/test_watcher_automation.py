@@ -66,3 +66,29 @@ def test_a_watcher_shows_the_drivers_automation_and_takes_it_over_where_it_stand
     finally:
         guard_b.stop()
         bob.close()
+
+
+def test_status_says_who_drives_and_what_their_automation_does(guide, kubeconfig, tmp_path, capsys):
+    import json
+
+    from istio_fixtures import put_lease
+    from tui.cli import main
+
+    config = write_config(tmp_path, kubeconfig)
+    assert main(["status", "--config", str(config)]) == 0
+    assert "  no console drives it (the lease is free)" in capsys.readouterr().out.splitlines()
+    alice, guard = _console(config, ManualClock(start=time.time()), "alice@a")
+    try:
+        assert alice.toggle_auto(who="alice@a").ok
+        out_lines = (main(["status", "--config", str(config)]), capsys.readouterr().out)[1].splitlines()
+        assert any(line.startswith("  driven by alice@a pid 1 (lease until ") for line in out_lines)
+        assert any(line.startswith("  automation: step 1/10 at 5% → 10% in ") for line in out_lines)
+        assert main(["status", "--json", "--config", str(config)]) == 0
+        doc = json.loads(capsys.readouterr().out)
+        assert doc["driver"]["holder"] == "alice@a pid 1" and doc["automation"]["on"] is True
+    finally:
+        guard.stop()
+        alice.close()
+    put_lease(guide, "bob@b pid 2", renewed=time.time() - 60)  # expired: nobody drives
+    assert main(["status", "--config", str(config)]) == 0
+    assert "  no console drives it (the lease is free)" in capsys.readouterr().out.splitlines()

@@ -377,6 +377,32 @@ def status_document(state) -> dict[str, Any]:
     }
 
 
+def _driver_document(controller) -> dict[str, Any]:
+    """Who drives the rollout and what its automation does, as stored (no lease is taken)."""
+    doc: dict[str, Any] = {"driver": None, "automation": None}
+    make_lease = getattr(controller.router, "driver_lease", None)
+    if make_lease is not None:
+        try:
+            lease = make_lease().peek()
+        except Exception as exc:  # noqa: BLE001 - say it, the rest of status still stands
+            doc["driver"] = {"holder": None, "error": str(exc)}
+        else:
+            doc["driver"] = {"holder": lease.holder, "until": _iso_epoch(lease.expires_at)}
+    autopilot = controller.autopilot
+    autopilot.follow_store()  # from the split just read: what the driver stored
+    text = autopilot.describe()
+    if text:
+        doc["automation"] = {"on": autopilot.progress.enabled, "held": bool(autopilot.progress.held),
+                             "text": text}
+    return doc
+
+
+def _iso_epoch(epoch: float | None) -> str | None:
+    from datetime import datetime, timezone
+
+    return None if epoch is None else datetime.fromtimestamp(epoch, tz=timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
 def status(controller, as_json: bool, watch_s: float | None = None) -> int:
     state = controller.poll_once() or controller.state()
     # The checks decide on requests counted between polls: one poll has counted none.
@@ -385,6 +411,7 @@ def status(controller, as_json: bool, watch_s: float | None = None) -> int:
         clock.sleep(min(controller.config.interval_s, watch_s - (clock.time() - start)))
         state = controller.poll_once() or controller.state()
     doc = status_document(state)
+    doc.update(_driver_document(controller))
     if as_json:
         print(json.dumps(doc, indent=2))
     else:
@@ -410,6 +437,17 @@ def render_status(doc: dict[str, Any]) -> str:
                      f"by {change['who'] or 'unknown'}{why}")
         if doc.get("lastChangeIsCurrent") is False:
             lines.append("  the weights moved since, by a write with no change note (kubectl, GitOps or another tool?)")
+    driver = doc.get("driver")
+    if driver is not None:
+        if driver.get("error"):
+            lines.append(f"  driver: unknown ({driver['error']})")
+        else:
+            lines.append(f"  driven by {driver['holder']} (lease until {driver['until']})" if driver["holder"]
+                         else "  no console drives it (the lease is free)")
+    automation = doc.get("automation")
+    if automation:
+        lines.append(f"  automation: {automation['text']}" if automation["on"]
+                     else f"  automation off; {automation['text']}")
     if doc["error"]:
         lines.append(f"NO DATA: {doc['error']}")
     m = doc["metrics"]

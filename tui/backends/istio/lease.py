@@ -140,6 +140,14 @@ class KubeLease:
                 return self._status(obj, holder)
             raise BackendError(f"{self.describe()} kept changing while acquiring it") from None
 
+    def peek(self) -> LeaseStatus:
+        """Who drives now, read without taking anything (for `status`): holder None when free or expired."""
+        obj = self._read()
+        holder, expires = holder_of(obj), expiry_of(obj)
+        if holder is not None and expires is not None and expires <= self._now():
+            holder = None
+        return LeaseStatus(False, holder, expires if holder else None)
+
     def release(self, holder: str) -> None:
         """Clear holderIdentity if the lease is ours; others then see it free at once."""
         from tui.backends.istio.kube import Conflict
