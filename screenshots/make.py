@@ -21,14 +21,20 @@ SHOTS = {
     "healthy": dict(fault="none", canary=5, minutes=10),
     "error-fault": dict(fault="errors", canary=20, minutes=3),
     "latency-fault": dict(fault="latency", canary=20, minutes=4),
+    "check-details": dict(fault="errors", canary=20, minutes=3, keys=("d",)),  # every check in full
 }
 SIZE = (140, 40)
 
 
 async def shoot(name: str, params: dict) -> Path:
+    params = dict(params)
+    keys = params.pop("keys", ())
     app = showcase_app(**params)
     async with app.run_test(size=SIZE) as pilot:
         await pilot.pause()
+        for key in keys:
+            await pilot.press(key)
+            await pilot.pause()
         svg = HERE / f"{name}.svg"
         app.save_screenshot(svg.name, str(HERE))
     return svg
