@@ -237,3 +237,16 @@ def test_a_failing_canary_is_rolled_back_however_long_the_api_is_down():
     _run(controller, clock, 40)
     assert controller.current_split().canary_weight == 0 and flaky.attempts == 31
     assert controller.autopilot.progress.finished.startswith("rolled back")
+
+
+def test_a_person_taking_over_a_retrying_step_clears_the_retry():
+    controller, clock = _controller()
+    controller.toggle_auto()
+    _flaky(controller, failures=1000)
+    _run(controller, clock, 62)
+    assert controller.autopilot.progress.retrying_since is not None
+    controller.router.failures = 0
+    assert controller.set_weight(10, "by hand", who="sre@bridge").ok  # holds automation at 10%
+    assert controller.toggle_auto(who="sre@bridge").ok  # resume
+    assert controller.autopilot.progress.retrying_since is None
+    assert "retrying" not in controller.state().automation

@@ -117,7 +117,7 @@ class Autopilot:
         return message
 
     def disable(self, who: str, why: str = "turned off") -> str:
-        self._save(replace(self.progress, enabled=False, held=""))
+        self._save(replace(self.progress, enabled=False, held="", retrying_since=None))
         message = f"automatic progression off ({why})"
         self.controller.record("auto", message, who=who)
         return message
@@ -126,7 +126,7 @@ class Autopilot:
         weight = self.controller.current_split().canary_weight
         step = step_index_for(self.policy.steps, weight)
         self._save(replace(self.progress, held="", step=step, since=self.controller.clock.time(),
-                           no_data_since=None))
+                           no_data_since=None, retrying_since=None))
         message = f"automatic progression resumed at {weight}%"
         self.controller.record("auto", message, who=who)
         return message
