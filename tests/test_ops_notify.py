@@ -158,6 +158,26 @@ def test_a_refused_rollback_is_notified(receiver_factory, failures):
     assert "rollback REFUSED (cannot read the split: timeout)" in body["text"]
 
 
+def test_automations_retries_of_a_refused_rollback_are_announced_once_per_5_minutes(receiver_factory, failures):
+    """Automation retries a rollback every 10 s while the API is down: one message, not six a minute."""
+    from dataclasses import replace
+    from datetime import timedelta
+
+    rx = receiver_factory()
+    n = notifier(rx.url, failures)
+    down = ev("rollback", 25, 0, reason="auto-rollback", who="automation", ok=False,
+              message="rollback refused: cannot read the split: timeout")
+    for i in range(31):  # five minutes of attempts, 10 s apart, then one more
+        n.on_event(replace(down, at=T0 + timedelta(seconds=10 * i)))
+    n.on_event(replace(down, at=T0 + timedelta(seconds=320), message="rollback refused: forbidden"))
+    n.on_event(ev("rollback", 25, 0, reason="auto-rollback", who="automation"))  # through at last
+    assert n.close(5)
+    texts = [b["text"] for b in rx.bodies]
+    assert len(texts) == 4, texts
+    assert ["REFUSED (cannot read the split: timeout)" in t for t in texts] == [True, True, False, False]
+    assert "REFUSED (forbidden)" in texts[2] and "ROLLED BACK" in texts[3]
+
+
 def test_only_the_configured_kinds(receiver_factory, failures):
     rx = receiver_factory()
     n = notifier(rx.url, failures, kinds=("rollback", "check-failed"), blocks=False)

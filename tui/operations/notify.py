@@ -24,6 +24,7 @@ import threading
 import urllib.error
 import urllib.request
 from collections import deque
+from datetime import datetime
 from typing import Any, Callable, Iterable, Mapping
 from urllib.parse import urlsplit
 
@@ -46,6 +47,7 @@ EVENT_KINDS: dict[str, str] = {
 }
 
 MAX_BACKOFF_S = 60.0
+REPEAT_REFUSAL_S = 300.0
 RETRYABLE_STATUS = frozenset({408, 429})
 
 FailureCallback = Callable[[str], None]
@@ -112,6 +114,7 @@ class WebhookNotifier:
         self._abort = threading.Event()
         self._worker: threading.Thread | None = None
         self._closing = False
+        self._refusals: dict[str, tuple[str, datetime]] = {}  # kind -> (last refusal announced, when)
         self._busy = False
         self._dropped = 0
         self.sent = 0
@@ -166,8 +169,16 @@ class WebhookNotifier:
             return kind
         if not event.ok:
             # A refused promote or rollback matters (automation could not roll back!);
-            # a refused step does not.
-            return kind if kind in ("rollback", "promote") else None
+            # a refused step does not. Automation retries every 10 s while the API is down: the
+            # same refusal is announced once per REPEAT_REFUSAL_S, not at every attempt.
+            if kind not in ("rollback", "promote"):
+                return None
+            why = event.message.split(" refused: ", 1)[-1]
+            last = self._refusals.get(kind)
+            if last is not None and last[0] == why and (event.at - last[1]).total_seconds() < REPEAT_REFUSAL_S:
+                return None
+            self._refusals[kind] = (why, event.at)
+            return kind
         if event.to_canary is None:
             return None  # the rollback's follow-up (canary scaled to 0): one message per rollback
         return kind
