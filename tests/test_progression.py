@@ -250,3 +250,48 @@ def test_a_person_taking_over_a_retrying_step_clears_the_retry():
     assert controller.toggle_auto(who="sre@bridge").ok  # resume
     assert controller.autopilot.progress.retrying_since is None
     assert "retrying" not in controller.state().automation
+
+
+class LateAnswerRouter(FlakyRouter):
+    """The API applies the next writes but their answers time out ("may or may not have been applied")."""
+
+    def set_canary_weight(self, *args, **kwargs):
+        self.attempts += 1
+        split = self.router.set_canary_weight(*args, **kwargs)
+        if self.failures > 0:
+            self.failures -= 1
+            from tui.backends.base import BackendError
+            raise BackendError("Kubernetes API did not answer within 5s; the change may or may not have "
+                               "been applied: re-read before retrying", transient=True)
+        return split
+
+
+def test_a_rollback_whose_answer_timed_out_is_known_as_ours_when_read_back():
+    """Before: the next read showed the weights at 0% with automation's own note, taken as a change
+    made outside: "automation held at 0%: manual change by automation", and no scale-down."""
+    controller, clock = _controller()
+    controller.toggle_auto()
+    _run(controller, clock, 10)
+    controller.router = LateAnswerRouter(controller.router, failures=1)
+    controller.evaluator.result = Result.FAIL
+    _run(controller, clock, 2)  # the rollback lands; its answer does not
+    assert controller.router.read().canary_weight == 0
+    _run(controller, clock, 2)  # read back: ours
+    events = controller.state().events
+    assert not [e for e in events if e.kind == "outside"]
+    assert [e.message for e in events if e.kind == "rollback"][-2:] == [
+        "canary 5% -> 0% (went through; its answer had timed out)", "canary scaled to 0 replicas"]
+    assert controller.router.canary_replicas() == 0
+    progress = controller.autopilot.progress
+    assert not progress.held and not progress.enabled and progress.finished == "rolled back (error rate)"
+
+
+def test_an_auto_step_whose_answer_timed_out_carries_on_from_the_new_step():
+    controller, clock = _controller()
+    controller.toggle_auto()
+    controller.router = LateAnswerRouter(controller.router, failures=1)
+    _run(controller, clock, 62)  # the step to 10% lands at 60 s; its answer does not; read back at 62 s
+    progress = controller.autopilot.progress
+    assert controller.router.read().canary_weight == 10 and not progress.held
+    assert progress.step == 1 and progress.retrying_since is None
+    assert "step 2/10 at 10% → 15% in" in controller.state().automation

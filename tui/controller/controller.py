@@ -166,6 +166,7 @@ class RolloutController:
         self._poll_listeners: list[Callable[[ConsoleState], None]] = []
         self.closers: list[Callable[[], None]] = []  # run on close (flush a notifier, save the history)
         self.fault_switch: Callable[[str], None] | None = None  # set by the demo
+        self._uncertain: WeightChange | None = None  # a write whose answer timed out: landed or not
         self.fault: str | None = None
         self.autopilot = Autopilot(self, config.rollout)
 
@@ -278,6 +279,32 @@ class RolloutController:
         if not self.read_only:
             has_data = snap is not None and bool(snap.canary.value("requests_per_second"))
             self.autopilot.on_verdict(verdict, has_data=has_data)
+
+    def _own_write_landed(self, split: TrafficSplit) -> bool:
+        """The weights moved and the note with them is the one this console sent in a write whose
+        answer never came (a timeout: "may or may not have been applied"): it went through. Take
+        it as this console's own change, not someone else's (which held automation at its own
+        rollback), and finish what that write started."""
+        change, note = self._uncertain, split.last_change
+        if change is None or note is None or note.as_dict() != change.as_dict():
+            return False
+        self._uncertain = None
+        with self._state_lock:
+            self._latest.weights_moved_at = change.at
+        self.evaluator.reset()
+        self.record(change.action, f"canary {change.from_canary}% -> {change.to_canary}% (went through; its "
+                    "answer had timed out)", who=change.who, from_canary=change.from_canary,
+                    to_canary=change.to_canary, reason=change.reason)
+        if change.action == "rollback":
+            try:
+                self.router.scale_canary(0)
+                self.record("rollback", "canary scaled to 0 replicas", who=change.who, reason=change.reason)
+            except BackendError as exc:
+                self.record("error", f"traffic moved to stable, but scaling the canary to 0 failed: {exc}",
+                            who=change.who, reason=change.reason, ok=False)
+        if change.who == AUTOMATION:
+            self.autopilot.on_own_write_landed(change)
+        return True
 
     def _changed_outside(self, before: TrafficSplit, after: TrafficSplit) -> None:
         """The weights moved and this console did not move them: say so, judge the new weights
@@ -425,7 +452,8 @@ class RolloutController:
             before = self._latest.split
             self._latest.split = split
         if before is not None and _driven_weights(split) != _driven_weights(before):
-            self._changed_outside(before, split)
+            if not self._own_write_landed(split):
+                self._changed_outside(before, split)
 
     def set_weight(self, canary: int, reason: str, route: str | None = None, force: bool = False,
                    action: str = "set-weight", who: str | None = None,
@@ -460,7 +488,10 @@ class RolloutController:
             try:
                 after = self.router.set_canary_weight(canary, change, route=route, force=force)
             except BackendError as exc:
+                if exc.transient:
+                    self._uncertain = change  # it may have landed all the same: a later read tells
                 return self._refused(action, str(exc), frm, canary, reason, who, transient=exc.transient)
+            self._uncertain = None
             with self._state_lock:
                 self._latest.split = after
                 self._latest.weights_moved_at = change.at

@@ -62,6 +62,7 @@ class Autopilot:
         self.policy = policy
         self.progress = Progress()
         self._last_attempt = float("-inf")  # clock time of automation's last write attempt
+        self._rollback_outcome = "rolled back"  # what a rollback being retried ends as
 
     # --- state ---------------------------------------------------------
 
@@ -154,6 +155,7 @@ class Autopilot:
                 reason = "auto-rollback: " + "; ".join(f"{c.name}: {c.reason}" for c in failing)
                 if not self._may_write_now():
                     return
+                self._rollback_outcome = f"rolled back ({failing[0].name if failing else 'check failed'})"
                 result = self.controller.rollback(reason=reason, who=AUTOMATION)
                 # A failing canary is rolled back as long as it takes: a blip never ends the attempts.
                 if not result.ok and self._retrying("rollback", result, forever=True):
@@ -210,6 +212,20 @@ class Autopilot:
             return
         elif not self.progress.held:  # held: someone changed the weights just before; wait for a person
             self._finish(f"halted: could not set {target}%: {result.message}")
+
+    def on_own_write_landed(self, change) -> None:
+        """Automation's write whose answer timed out went through (the controller read it back):
+        carry on from it as from any write that succeeded."""
+        p = self.progress
+        if not p.enabled:
+            return
+        if change.action == "auto-step":
+            self._save(replace(p, step=step_index_for(self.policy.steps, change.to_canary),
+                               since=change.at.timestamp(), retrying_since=None, finished=""))
+        elif change.action == "promote":
+            self._finish("promoted")
+        elif change.action == "rollback":
+            self._finish(self._rollback_outcome)
 
     def _may_write_now(self) -> bool:
         """While retrying a failed write, one attempt every RETRY_EVERY_S (each attempt that fails
