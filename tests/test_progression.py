@@ -295,3 +295,27 @@ def test_an_auto_step_whose_answer_timed_out_carries_on_from_the_new_step():
     assert controller.router.read().canary_weight == 10 and not progress.held
     assert progress.step == 1 and progress.retrying_since is None
     assert "step 2/10 at 10% → 15% in" in controller.state().automation
+
+
+def test_a_stored_step_behind_the_weights_resumes_where_the_weights_are():
+    """A store that failed (its PATCH timed out) left step 1 (5%) stored at 15%: the resumed
+    automation's next "step" was 10%, a step backwards."""
+    controller, clock = _controller()
+    stored = {}
+    controller.router.save_progress = stored.update
+    controller.router.load_progress = lambda: dict(stored)
+    controller.toggle_auto()
+    controller.router.save_progress = lambda state: None  # from here every store is lost
+    _run(controller, clock, 130)
+    assert controller.current_split().canary_weight == 15 and Progress.from_dict(stored).step == 0
+    from tui.controller import RolloutController
+
+    again = RolloutController(controller.config, controller.router, controller.metrics, clock=clock,
+                              evaluator=ScriptedEvaluator(), who="other@host")
+    again.autopilot.policy = controller.autopilot.policy
+    assert again.resume_automation()
+    notes = [e.message for e in again.state().events if e.kind == "auto"]
+    assert notes == ["the stored step 1 (5%) is not where the weights are (15%): resuming at step 3 (15%), "
+                     "baking afresh", "resumed automatic progression at step 3/10 (15%)"]
+    _run(again, clock, 62)
+    assert [e.to_canary for e in again.state().events if e.kind == "auto-step"] == [20]

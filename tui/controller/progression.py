@@ -99,10 +99,33 @@ class Autopilot:
             return False
         self.progress = progress
         if progress.enabled:
+            progress = self._reconciled(progress)
             self.controller.record("auto", f"resumed automatic progression at step {progress.step + 1}"
                                    f"/{len(self.policy.steps)} ({self.policy.steps[progress.step]}%)",
                                    who=AUTOMATION)
         return progress.enabled
+
+    def _reconciled(self, progress: Progress) -> Progress:
+        """The stored step, checked against the weights: a store that failed (its PATCH timed out)
+        or a config whose steps changed leaves a step the weights are not at, and walking on from
+        it would move them backwards (stored 5% at 15%: the next "step" is 10%). Resume at the
+        step the weights are at, baking afresh."""
+        steps = self.policy.steps
+        split = self.controller.state().split
+        if split is None:
+            try:
+                split = self.controller.current_split()
+            except Exception:  # unreadable now: the next poll says so; nothing to check against
+                split = None
+        weight = split.canary_weight if split is not None else None
+        if progress.held or weight is None or (progress.step < len(steps) and steps[progress.step] == weight):
+            return progress
+        step = step_index_for(steps, weight)
+        was = f"step {progress.step + 1}" + (f" ({steps[progress.step]}%)" if progress.step < len(steps) else "")
+        self._save(replace(progress, step=step, since=self.controller.clock.time(), retrying_since=None))
+        self.controller.record("auto", f"the stored {was} is not where the weights are ({weight}%): "
+                               f"resuming at step {step + 1} ({steps[step]}%), baking afresh", who=AUTOMATION)
+        return self.progress
 
     # --- operator controls ---------------------------------------------
 
