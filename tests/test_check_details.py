@@ -46,3 +46,33 @@ async def test_d_shows_every_check_whole_on_a_narrow_screen_and_follows_the_poll
         await pilot.press("escape")
         await pilot.pause()
         assert not isinstance(app.screen, CheckDetailScreen)
+
+
+async def test_promote_and_rollback_confirmations_say_what_the_checks_say_now():
+    """A promotion of a failing canary must not be a blind `y`: the dialog shows the verdict."""
+    from dataclasses import replace
+
+    from tui.app.screens.confirm import ConfirmScreen
+
+    app, controller = _app(fault="errors")
+    for _ in range(40):
+        controller.clock.advance(2)
+        if controller.poll_once().verdict.result is Result.FAIL:
+            break
+    async with app.run_test(size=(120, 40)) as pilot:
+        await _settle(pilot)
+        app.apply_state(controller.state())
+        for key in ("p", "r"):
+            await pilot.press(key)
+            await pilot.pause()
+            assert isinstance(app.screen, ConfirmScreen)
+            checks = str(app.screen.query_one("#checks-now").render())
+            assert checks.startswith("Checks now: ✗ FAIL · rollback now: error rate: canary"), checks
+            await pilot.press("escape")
+            await pilot.pause()
+        app.apply_state(replace(app.state, error="prometheus at http://x: timed out after 1.0s"))
+        await pilot.press("p")
+        await pilot.pause()
+        assert str(app.screen.query_one("#checks-now").render()).startswith("Checks now: STALE: prometheus")
+        await pilot.press("escape")
+    assert controller.current_split().canary_weight == 5  # nothing was confirmed

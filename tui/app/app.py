@@ -11,6 +11,7 @@ import signal
 from datetime import datetime, timezone
 from pathlib import Path
 
+from rich.text import Text
 from textual import events, on
 from textual.app import App, ComposeResult
 from textual.binding import Binding
@@ -28,13 +29,14 @@ from tui.app.screens.help import HelpScreen
 from tui.app.screens.prompt import PromptScreen
 from tui.app.screens.weight import WeightScreen
 from tui.app.widgets.charts import MetricChart
-from tui.app.widgets.checks import ChecksPanel
+from tui.app.widgets.checks import RESULT_STYLE, ChecksPanel
 from tui.app.widgets.events import EventPanel
 from tui.app.widgets.status import StatusHeader
 from tui.app.widgets.traffic import MeasuredShare, TrafficPanel
 from tui.backends.demo.simulation import FAULTS
 from tui.config.keys import KEY_DEFAULTS, display_keys
 from tui.controller import ActionResult, ConsoleState, RolloutController
+from tui.formatting import RESULT_MARK
 
 WIDE_LAYOUT_COLUMNS = 160  # checks beside the traffic split from here; below, checks span the screen
 TRAFFIC_COLUMNS = 50  # the traffic panel's width in the wide layout (canary.tcss: grid-columns)
@@ -316,7 +318,8 @@ class CanaryApp(App[None]):
                 self._act(lambda: self.controller.promote(reason=reason))
 
         self.push_screen(ConfirmScreen("Promote: send 100% of traffic to the canary?",
-                                       "Every driven route gets canary 100 / stable 0.", reason), done)
+                                       "Every driven route gets canary 100 / stable 0.", reason,
+                                       checks=self._checks_now()), done)
 
     def action_rollback(self) -> None:
         self._confirm_rollback(self._key("rollback") + " (confirmed)")
@@ -327,7 +330,23 @@ class CanaryApp(App[None]):
                 self._act(lambda: self.controller.rollback(reason=reason))
 
         self.push_screen(ConfirmScreen("Rollback: send all traffic to stable and scale the canary to 0?",
-                                       "Every driven route gets canary 0 / stable 100.", reason), done)
+                                       "Every driven route gets canary 0 / stable 100.", reason,
+                                       checks=self._checks_now()), done)
+
+    def _checks_now(self) -> Text | None:
+        """The verdict and its one-line reason, for a confirmation: stale data said as such."""
+        state = self.state
+        if state is None or state.verdict is None:
+            return None
+        if state.data_problem:
+            return Text(f"Checks now: {state.data_problem}", style="bold red")
+        verdict = state.verdict
+        line = Text()
+        line.append("Checks now: ", style="bold")
+        line.append(RESULT_MARK[verdict.result], style=f"bold {RESULT_STYLE[verdict.result]}")
+        if verdict.summary:
+            line.append(f" · {verdict.summary}")
+        return line
 
     def action_toggle_auto(self) -> None:
         self._act(lambda: self.controller.toggle_auto(reason=self._key("auto")))
