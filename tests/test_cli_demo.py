@@ -75,3 +75,22 @@ def test_the_text_status_lines_up_every_mark(capsys):
     rows = [line for line in capsys.readouterr().out.splitlines() if " <= " in line]  # the checks
     assert len(rows) == 6 and any("NOT JUDGED" in r for r in rows)
     assert len({r.index(" canary ") for r in rows}) == 1, rows
+
+
+def test_demo_options_apply_to_a_config_with_simulated_traffic_and_are_refused_elsewhere(tmp_path, capsys):
+    """`run --config rehearsal.yaml --fault errors` ignored --fault and promoted the canary."""
+    from pathlib import Path
+
+    from tui.cli import load_config
+
+    rehearsal = tmp_path / "rehearsal.yaml"
+    rehearsal.write_text("name: app\nmetrics: {kind: demo}\n")
+    config = load_config(build_parser().parse_args(["run", "--config", str(rehearsal), "--fault", "errors",
+                                                    "--speed", "4"]))
+    assert (config.demo.fault, config.demo.speed) == ("errors", 4.0)
+    code, err = main(["run", "--config", str(rehearsal), "--fault", "errors", "--speed", "max"]), capsys.readouterr().err
+    assert code == 1 and "rolled back (error rate" in err.splitlines()[-1]
+    real = Path(__file__).resolve().parent.parent / "configs" / "x0tta6bl4-app.yaml"  # Prometheus, Istio
+    assert main(["status", "--config", str(real), "--fault", "errors"]) == 2
+    assert capsys.readouterr().err.strip().endswith(f"--fault: only for simulated traffic (router.kind or "
+                                                     f"metrics.kind demo); {real} has none")

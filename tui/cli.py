@@ -144,7 +144,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 def load_config(args: argparse.Namespace) -> Config:
     if getattr(args, "config", None):
-        return config_mod.load(args.config)
+        config = config_mod.load(args.config)
+        return _with_demo_options(config, args)
     if getattr(args, "demo", False) or args.verb is None:
         overrides: dict[str, Any] = {}
         if args.speed and args.speed != "max":
@@ -153,6 +154,26 @@ def load_config(args: argparse.Namespace) -> Config:
             overrides["fault"] = args.fault
         return config_mod.demo_config(**overrides)
     raise ConfigError("--config FILE (or --demo) is required")
+
+
+def _with_demo_options(config: Config, args: argparse.Namespace) -> Config:
+    """--speed and --fault act on the simulation, which a config has only with a demo router or
+    demo metrics (a rehearsal); elsewhere they are refused, not ignored (`run --fault errors`
+    on a rehearsal config promoted the healthy canary it was given)."""
+    from dataclasses import replace
+
+    given = [name for name, value in (("--speed", args.speed), ("--fault", args.fault)) if value]
+    if not given:
+        return config
+    if "demo" not in (config.router["kind"], config.metrics["kind"]):
+        raise ConfigError(f"{' and '.join(given)}: only for simulated traffic (router.kind or metrics.kind "
+                          f"demo); {config.source} has none")
+    overrides: dict[str, Any] = {}
+    if args.speed and args.speed != "max":
+        overrides["speed"] = args.speed
+    if args.fault:
+        overrides["fault"] = args.fault
+    return replace(config, demo=replace(config.demo, **overrides)) if overrides else config
 
 
 def main(argv: Sequence[str] | None = None) -> int:
