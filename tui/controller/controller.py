@@ -18,8 +18,9 @@ from tui.backends.base import BackendError, MetricSource, TrafficRouter
 from tui.clock import Clock, RealClock, utc
 from tui.config import Config
 from tui.controller.evaluation import Evaluator, PointEvaluator
-from tui.controller.history import History, HistoryPoint
+from tui.controller.history import History
 from tui.controller.progression import AUTOMATION, Autopilot
+from tui.controller.state import ActionResult, ConsoleState
 from tui.identity import whoami
 from tui.model import (
     Event,
@@ -40,8 +41,6 @@ def _driven_weights(split: TrafficSplit) -> tuple[int | None, ...]:
     return tuple(r.canary_weight for r in split.driven_routes)
 
 
-
-
 def _replicas(n: int) -> str:
     return f"{n} replica" if n == 1 else f"{n} replicas"
 
@@ -53,76 +52,6 @@ def _routes_text(diverged: tuple[tuple[str, int], ...]) -> str:
 def _describe_error(exc: Exception) -> str:
     # Backend errors are written for operators; anything else is a bug worth naming.
     return str(exc) if isinstance(exc, BackendError) else f"{type(exc).__name__}: {exc}"
-
-
-@dataclass(frozen=True)
-class ActionResult:
-    ok: bool
-    message: str
-    split: TrafficSplit | None = None
-    skipped_routes: tuple[str, ...] = ()
-    # Failed for a reason that may pass (the API timed out, answered 5xx, or a concurrent edit won):
-    # automation tries again at the next poll rather than give up on a blip.
-    transient: bool = False
-
-
-@dataclass(frozen=True)
-class ConsoleState:
-    """Everything the screen shows, taken at once so it is drawn in one batch."""
-
-    name: str
-    split: TrafficSplit | None
-    snapshot: MetricsSnapshot | None
-    verdict: Verdict | None
-    history: tuple[HistoryPoint, ...]
-    events: tuple[Event, ...]
-    now: datetime
-    last_success: datetime | None  # time of the last good metrics sample
-    error: str | None  # why the last poll failed, if it did
-    read_only: bool
-    router: str
-    metrics: str
-    interval_s: float
-    read_only_reason: str = ""
-    mode: str = "MANUAL"
-    automation: str = ""  # one line about automatic progression, when on
-    fault: str | None = None  # the demo's current fault, when there is one
-    steps: tuple[int, ...] = ()  # rollout.steps: the plan the weights walk
-    promote: str = "manual"  # rollout.promote: what happens after the last step
-    # When this console last saw the weights move (its own write, or a change read from outside,
-    # which may carry no change note): rates over the window mix in the old split until then + window.
-    weights_moved_at: datetime | None = None
-
-    @property
-    def data_age_s(self) -> float | None:
-        if self.last_success is None:
-            return None
-        return max(0.0, (self.now - self.last_success).total_seconds())
-
-    @property
-    def scrape_age_s(self) -> float | None:
-        """How long ago the source scraped the data on screen (None: the source does not say)."""
-        return self.scrape_age_at(self.now.timestamp())
-
-    def scrape_age_at(self, now: float) -> float | None:
-        """The scrape's age at `now` (epoch seconds): the header ticks it between polls."""
-        if self.snapshot is None or self.snapshot.scraped_at is None:
-            return None
-        return max(0.0, now - self.snapshot.scraped_at.timestamp())
-
-    @property
-    def stale(self) -> bool:
-        age = self.data_age_s
-        return self.error is not None or age is None or age > 2 * self.interval_s
-
-    @property
-    def data_problem(self) -> str | None:
-        """What is wrong with the data on screen, in one line, or None (every view says it the same way)."""
-        if self.stale and self.snapshot is not None:
-            return f"STALE: {self.error or 'no fresh sample'}; checks count as no data"
-        if self.error:
-            return f"NO DATA: {self.error}"
-        return None
 
 
 @dataclass
