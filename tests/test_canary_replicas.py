@@ -132,3 +132,15 @@ def test_istio_without_the_canary_deployment_says_so_and_sends_nothing(config, g
     # --force writes anyway (an operator who knows better: a canary outside this Deployment).
     assert main(["set-weight", "10", "--force", "--config", str(config)]) == 0
     assert weights(stored_vs(guide), "default") == [90, 10]
+
+
+def test_scaling_a_canary_another_controller_owns_is_refused(config, guide, capsys):
+    from istio_fixtures import FLAGGER, guide_vs
+
+    vs = guide_vs()
+    vs["metadata"]["ownerReferences"] = FLAGGER
+    guide.put_object(vs)
+    assert main(["scale", "3", "--config", str(config)]) == 1
+    err = capsys.readouterr().err
+    assert "owned by Flagger" in err and "which manages the canary's replicas: scale through it" in err
+    assert replicas(guide) == 2

@@ -519,6 +519,10 @@ class RolloutController:
             if read is None or before is None:
                 return self._refused("scale", "no canary workload to scale (set canary.deployment)",
                                      None, None, reason, who)
+            if split.owner:
+                # Flagger, Argo Rollouts and GitOps controllers set the canary's replicas themselves.
+                return self._refused("scale", f"owned by {split.owner}, which manages the canary's replicas: "
+                                     "scale through it", None, None, reason, who)
             weight = split.canary_weight or 0
             if replicas == 0 and weight > 0:
                 return self._refused("scale", f"the canary still takes {weight}% of the traffic: a rollback "
