@@ -77,6 +77,16 @@ def _command(lab: Lab, line: str, out) -> bool:
     return True
 
 
+def _stdout_to_devnull() -> None:
+    """Later prints, and the interpreter's flush at exit, go nowhere instead of failing again."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError):
+        pass
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m tui.lab", description="Run the canary-console local lab.")
     parser.add_argument("--rate", type=float, default=100.0, help="total requests per second (default 100)")
@@ -96,6 +106,15 @@ def main(argv: list[str] | None = None) -> int:
     def on_signal(signum, frame):  # noqa: ARG001
         stop.set()
 
+    def say(line: str) -> None:
+        """Print, or, when the terminal is gone (closed while the lab was still starting), stop as
+        on SIGHUP: a broken pipe there ended the lab with a traceback and status 1."""
+        try:
+            print(line, flush=True)
+        except OSError:
+            _stdout_to_devnull()
+            stop.set()
+
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)  # also when started with SIGINT ignored (a background job)
     if hasattr(signal, "SIGHUP"):  # a closed terminal must not leave Prometheus and the services running
@@ -107,14 +126,14 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     try:
         lab.set_fault(args.fault)
-        print(f"prometheus: {lab.url}", flush=True)
+        say(f"prometheus: {lab.url}")
         for v, url in lab.service_urls.items():
-            print(f"{v:<10}: {url}  (/work /metrics /fault)", flush=True)
-        print(f"load      : {args.rate:g} req/s, weights {weights()}", flush=True)
+            say(f"{v:<10}: {url}  (/work /metrics /fault)")
+        say(f"load      : {args.rate:g} req/s, weights {weights()}")
         if args.write_config:
             write_config(args.write_config, lab.url)
-            print(f"config    : {args.write_config}", flush=True)
-        print("the first scrape lands ~5 s after start; Ctrl-C to stop", flush=True)
+            say(f"config    : {args.write_config}")
+        say("the first scrape lands ~5 s after start; Ctrl-C to stop")
 
         if not args.no_stdin and sys.stdin is not None and not sys.stdin.closed:
             def read_commands() -> None:
@@ -138,10 +157,7 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         pass
     finally:
-        try:
-            print("stopping the lab", flush=True)
-        except OSError:
-            pass  # the terminal is gone (SIGHUP): stop all the same
+        say("stopping the lab")  # the terminal may be gone (SIGHUP): stop all the same
         lab.stop()
     return 0
 
