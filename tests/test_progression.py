@@ -319,3 +319,14 @@ def test_a_stored_step_behind_the_weights_resumes_where_the_weights_are():
                      "baking afresh", "resumed automatic progression at step 3/10 (15%)"]
     _run(again, clock, 62)
     assert [e.to_canary for e in again.state().events if e.kind == "auto-step"] == [20]
+
+
+def test_a_stored_step_beyond_fewer_steps_resumes_at_a_real_one():
+    """rollout.steps shortened since the state was stored: the resume named steps[42] and crashed."""
+    controller, clock = _controller()
+    stored = {"enabled": True, "step": 42, "since": 0.0}
+    controller.router.load_progress = lambda: dict(stored)
+    controller.router.save_progress = stored.update
+    assert controller.resume_automation()
+    assert controller.autopilot.progress.step == 0  # the weights (5%) are at step 1
+    assert any(e.message == "resumed automatic progression at step 1/10 (5%)" for e in controller.state().events)

@@ -118,10 +118,13 @@ class Autopilot:
             except Exception:  # unreadable now: the next poll says so; nothing to check against
                 split = None
         weight = split.canary_weight if split is not None else None
-        if progress.held or weight is None or (progress.step < len(steps) and steps[progress.step] == weight):
+        if progress.step >= len(steps):  # stored under a config with more steps
+            progress = replace(progress, step=len(steps) - 1)
+            self.progress = progress
+        if progress.held or weight is None or steps[progress.step] == weight:
             return progress
         step = step_index_for(steps, weight)
-        was = f"step {progress.step + 1}" + (f" ({steps[progress.step]}%)" if progress.step < len(steps) else "")
+        was = f"step {progress.step + 1} ({steps[progress.step]}%)"
         self._save(replace(progress, step=step, since=self.controller.clock.time(), retrying_since=None))
         self.controller.record("auto", f"the stored {was} is not where the weights are ({weight}%): "
                                f"resuming at step {step + 1} ({steps[step]}%), baking afresh", who=AUTOMATION)
@@ -183,8 +186,7 @@ class Autopilot:
                 # A failing canary is rolled back as long as it takes: a blip never ends the attempts.
                 if not result.ok and self._retrying("rollback", result, forever=True):
                     return
-                self._finish(f"rolled back ({failing[0].name if failing else 'check failed'})" if result.ok
-                             else f"halted: rollback failed: {result.message}")
+                self._finish(self._rollback_outcome if result.ok else f"halted: rollback failed: {result.message}")
             else:
                 self._finish("halted: a check failed (autoRollback is off)")
             return
