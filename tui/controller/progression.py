@@ -83,7 +83,7 @@ class Autopilot:
         if load is None:
             return
         try:
-            self.progress = Progress.from_dict(load())
+            self.progress = self._within_steps(Progress.from_dict(load()))
         except Exception:  # unreadable: the driver's own console says so; keep what was seen
             pass
 
@@ -93,7 +93,7 @@ class Autopilot:
         if load is None:
             return False
         try:
-            progress = Progress.from_dict(load())
+            progress = self._within_steps(Progress.from_dict(load()))
         except Exception as exc:
             self.controller.record("error", f"could not read progression state: {exc}", ok=False)
             return False
@@ -104,6 +104,11 @@ class Autopilot:
                                    f"/{len(self.policy.steps)} ({self.policy.steps[progress.step]}%)",
                                    who=AUTOMATION)
         return progress.enabled
+
+    def _within_steps(self, progress: Progress) -> Progress:
+        """A state stored under a config with more steps names a step that is no longer there."""
+        last = len(self.policy.steps) - 1
+        return replace(progress, step=last) if not 0 <= progress.step <= last else progress
 
     def _reconciled(self, progress: Progress) -> Progress:
         """The stored step, checked against the weights: a store that failed (its PATCH timed out)
@@ -118,9 +123,6 @@ class Autopilot:
             except Exception:  # unreadable now: the next poll says so; nothing to check against
                 split = None
         weight = split.canary_weight if split is not None else None
-        if progress.step >= len(steps):  # stored under a config with more steps
-            progress = replace(progress, step=len(steps) - 1)
-            self.progress = progress
         if progress.held or weight is None or steps[progress.step] == weight:
             return progress
         step = step_index_for(steps, weight)
