@@ -147,13 +147,18 @@ def load_config(args: argparse.Namespace) -> Config:
         config = config_mod.load(args.config)
         return _with_demo_options(config, args)
     if getattr(args, "demo", False) or args.verb is None:
-        overrides: dict[str, Any] = {}
-        if args.speed and args.speed != "max":
-            overrides["speed"] = args.speed
-        if args.fault:
-            overrides["fault"] = args.fault
-        return config_mod.demo_config(**overrides)
+        return config_mod.demo_config(**_demo_overrides(args))
     raise ConfigError("--config FILE (or --demo) is required")
+
+
+def _demo_overrides(args: argparse.Namespace) -> dict[str, Any]:
+    """The demo settings --speed and --fault set ("max" is a clock, not a speed: see main)."""
+    overrides: dict[str, Any] = {}
+    if args.speed and args.speed != "max":
+        overrides["speed"] = args.speed
+    if args.fault:
+        overrides["fault"] = args.fault
+    return overrides
 
 
 def _with_demo_options(config: Config, args: argparse.Namespace) -> Config:
@@ -168,11 +173,7 @@ def _with_demo_options(config: Config, args: argparse.Namespace) -> Config:
     if "demo" not in (config.router["kind"], config.metrics["kind"]):
         raise ConfigError(f"{' and '.join(given)}: only for simulated traffic (router.kind or metrics.kind "
                           f"demo); {config.source} has none")
-    overrides: dict[str, Any] = {}
-    if args.speed and args.speed != "max":
-        overrides["speed"] = args.speed
-    if args.fault:
-        overrides["fault"] = args.fault
+    overrides = _demo_overrides(args)
     return replace(config, demo=replace(config.demo, **overrides)) if overrides else config
 
 
@@ -421,7 +422,9 @@ def _driver_document(controller) -> dict[str, Any]:
 def _iso_epoch(epoch: float | None) -> str | None:
     from datetime import datetime, timezone
 
-    return None if epoch is None else datetime.fromtimestamp(epoch, tz=timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    from tui.model import utc_iso
+
+    return None if epoch is None else utc_iso(datetime.fromtimestamp(epoch, tz=timezone.utc))
 
 
 def status(controller, as_json: bool, watch_s: float | None = None) -> int:
