@@ -56,6 +56,13 @@ def check_value(value: float | None, unit: str) -> str:
     return "n/a" if value is None else f"{value:.3g}"
 
 
+def route_weights(routes: tuple[tuple[str, int], ...], side: str = "") -> str:
+    """Driven routes' canary weights, each named: "us-east 10%, default 5%" (`side` "canary":
+    "us-east canary 10%, ...")."""
+    word = f"{side} " if side else ""
+    return ", ".join(f"{label} {word}{weight}%" for label, weight in routes)
+
+
 def confidence(value: float | None) -> str:
     """A confidence as a whole percent that never rounds up to certainty: 0.996 is ">99%", not "100%"."""
     if value is None:

@@ -21,6 +21,7 @@ from tui.controller.evaluation import Evaluator, PointEvaluator
 from tui.controller.history import History
 from tui.controller.progression import AUTOMATION, Autopilot
 from tui.controller.state import ActionResult, ConsoleState
+from tui.formatting import route_weights
 from tui.identity import whoami
 from tui.model import (
     Event,
@@ -43,10 +44,6 @@ def _driven_weights(split: TrafficSplit) -> tuple[int | None, ...]:
 
 def _replicas(n: int) -> str:
     return f"{n} replica" if n == 1 else f"{n} replicas"
-
-
-def _routes_text(diverged: tuple[tuple[str, int], ...]) -> str:
-    return ", ".join(f"{label} {weight}%" for label, weight in diverged)
 
 
 def _describe_error(exc: Exception) -> str:
@@ -345,7 +342,7 @@ class RolloutController:
                 return self._refused("auto", f"cannot read the split: {exc}", None, None, reason, who)
             if diverged:
                 # Its steps set every driven route at once: a route behind the others would jump.
-                return self._refused("auto", f"the driven routes differ ({_routes_text(diverged)}): set one "
+                return self._refused("auto", f"the driven routes differ ({route_weights(diverged)}): set one "
                                      "weight for all first (w)", None, None, reason, who)
         try:
             if on and p.enabled and p.held:
@@ -456,7 +453,7 @@ class RolloutController:
         if current is None:
             return self._refused("step", "no driven route carries both stable and canary", None, None, reason, who)
         if route is None and split.diverged:
-            return self._refused("step", f"the driven routes differ ({_routes_text(split.diverged)}): one step "
+            return self._refused("step", f"the driven routes differ ({route_weights(split.diverged)}): one step "
                                  "would move them by different amounts; set one weight for all first (w)",
                                  current, None, reason, who)
         target = min(100, max(0, current + direction * self.config.rollout.step_weight))

@@ -15,7 +15,7 @@ from textual.widgets import Digits, Footer, Static
 
 from tui.app.widgets.status import StatusHeader
 from tui.controller import ConsoleState
-from tui.formatting import RESULT_MARK, hhmmss
+from tui.formatting import RESULT_MARK, hhmmss, route_weights
 from tui.model import Result
 
 # What moved the rollout, whoever did it: a change made outside (kubectl) is a decision too.
@@ -85,7 +85,7 @@ class BridgeScreen(Screen[None]):
         label = self.query_one("#weight-label", Static)
         label.update(f"weight %\n{diverged[0][0]}\nroutes differ" if diverged else "weight %")
         label.set_class(bool(diverged), "-diverged")
-        routes = ("routes differ: " + ", ".join(f"{name} canary {w}%" for name, w in diverged) + "\n"
+        routes = ("routes differ: " + route_weights(diverged, side="canary") + "\n"
                   if diverged else "")
         since = state.verdict.since if checks and state.verdict else None
         self.query_one("#bridge-since", Static).update(f"since {hhmmss(since)}" if since else "")

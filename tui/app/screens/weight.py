@@ -9,6 +9,8 @@ from textual.screen import ModalScreen
 from textual.validation import Integer
 from textual.widgets import Input, Static
 
+from tui.formatting import route_weights
+
 
 class WeightScreen(ModalScreen[int | None]):
     BINDINGS = [Binding("escape", "cancel", "Cancel")]
@@ -20,7 +22,7 @@ class WeightScreen(ModalScreen[int | None]):
 
     def compose(self) -> ComposeResult:
         if self.diverged:
-            now = ", ".join(f"{label} {weight}%" for label, weight in self.diverged)
+            now = route_weights(self.diverged)
             question = f"Canary weight for every driven route (now {now}): an integer 0-100; stable gets the rest."
         else:
             shown = self.current if self.current is not None else "?"
