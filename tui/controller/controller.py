@@ -222,12 +222,7 @@ class RolloutController:
                     "answer had timed out)", who=change.who, from_canary=change.from_canary,
                     to_canary=change.to_canary, reason=change.reason)
         if change.action == "rollback":
-            try:
-                self.router.scale_canary(0)
-                self.record("rollback", "canary scaled to 0 replicas", who=change.who, reason=change.reason)
-            except BackendError as exc:
-                self.record("error", f"traffic moved to stable, but scaling the canary to 0 failed: {exc}",
-                            who=change.who, reason=change.reason, ok=False)
+            self._scale_down_after_rollback(change.who, change.reason)
         if change.who == AUTOMATION:
             self.autopilot.on_own_write_landed(change)
         return True
@@ -470,15 +465,22 @@ class RolloutController:
             result = self.set_weight(0, reason, force=force, action="rollback", who=who)
             if not result.ok:
                 return result
-            try:
-                self.router.scale_canary(0)
-            except BackendError as exc:
-                # Traffic is already off the canary; say plainly that the scale-down did not happen.
-                msg = f"traffic moved to stable, but scaling the canary to 0 failed: {exc}"
-                self.record("error", msg, who=who or self.who, reason=reason, ok=False)
-                return replace(result, ok=False, message=msg, transient=exc.transient)
-            self.record("rollback", "canary scaled to 0 replicas", who=who or self.who, reason=reason)
+            failed = self._scale_down_after_rollback(who or self.who, reason)
+            if failed is not None:
+                return replace(result, ok=False, message=failed[0], transient=failed[1])
             return result
+
+    def _scale_down_after_rollback(self, who: str, reason: str) -> tuple[str, bool] | None:
+        """The rollback's second half: the canary to 0 replicas. None when done, else (what went
+        wrong, whether it may pass); traffic is already off the canary, and the message says so."""
+        try:
+            self.router.scale_canary(0)
+        except BackendError as exc:
+            msg = f"traffic moved to stable, but scaling the canary to 0 failed: {exc}"
+            self.record("error", msg, who=who, reason=reason, ok=False)
+            return msg, exc.transient
+        self.record("rollback", "canary scaled to 0 replicas", who=who, reason=reason)
+        return None
 
     def _canary_cannot_serve(self) -> tuple[str, bool] | None:
         """(Why the canary must get no traffic now, whether that may pass), or None when it may."""
