@@ -9,12 +9,18 @@ from tui.app.screens.checks import CheckDetailScreen
 from tui.model import Result
 
 
-async def test_d_shows_every_check_whole_on_a_narrow_screen_and_follows_the_polls():
+def _failing_app():
+    """The demo app with the errors fault, polled until the judge fails the canary (a minute or two)."""
     app, controller = _app(fault="errors")
-    for _ in range(40):  # the errors fault fails the canary within a minute or two
+    for _ in range(40):
         controller.clock.advance(2)
         if controller.poll_once().verdict.result is Result.FAIL:
             break
+    return app, controller
+
+
+async def test_d_shows_every_check_whole_on_a_narrow_screen_and_follows_the_polls():
+    app, controller = _failing_app()
     async with app.run_test(size=(60, 30)) as pilot:
         await _settle(pilot)
         app.apply_state(controller.state())
@@ -54,11 +60,7 @@ async def test_promote_and_rollback_confirmations_say_what_the_checks_say_now():
 
     from tui.app.screens.confirm import ConfirmScreen
 
-    app, controller = _app(fault="errors")
-    for _ in range(40):
-        controller.clock.advance(2)
-        if controller.poll_once().verdict.result is Result.FAIL:
-            break
+    app, controller = _failing_app()
     async with app.run_test(size=(120, 40)) as pilot:
         await _settle(pilot)
         app.apply_state(controller.state())
