@@ -55,6 +55,36 @@ def test_healthy_canary_walks_every_step_then_waits_for_a_person():
     assert state.mode == "AUTO"
 
 
+def test_a_person_promoting_or_rolling_back_ends_the_run_with_what_they_did():
+    # Waiting for a person at the last step, then the person promotes: the header's "last run"
+    # said "waiting for promotion" over a canary at 100%.
+    controller, clock = _controller()
+    controller.toggle_auto()
+    _run(controller, clock, 60 * 12)
+    assert controller.state().automation.endswith("once every check passes (baked)")
+    assert controller.promote(reason="key p (confirmed)", who="alice").ok
+    state = _run(controller, clock, 2)
+    assert controller.autopilot.progress.finished == "promoted by alice"
+    assert state.automation == "last run: promoted by alice"
+    assert state.mode == "MANUAL"
+    assert any(e.kind == "auto" and e.message == "automatic progression ended: promoted by alice"
+               for e in state.events)
+    # Mid-run, held by a manual change: a rollback ends it the same way.
+    controller, clock = _controller()
+    controller.toggle_auto()
+    _run(controller, clock, 130)
+    controller.set_weight(30, reason="key w", who="bob")
+    assert controller.state().mode == "AUTO HELD"
+    assert controller.rollback(reason="key r (confirmed)", who="bob").ok
+    assert controller.autopilot.progress.finished == "rolled back by bob"
+    assert not controller.autopilot.progress.enabled
+    # Off and already ended: a later promotion leaves its last words alone.
+    assert controller.scale_canary(2, reason="back up", who="bob").ok
+    controller.set_weight(5, reason="key w", who="bob")
+    controller.promote(reason="key p", who="bob")
+    assert controller.autopilot.progress.finished == "rolled back by bob"
+
+
 def test_auto_promote_at_the_last_step():
     controller, clock = _controller(promote="auto")
     controller.toggle_auto()

@@ -430,8 +430,8 @@ class RolloutController:
             self.record(action, message, who=change.who, from_canary=frm, to_canary=canary, reason=reason)
             if change.who != AUTOMATION:
                 # The console never fights its operator: a person's change holds (or ends) automation.
-                if action in ("promote", "rollback") and self.autopilot.progress.enabled:
-                    self.autopilot.disable(change.who, why=f"{action} by {change.who}")
+                if action in ("promote", "rollback"):
+                    self.autopilot.ended_by_person(action, change.who)
                 else:
                     self.autopilot.on_manual_change(change.who, canary)
             left = getattr(self.router, "left_as_is", None)

@@ -151,6 +151,16 @@ class Autopilot:
         self.controller.record("auto", message, who=who)
         return message
 
+    def ended_by_person(self, action: str, who: str) -> None:
+        """A person promoted or rolled back: automation's run ends with what they did. The header's
+        "last run" must not go on saying "waiting for promotion" over a promoted canary."""
+        p = self.progress
+        if not p.enabled and p.finished != "waiting for promotion":
+            return  # off, and its last words are still true (a rollback, a halt)
+        outcome = f"{'promoted' if action == 'promote' else 'rolled back'} by {who}"
+        self._save(replace(p, enabled=False, held="", retrying_since=None, finished=outcome))
+        self.controller.record("auto", f"automatic progression ended: {outcome}", who=who)
+
     def resume(self, who: str) -> str:
         weight = self.controller.current_split().canary_weight
         step = step_index_for(self.policy.steps, weight)
