@@ -10,7 +10,7 @@ from tui.model import Result
 RESULT_MARK = {
     Result.PASS: "✓ PASS",
     Result.FAIL: "✗ FAIL",
-    Result.NODATA: "? NO DATA",
+    Result.NODATA: "? UNDECIDED",
     Result.WARN: "! HOLD",
     Result.NOT_JUDGED: "– NOT JUDGED",
 }

@@ -55,7 +55,7 @@ def _legend() -> Table:
     meaning = {
         Result.PASS: "within the bound (errors and latency: with the confidence in the conf column)",
         Result.FAIL: "the canary is worse: grounds for rollback (automatic with rollout.autoRollback)",
-        Result.NODATA: "not enough data yet, or none: never a pass; automation waits",
+        Result.NODATA: "not decided yet: not enough data, or none; never a pass; automation waits",
         Result.WARN: "stable breaches the bound too: rolling back would not help; automation waits",
         Result.NOT_JUDGED: "the data cannot tell this way round (unequal load per instance): "
                            "left out of the verdict",
