@@ -187,18 +187,22 @@ def test_memory_is_constant_however_long_the_rollout():
             r.on_poll(at, split(i % 50), snap(at, v, v), Verdict.combine(()))
             r.on_event(event("step", at, i % 50, (i + 1) % 50))
 
-    feed(500, 0)
+    feed(500, 0)  # the timeline and the stages (a weight change every poll) at their caps
     size_small = len(json.dumps(r.to_dict()))
     tracemalloc.start()
+    # Once more under tracing, so what the next feed replaces was allocated traced: its freeing
+    # counts against what replaces it.
+    feed(500, 500)
     before = tracemalloc.take_snapshot()
-    feed(5000, 500)
+    feed(5000, 1000)
     after = tracemalloc.take_snapshot()
     tracemalloc.stop()
     grown = sum(s.size_diff for s in after.compare_to(before, "filename") if "record.py" in str(s.traceback))
     assert grown < 64 * 1024  # 5000 more polls and events: no growth beyond noise
     assert abs(len(json.dumps(r.to_dict())) - size_small) < 2000
     assert len(r.version("canary").histogram) == 5
-    assert r.version("canary").requests == 550_000
+    assert r.version("canary").requests == 600_000
+    assert len(r.stages) == 200 and r.stages_dropped == 6001 - 200  # the first weight, then one per step
 
 
 def test_verdicts_and_check_failures_are_counted():
@@ -294,3 +298,52 @@ def test_records_a_real_demo_controller():
     assert [e["kind"] for e in r.timeline] == ["set-weight", "rollback"]
     assert r.outcome == "rolled back" and r.decision["reason"] == "enough"
     assert r.decision["who"] == "sre@bridge"
+
+
+def test_an_automatic_rollback_keeps_the_failing_verdict_it_was_decided_on():
+    # The failing verdict is acted on inside its own poll; the state that poll hands on holds
+    # "judged afresh" already. Before, the report read "Last verdict: nodata", the decision's
+    # verdict was lost, and the check that failed was never counted.
+    controller, clock = make_demo_controller(fault="errors")
+    try:
+        r = RolloutRecord(controller.config.name)
+        controller.subscribe(r.on_event)
+        controller.subscribe_polls(r.on_state)
+        assert controller.set_weight(20, reason="bigger").ok
+        assert controller.toggle_auto().ok
+        for _ in range(300):
+            clock.advance(2)
+            controller.poll_once()
+            if r.outcome == "rolled back":
+                break
+        for _ in range(3):  # the idle canary's polls after it
+            clock.advance(2)
+            controller.poll_once()
+    finally:
+        controller.close()
+    assert r.outcome == "rolled back" and r.decision["who"] == "automation"
+    decided = r.decision["verdict"]
+    assert decided["result"] == "fail"
+    assert decided["failing"] and all(f.split(":")[0] in r.check_failures for f in decided["failing"])
+    assert r.last_verdict["result"] == "nodata"  # what the polls after the rollback say
+    assert r.verdicts["fail"] == 1
+    # Each weight its own stage; the reads just after the rollback carry what the 20% served.
+    assert [stage.weight for stage in r.stages] == [20, 0]
+    at_20, after = r.stages[0].versions["canary"], r.stages[1].versions["canary"]
+    assert at_20.errors / at_20.requests > 0.02
+    assert after.requests == 0
+    # A person's rollback between polls: the verdict on screen, counted once.
+    controller, clock = make_demo_controller()
+    try:
+        r = RolloutRecord(controller.config.name)
+        controller.subscribe(r.on_event)
+        controller.subscribe_polls(r.on_state)
+        for _ in range(3):
+            clock.advance(2)
+            controller.poll_once()
+        seen = dict(r.verdicts)
+        assert controller.rollback(reason="enough").ok
+    finally:
+        controller.close()
+    assert r.verdicts == seen
+    assert r.decision["verdict"] == r.last_verdict

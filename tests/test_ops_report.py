@@ -73,6 +73,8 @@ def recorded_rollback() -> RolloutRecord:
                             business={"conversion": 0.04})
     bad = Check("error rate vs stable", "error_rate", 0.03, 0.02, "<= stable + 0.50%", Result.FAIL,
                 "canary - stable = 1.00%")
+    # A poll at 25% before the one with its counts: counts go to the weight their interval began at.
+    r.on_poll(at(32), split(25), MetricsSnapshot(at(32), VersionSample(), VersionSample(), 10.0), None)
     r.on_poll(at(40), split(25), MetricsSnapshot(at(40), stable2, canary2, 10.0), Verdict.combine((bad,), at(40)))
     r.on_event(ev("check", 40, who="", ok=False, message="check failed: error rate vs stable: canary - stable = 1.00%"))
     reason = "auto-rollback: error rate vs stable: canary - stable = 1.00%"
@@ -294,3 +296,57 @@ def test_cpu_and_memory_say_the_load_per_pod_they_were_used_at():
     assert "- Memory (per pod): Stable: 330 MiB, Canary: 310 MiB (-6.1%), at 21.4 vs 5 req/s per pod" in text.splitlines()
     # Without instance counts (an istio preset without an `instances` query) nothing is claimed.
     assert "req/s per pod" not in render_markdown(build_report(recorded_rollback(), config()))
+
+
+def test_each_weight_held_is_its_own_stage_so_a_fault_is_not_diluted_by_the_whole_rollout():
+    stages = build_report(recorded_rollback(), config())["stages"]
+    assert [(s["canary_weight"], s["start"], s["duration_s"]) for s in stages] == [
+        (0, "2027-01-15T08:00:00Z", 5.0),
+        (5, "2027-01-15T08:00:05Z", 15.0),
+        (10, "2027-01-15T08:00:20Z", 10.0),
+        (25, "2027-01-15T08:00:30Z", 11.0),
+        (0, "2027-01-15T08:00:41Z", 9.0),
+    ]
+    at_25 = stages[3]
+    assert at_25["canary"]["requests"] == 300 and at_25["canary"]["errors"] == 9
+    assert at_25["canary"]["error_rate"] == pytest.approx(0.03)  # the rollout as a whole: 2.50%
+    assert at_25["stable"]["error_rate"] == pytest.approx(0.02)
+    assert at_25["canary"]["p95_ms"] == pytest.approx(437.5)
+    assert at_25["stable"]["p95_ms"] == pytest.approx(375.0)
+    assert stages[2]["canary"]["requests"] == 0 and stages[2]["canary"]["error_rate"] is None
+    text = render_markdown(build_report(recorded_rollback(), config())).splitlines()
+    assert "## By Canary Weight" in text
+    assert "| 25% | 2027-01-15 08:00:30 | 11s | 300 | 3.00% (9) | 2.00% (20) | 438 ms | 375 ms |" in text
+    assert "| 10% | 2027-01-15 08:00:20 | 10s | 0 | — | — | — | — |" in text
+    assert text.index("## By Canary Weight") < text.index("## Decision")
+
+
+def test_the_decision_shows_the_checks_it_was_made_on_not_the_idle_canarys_after_it():
+    r = recorded_rollback()
+    idle = Check("error rate", "error_rate", None, 0.01, "<= 1.00%", Result.NODATA,
+                 "no canary requests yet (canary 0%)")
+    r.on_poll(at(60), split(0), None, Verdict.combine((idle,), at(60)))
+    rep = build_report(r, config())
+    assert rep["decision"]["last_verdict"]["result"] == "nodata"
+    assert rep["decision"]["verdict_at_decision"]["result"] == "fail"
+    text = render_markdown(rep).splitlines()
+    assert ("Checks when decided: ✗ FAIL (judged 2027-01-15 08:00:40): error rate vs stable: canary - stable "
+            "= 1.00%") in text
+    assert not any(line.startswith("Last verdict") for line in text)
+    # A rollout still going shows its last verdict instead.
+    going = RolloutRecord("app")
+    going.on_poll(at(0), split(5), None, Verdict.combine((idle,), at(0)))
+    text = render_markdown(build_report(going, config())).splitlines()
+    assert any(line.startswith("Last verdict: ? UNDECIDED (judged 2027-01-15 08:00:00)") for line in text)
+
+
+def test_stages_survive_a_save_and_load(tmp_path):
+    r = recorded_rollback()
+    r.save(tmp_path / "h.json")
+    back = RolloutRecord.load(tmp_path / "h.json")
+    assert build_report(back, config())["stages"] == build_report(r, config())["stages"]
+    assert build_report(back, config())["decision"] == build_report(r, config())["decision"]
+    # A history written before stages were kept still loads, with none.
+    old = r.to_dict()
+    del old["stages"], old["stages_dropped"], old["stages_capacity"]
+    assert RolloutRecord.from_dict(old).stages == type(r.stages)()

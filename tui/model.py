@@ -285,6 +285,9 @@ class Event:
     to_canary: int | None = None
     reason: str = ""
     ok: bool = True
+    # A weight change: the verdict on screen when it was made (what a promote or a rollback was
+    # decided on; the state after the write holds only "judged afresh").
+    verdict: Verdict | None = field(default=None, compare=False, repr=False)
 
     def as_dict(self) -> dict[str, Any]:
         return {

@@ -414,6 +414,7 @@ class RolloutController:
                 return self._refused(action, str(exc), frm, canary, reason, who, transient=exc.transient)
             self._uncertain = None
             with self._state_lock:
+                decided_on = self._latest.verdict
                 self._latest.split = after
                 self._latest.weights_moved_at = change.at
                 if self._latest.verdict is not None:
@@ -427,7 +428,8 @@ class RolloutController:
                 message = "canary " + ", ".join(f"{label} {w}% -> {canary}%" for label, w in before.diverged)
             else:
                 message = f"canary {frm}% -> {canary}%" + (f" on route {route}" if route else "")
-            self.record(action, message, who=change.who, from_canary=frm, to_canary=canary, reason=reason)
+            self.record(action, message, who=change.who, from_canary=frm, to_canary=canary, reason=reason,
+                        verdict=decided_on)
             if change.who != AUTOMATION:
                 # The console never fights its operator: a person's change holds (or ends) automation.
                 if action in ("promote", "rollback"):

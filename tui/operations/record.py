@@ -12,9 +12,13 @@ Per version it keeps running sums and means, not samples:
   CPU cores, memory bytes) and of each business metric.
 
 Besides: first and last poll times, the canary weight at start / initial / peak /
-final, the last promote or rollback (the decision and its reason), how often each
-check failed, and a timeline (capped, oldest dropped first and counted) of every
-weight change and check failure from the controller's events.
+final, the last promote or rollback (the decision, its reason, and the verdict on screen
+when it was made), how often each check failed, and a timeline (capped, oldest dropped
+first and counted) of every weight change and check failure from the controller's events.
+
+And the same sums per stage: each stretch the canary held one weight (capped like the
+timeline). Over a whole rollout a fault is diluted (a canary rolled back for 7.55% errors
+averaged 0.55% over its 42 minutes); the stage it happened at shows it.
 
 Feed it ``on_poll(...)`` after each poll (or ``on_state(state)`` with the state
 ``poll_once`` returns) and subscribe ``on_event`` to the controller. A snapshot seen
@@ -50,6 +54,7 @@ SAMPLE_METRICS: tuple[str, ...] = (
 LOAD_PER_INSTANCE = "requests_per_instance"  # a mean kept beside SAMPLE_METRICS, derived from two of them
 
 DEFAULT_TIMELINE_CAPACITY = 5000
+DEFAULT_STAGES_CAPACITY = 200
 MAX_BUCKETS = 256  # a histogram with more distinct bounds than this is not summed further
 MAX_NAMES = 100  # business metrics and check names kept (each is one small counter)
 
@@ -119,10 +124,17 @@ class RunningMean:
         return m
 
 
-class VersionTotals:
-    """One version's sums over the rollout."""
+# What a stage keeps of each version beside its counts and histogram: the fallbacks of its
+# error rate and p95 (a source without counts or histograms). Kept small: it is saved every 5 s.
+STAGE_METRICS: tuple[str, ...] = ("error_rate", "p95_ms")
 
-    def __init__(self) -> None:
+
+class VersionTotals:
+    """One version's sums over the rollout (or over a stage: `metrics` only, no load or business)."""
+
+    def __init__(self, metrics: tuple[str, ...] = SAMPLE_METRICS, extras: bool = True) -> None:
+        self.metrics = metrics
+        self.extras = extras  # the load per pod and the business metrics
         self.samples = 0
         self.requests = 0.0  # every interval with a request count
         self.errors = 0.0  # intervals with both counts
@@ -141,10 +153,12 @@ class VersionTotals:
                 self.errors += errors
                 self.requests_with_errors += requests
         self._add_histogram(sample.histogram)
-        for metric in SAMPLE_METRICS:
+        for metric in self.metrics:
             v = sample.value(metric)
             if v is not None and math.isfinite(v):
                 self.means.setdefault(metric, RunningMean()).add(v)
+        if not self.extras:
+            return
         # What the per-pod cpu and memory were used at: a pod serving less looks cheaper.
         load = sample.load_per_instance()
         if load is not None and math.isfinite(load):
@@ -199,8 +213,9 @@ class VersionTotals:
         }
 
     @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> "VersionTotals":
-        t = cls()
+    def from_dict(cls, d: dict[str, Any], metrics: tuple[str, ...] = SAMPLE_METRICS,
+                  extras: bool = True) -> "VersionTotals":
+        t = cls(metrics, extras)
         t.samples = int(d.get("samples") or 0)
         t.requests = float(d.get("requests") or 0.0)
         t.errors = float(d.get("errors") or 0.0)
@@ -212,16 +227,50 @@ class VersionTotals:
         return t
 
 
+class Stage:
+    """A stretch at one canary weight: from when, until the last poll in it, each version's sums.
+    The weight is None until the first read of the split tells it."""
+
+    def __init__(self, weight: int | None, since: datetime) -> None:
+        self.weight = weight
+        self.since = since
+        self.until = since
+        self.versions: dict[str, VersionTotals] = {role: VersionTotals(STAGE_METRICS, extras=False)
+                                                   for role in ROLES}
+
+    def to_dict(self) -> dict[str, Any]:
+        versions = {}
+        for role, t in self.versions.items():
+            d = t.to_dict()
+            del d["business"]
+            versions[role] = d
+        return {"weight": self.weight, "since": _iso(self.since), "until": _iso(self.until), "versions": versions}
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> "Stage":
+        since = _parse_time(d.get("since")) or datetime.fromtimestamp(0, timezone.utc)
+        stage = cls(d.get("weight"), since)
+        stage.until = _parse_time(d.get("until")) or since
+        versions = d.get("versions") or {}
+        stage.versions = {role: VersionTotals.from_dict(versions.get(role) or {}, STAGE_METRICS, extras=False)
+                          for role in ROLES}
+        return stage
+
+
 class RolloutRecord:
-    def __init__(self, rollout: str = "", timeline_capacity: int = DEFAULT_TIMELINE_CAPACITY) -> None:
+    def __init__(self, rollout: str = "", timeline_capacity: int = DEFAULT_TIMELINE_CAPACITY,
+                 stages_capacity: int = DEFAULT_STAGES_CAPACITY) -> None:
         if timeline_capacity < 1:
             raise ValueError("timeline_capacity must be at least 1")
+        if stages_capacity < 1:
+            raise ValueError("stages_capacity must be at least 1")
         self.rollout = rollout
         self.timeline_capacity = timeline_capacity
         self._lock = threading.RLock()
         self.first_poll: datetime | None = None
         self.last_poll: datetime | None = None
         self.last_sample: datetime | None = None  # time of the last snapshot summed
+        self._last_data_at: datetime | None = None  # its data's time (the scrape's, when known): not saved
         self.first_event: datetime | None = None
         self.last_event: datetime | None = None
         self.polls = 0  # on_poll calls
@@ -235,12 +284,15 @@ class RolloutRecord:
         self.weight_final: int | None = None
         self.verdicts: dict[str, int] = {}
         self.last_verdict: dict[str, Any] | None = None
+        self._last_verdict_seen: Verdict | None = None  # not saved: only guards against counting one twice
         self.check_failures: dict[str, int] = {}  # check name -> polls it failed
         self.decision: dict[str, Any] | None = None  # the last promote / rollback that went through
         self.changed_after_decision = False  # a weight change since: the rollout goes on
         self.refused = 0  # actions refused (read-only, validation, ownership, API errors)
         self.timeline: deque[dict[str, Any]] = deque(maxlen=timeline_capacity)
         self.timeline_dropped = 0
+        self.stages: deque[Stage] = deque(maxlen=stages_capacity)
+        self.stages_dropped = 0
 
     # --- input ---------------------------------------------------------------
 
@@ -256,13 +308,19 @@ class RolloutRecord:
                 self.last_poll = at
             if split is not None and split.canary_weight is not None:
                 self._observe_weight(split.canary_weight)
+                self._enter_stage(split.canary_weight, at)
             if snapshot is None or snapshot.error:
                 self.failed_polls += 1
             elif self.last_sample is None or snapshot.at > self.last_sample:
+                stage = self._stage_at(self._last_data_at) or self._enter_stage(None, at)
+                self._last_data_at = snapshot.scraped_at or snapshot.at
                 self.last_sample = snapshot.at
                 self.samples += 1
                 for role in ROLES:
                     self.versions[role].add(snapshot.of(role))
+                    stage.versions[role].add(snapshot.of(role))
+            if self.stages and at > self.stages[-1].until:
+                self.stages[-1].until = at
             if verdict is not None:
                 self._observe_verdict(verdict, at)
 
@@ -289,6 +347,11 @@ class RolloutRecord:
                 if event.from_canary is not None and self.weight_start is None:
                     self._observe_weight(event.from_canary)
                 self._observe_weight(event.to_canary)
+                self._enter_stage(event.to_canary, event.at)
+                if event.verdict is not None:
+                    # A verdict acted on in its own poll (a failed check rolled back at once) is
+                    # replaced by "judged afresh" before the poll's state reaches on_poll.
+                    self._observe_verdict(event.verdict, event.at)
                 if event.kind in DECISION_KINDS:
                     self.decision = {
                         "outcome": DECISION_KINDS[event.kind],
@@ -297,6 +360,9 @@ class RolloutRecord:
                         "from": event.from_canary,
                         "to": event.to_canary,
                         "reason": event.reason,
+                        # What the checks said when it was decided: after a rollback the last
+                        # verdict is only "no canary requests".
+                        "verdict": dict(self.last_verdict) if self.last_verdict else None,
                     }
                     self.changed_after_decision = False
                 elif self.decision is not None:
@@ -320,6 +386,35 @@ class RolloutRecord:
             "message": event.message,
         })
 
+    def _stage_at(self, start: datetime | None) -> Stage | None:
+        """The stage a sample's counts go to: the one its interval began in (`start`: the previous
+        sample's data time, its scrape when the source tells it). Counts read just after a change
+        were served before it (the scrape lags the weights): a rollback's 0% shows no canary
+        requests that its 20% served. None before any stage."""
+        if not self.stages:
+            return None
+        if start is not None:
+            for stage in reversed(self.stages):
+                if stage.since <= start:
+                    return stage
+        return self.stages[-1] if start is None else self.stages[0]
+
+    def _enter_stage(self, weight: int | None, at: datetime) -> Stage:
+        """The stage at `weight` from `at`: the current one when it is at that weight already."""
+        current = self.stages[-1] if self.stages else None
+        if current is not None and current.weight is None and weight is not None:
+            current.weight = weight  # the polls before the first read of the split: that weight's
+            return current
+        if current is not None and current.weight == weight:
+            return current
+        if current is not None and at > current.until:
+            current.until = at
+        if len(self.stages) == self.stages.maxlen:
+            self.stages_dropped += 1
+        stage = Stage(weight, at)
+        self.stages.append(stage)
+        return stage
+
     def _observe_weight(self, weight: int) -> None:
         if self.weight_start is None:
             self.weight_start = weight
@@ -329,6 +424,9 @@ class RolloutRecord:
         self.weight_final = weight
 
     def _observe_verdict(self, verdict: Verdict, at: datetime) -> None:
+        if verdict is self._last_verdict_seen:
+            return  # one verdict, seen twice: in a poll's state, then in the event of a write it was on screen for
+        self._last_verdict_seen = verdict
         result = verdict.result.value
         self.verdicts[result] = self.verdicts.get(result, 0) + 1
         failing = [c for c in verdict.checks if c.result is Result.FAIL]
@@ -395,6 +493,9 @@ class RolloutRecord:
                 "refused": self.refused,
                 "timeline": [dict(e) for e in self.timeline],
                 "timeline_dropped": self.timeline_dropped,
+                "stages_capacity": self.stages.maxlen,
+                "stages": [stage.to_dict() for stage in self.stages],
+                "stages_dropped": self.stages_dropped,
             }
 
     @classmethod
@@ -402,7 +503,8 @@ class RolloutRecord:
         if not isinstance(d, dict) or d.get("format") != FORMAT:
             found = d.get("format") if isinstance(d, dict) else type(d).__name__
             raise ValueError(f"not a rollout record: expected format {FORMAT!r}, got {found!r}")
-        r = cls(str(d.get("rollout") or ""), int(d.get("timeline_capacity") or DEFAULT_TIMELINE_CAPACITY))
+        r = cls(str(d.get("rollout") or ""), int(d.get("timeline_capacity") or DEFAULT_TIMELINE_CAPACITY),
+                int(d.get("stages_capacity") or DEFAULT_STAGES_CAPACITY))
         r.first_poll = _parse_time(d.get("first_poll"))
         r.last_poll = _parse_time(d.get("last_poll"))
         r.last_sample = _parse_time(d.get("last_sample"))
@@ -426,6 +528,8 @@ class RolloutRecord:
         r.refused = int(d.get("refused") or 0)
         r.timeline.extend(d.get("timeline") or [])
         r.timeline_dropped = int(d.get("timeline_dropped") or 0)
+        r.stages.extend(Stage.from_dict(stage) for stage in d.get("stages") or [])  # none before stages were kept
+        r.stages_dropped = int(d.get("stages_dropped") or 0)
         return r
 
     def save(self, path: str | os.PathLike[str]) -> None:

@@ -18,6 +18,9 @@ Numbers, over the whole recorded rollout (see record.py):
   difference in percentage points (the criteria's "stable + 0.5%").
 
 ``source`` says which of these was used for each metric.
+
+``stages``: the same counts per stretch at one canary weight (requests, errors, the error
+rate, p95), so a fault the whole-rollout figures dilute shows at the weight it came at.
 """
 
 from __future__ import annotations
@@ -26,9 +29,9 @@ from datetime import datetime
 from typing import Any
 
 from tui.durations import format_duration
-from tui.formatting import cores, mib, ms, pct
-from tui.model import histogram_quantile, utc_iso
-from tui.operations.record import LOAD_PER_INSTANCE, RolloutRecord, _parse_time
+from tui.formatting import RESULT_MARK, cores, mib, ms, pct
+from tui.model import Result, histogram_quantile, utc_iso
+from tui.operations.record import LOAD_PER_INSTANCE, RolloutRecord, Stage, VersionTotals, _parse_time
 
 REPORT_FORMAT = "canary-console/report/1"
 TITLE = "Canary Deployment Report"
@@ -103,6 +106,27 @@ def _business(record: RolloutRecord, config: Any) -> list[dict[str, Any]]:
     return out
 
 
+def _stage_version(totals: VersionTotals) -> dict[str, Any]:
+    buckets = totals.buckets()
+    return {
+        "requests": totals.requests,
+        "errors": totals.errors,
+        "error_rate": totals.error_rate if totals.error_rate is not None else totals.mean("error_rate"),
+        "p95_ms": histogram_quantile(buckets, 0.95) if buckets else totals.mean("p95_ms"),
+    }
+
+
+def _stage(stage: Stage) -> dict[str, Any]:
+    return {
+        "canary_weight": stage.weight,
+        "start": utc_iso(stage.since),
+        "end": utc_iso(stage.until),
+        "duration_s": (stage.until - stage.since).total_seconds(),
+        "stable": _stage_version(stage.versions["stable"]),
+        "canary": _stage_version(stage.versions["canary"]),
+    }
+
+
 def _decision(record: RolloutRecord) -> dict[str, Any]:
     outcome = record.outcome
     d = record.decision
@@ -114,6 +138,7 @@ def _decision(record: RolloutRecord) -> dict[str, Any]:
             "from": d.get("from"),
             "to": d.get("to"),
             "reason": d.get("reason") or None,
+            "verdict_at_decision": d.get("verdict"),
             "last_verdict": record.last_verdict,
         }
     if d is not None:
@@ -124,7 +149,7 @@ def _decision(record: RolloutRecord) -> dict[str, Any]:
     else:
         why = "neither promoted nor rolled back yet"
     return {"outcome": "in progress", "at": None, "who": None, "from": None, "to": None, "reason": why,
-            "last_verdict": record.last_verdict}
+            "verdict_at_decision": None, "last_verdict": record.last_verdict}
 
 
 def _judged_by(config: Any) -> dict[str, Any] | None:
@@ -202,6 +227,8 @@ def build_report(record: RolloutRecord, config: Any, version: str = "canary") ->
         "refused_actions": record.refused,
         "timeline": [dict(e) for e in record.timeline],
         "timeline_dropped": record.timeline_dropped,
+        "stages": [_stage(stage) for stage in record.stages],
+        "stages_dropped": record.stages_dropped,
     }
 
 
@@ -250,6 +277,49 @@ def _why(entry: dict[str, Any]) -> str:
     return f"{reason} — {message}" if reason else message
 
 
+def _verdict_line(label: str, verdict: dict[str, Any]) -> str:
+    try:
+        mark = RESULT_MARK[Result(verdict.get("result"))]
+    except ValueError:
+        mark = str(verdict.get("result"))
+    failing = "; ".join(verdict.get("failing") or [])
+    at = verdict.get("at")
+    when = f" (judged {_when(utc_iso(_parse_time(at))).replace(' UTC', '')})" if at else ""
+    return f"{label}: {mark}{when}" + (f": {failing}" if failing else
+                                       f": {verdict['summary']}" if verdict.get("summary") else "")
+
+
+def _errors_cell(v: dict[str, Any]) -> str:
+    if not v.get("requests") or v.get("error_rate") is None:
+        return "—"
+    return f"{pct(v['error_rate'])} ({v.get('errors') or 0:,.0f})"
+
+
+def _stage_lines(report: dict[str, Any]) -> list[str]:
+    stages = report.get("stages") or []
+    if not stages:
+        return []
+    lines = ["## By Canary Weight", "",
+             "Each weight the canary held, in order; the judge starts afresh at every change.", ""]
+    if report.get("stages_dropped"):
+        lines += [f"({report['stages_dropped']} earlier stages were not kept)", ""]
+    lines += ["| Canary weight | From (UTC) | For | Canary requests | Canary errors | Stable errors | "
+              "Canary p95 | Stable p95 |", "| --- | --- | --- | --- | --- | --- | --- | --- |"]
+    for st in stages:
+        c, s = st.get("canary") or {}, st.get("stable") or {}
+        lines.append(" | ".join([
+            f"| {_weight(st.get('canary_weight'))}",
+            _cell(_when(st.get("start")).replace(" UTC", "")),
+            format_duration(st.get("duration_s") or 0),
+            f"{c.get('requests') or 0:,.0f}",
+            _errors_cell(c),
+            _errors_cell(s),
+            ms(c.get("p95_ms")) if c.get("requests") else "—",
+            ms(s.get("p95_ms")) if s.get("requests") else "—",
+        ]) + " |")
+    return lines + [""]
+
+
 def render_markdown(report: dict[str, Any]) -> str:
     """The guide's Canary Deployment Report in Markdown."""
     lines = [f"# {report.get('title') or TITLE}", ""]
@@ -291,6 +361,7 @@ def render_markdown(report: dict[str, Any]) -> str:
     totals = [f"{role.capitalize()}: {(requests.get(role) or {}).get('requests') or 0:,.0f}"
               for role in ("stable", "canary")]
     lines += [f"- Requests: {', '.join(totals)}", ""]
+    lines += _stage_lines(report)
     business = report.get("business") or []
     lines += ["## Business Impact", ""]
     if business:
@@ -310,10 +381,12 @@ def render_markdown(report: dict[str, Any]) -> str:
         lines.append(f"{mark} ({_weight(decision.get('from'))} → {_weight(decision.get('to'))}){by}{at}")
         lines.append("")
         lines.append(f"Reason: {decision.get('reason') or 'none given'}")
-    last = decision.get("last_verdict")
-    if last:
-        failing = "; ".join(last.get("failing") or [])
-        lines += ["", f"Last verdict: {last.get('result')}" + (f" ({failing})" if failing else "")]
+    # A decided rollout: what the checks said when it was decided (after a rollback the last
+    # verdict is only "no canary requests"). One in progress: what they say last.
+    if outcome != "in progress" and decision.get("verdict_at_decision"):
+        lines += ["", _verdict_line("Checks when decided", decision["verdict_at_decision"])]
+    elif outcome == "in progress" and decision.get("last_verdict"):
+        lines += ["", _verdict_line("Last verdict", decision["last_verdict"])]
     if report.get("judged_by"):
         lines += ["", _judged_by_line(report["judged_by"])]
     lines += ["", "## Timeline", ""]
