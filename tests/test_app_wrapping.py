@@ -73,3 +73,25 @@ async def test_a_failing_checks_numbers_are_all_on_screen(size):
 ])
 def test_the_checklist_gives_the_bound_and_the_reason_what_they_need(free, bound, reason, expected):
     assert _bound_width(free, bound, reason) == expected
+
+
+async def test_the_last_change_wraps_who_and_when_in_a_narrow_traffic_panel():
+    # At 120 columns the panel is 32 wide: it read "Last change 21:38:46 · 24m55s a…" and
+    # "45% → 50% auto-step by automa…".
+    from datetime import timedelta
+
+    from tui.app.widgets.traffic import TrafficPanel
+
+    app = showcase_app(canary=45, minutes=1, who="automation")
+    async with app.run_test(size=(120, 36)) as pilot:
+        await pilot.pause()
+        panel = app.query_one(TrafficPanel)
+        change = panel.split.last_change
+        panel.now = change.at + timedelta(minutes=24, seconds=55)
+        lines = [line.plain for line in panel.change_lines(32)]
+        assert not any(line.endswith("…") for line in lines), lines
+        assert all(len(line) <= 32 for line in lines)
+        assert lines[0].startswith("Last change ") and lines[1].strip() == "24m55s ago"
+        assert "by automation" in " ".join(" ".join(lines).split())
+        wide = [line.plain for line in panel.change_lines(60)]
+        assert wide[0].endswith("· 24m55s ago")

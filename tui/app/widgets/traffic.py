@@ -189,21 +189,26 @@ class TrafficPanel(Widget):
         current = self.split.note_is_current if self.split else True
         head = Text("Last change " if current else "Last note ", style="bold")
         head.append(hhmmss(change.at), style="bold")
+        lines = [head]
         if self.now is not None:
-            head.append(f" · {format_duration((self.now - change.at).total_seconds())} ago", style="dim")
+            age = f"{format_duration((self.now - change.at).total_seconds())} ago"
+            if head.cell_len + 3 + len(age) <= width:
+                head.append(f" · {age}", style="dim")
+            else:  # a narrow panel: the age on its own line, never cut to "24m55s a…"
+                lines.append(Text(f"  {age}", style="dim"))
+        if not current:
+            # Someone moved the weights without leaving a note: this one is history, not the present.
+            lines.append(Text("  moved since with no note", style=f"bold {WARN}"))
         frm = "?" if change.from_canary is None else f"{change.from_canary}%"
-        what = Text("  ")
+        what = Text()
         what.append(f"{frm} → {change.to_canary}%", style=f"bold {CANARY}")
         if change.action not in ("set-weight", ""):
             what.append(f" {change.action}")
         what.append(f" by {change.who or 'unknown'}")
-        lines = [head, what]
-        if not current:
-            # Someone moved the weights without leaving a note: this one is history, not the present.
-            lines.insert(1, Text("  moved since with no note", style=f"bold {WARN}"))
-        if change.reason:
-            for row in Text(change.reason, style="italic").wrap(self.app.console, max(10, width - 2)):
-                lines.append(Text("  ") + row)
+        # Who and why wrap rather than cut: "by automa…" names no one.
+        for text in (what, Text(change.reason, style="italic") if change.reason else None):
+            if text is not None:
+                lines += [Text("  ") + row for row in text.wrap(self.app.console, max(10, width - 2))]
         for line in lines:
             line.truncate(width, overflow="ellipsis")
         return lines
