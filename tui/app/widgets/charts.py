@@ -2,14 +2,45 @@
 
 from __future__ import annotations
 
+import math
 from typing import Callable
 
+from rich.text import Text
 from textual_plotext import PlotextPlot
 
 from tui.app.palette import CANARY, CANARY_RGB, STABLE, STABLE_RGB, THRESHOLD_RGB
 from tui.controller.history import HistoryPoint
 
 Series = Callable[[HistoryPoint], float | None]
+
+
+def nice_ticks(low: float, high: float, most: int, multiples: tuple[float, ...] = (1, 2, 2.5, 5)) -> list[float]:
+    """The most ticks, up to `most`, in [low, high] at a round step (a multiple of a power of ten):
+    "-20 -15 -10 -5 0" minutes and "0 100 … 500" ms read at a glance; "-15.4" and "479.2" do not."""
+    span = high - low
+    if span <= 0 or most < 2:
+        return []
+    magnitude = 10 ** math.floor(math.log10(span / most))
+    for step in (m * magnitude * k for k in (1, 10, 100) for m in multiples):
+        first, last = math.ceil(low / step - 1e-9), math.floor(high / step + 1e-9)
+        if last - first + 1 <= most:
+            return [round(i * step, 10) for i in range(first, last + 1)]
+    return []
+
+
+def tick_label(value: float, step: float) -> str:
+    """As many decimals as the step needs (500, 2.5, 0.25), and never "-0"."""
+    decimals = next((d for d in range(4) if abs(round(step, d) - step) < 1e-9), 3)
+    text = f"{value:.{decimals}f}"
+    return "0" if float(text) == 0 else text
+
+
+def _first_that_fits(room: int, variants: tuple[str, ...]) -> str:
+    """The first of `variants` (console markup) whose text fits in `room` cells, else the last."""
+    for variant in variants:
+        if Text.from_markup(variant).cell_len <= room:
+            return variant
+    return variants[-1]
 
 
 class MetricChart(PlotextPlot):
@@ -26,9 +57,24 @@ class MetricChart(PlotextPlot):
         self.now: float | None = None
         # The series are named in the title, in their colours, rather than by a legend that
         # would cover the lines on a short chart.
-        self.border_title = f"{title} · [{STABLE}]stable[/] vs [{CANARY}]canary[/]"
-        self.threshold_note = f"red: {threshold_label} · " if threshold is not None else ""
-        self.border_subtitle = self.threshold_note + "x: minutes ago"
+        self.unit_s = 60.0
+        self.fit_titles()
+
+    def fit_titles(self) -> None:
+        """The longest title and subtitle the border holds: on a narrow chart "errors % · stab…" and
+        "red: bound 1.00…" said less than "errors %" and "1.00% · min ago". The colours are the
+        console's throughout (the bars, the checklist's columns), so the legend goes first."""
+        room = (self.size.width or 200) - 4  # the border's corners and the spaces around a title
+        legend_long = f"[{STABLE}]stable[/] vs [{CANARY}]canary[/]"
+        legend_short = f"[{STABLE}]stable[/]/[{CANARY}]canary[/]"
+        self.border_title = _first_that_fits(room, (
+            f"{self.title} · {legend_long}", f"{self.title} · {legend_short}", self.title))
+        ago = "minutes" if self.unit_s == 60 else "seconds"
+        bound = self.threshold_label
+        short_bound = bound.removeprefix("bound ")
+        variants = ((f"red: {bound} · x: {ago} ago", f"{bound} · {ago} ago", f"{short_bound} · {ago[:3]} ago")
+                    if self.threshold is not None else ())
+        self.border_subtitle = _first_that_fits(room, (*variants, f"x: {ago} ago", f"{ago[:3]} ago"))
 
     def show(self, points: tuple[HistoryPoint, ...], now: float | None) -> None:
         self.points, self.now = points, now
@@ -46,13 +92,15 @@ class MetricChart(PlotextPlot):
         plt.clear_data()
         plt.clear_figure()
         if not self.points:
+            self.fit_titles()
             plt.title("waiting for data")
             self.refresh()
             return
         now = self.now if self.now is not None else self.points[-1].t
         # Minutes on the x axis, or seconds while the history is short (no "-0.329 minutes").
         unit = 60.0 if now - self.points[0].t >= 180 else 1.0
-        self.border_subtitle = self.threshold_note + ("x: minutes ago" if unit == 60 else "x: seconds ago")
+        self.unit_s = unit
+        self.fit_titles()
         ymax = 0.0
         # A chart has ~2 dots per cell: more points than that only cost CPU. Each bucket shows its
         # worst value, so a short spike is never averaged away.
@@ -72,7 +120,16 @@ class MetricChart(PlotextPlot):
             y = self.threshold * self.scale
             plt.hline(y, THRESHOLD_RGB)
             ymax = max(ymax, y)
-        start = (self.points[0].t - now) / unit
-        plt.xlim(min(start, -0.1), 0)
-        plt.ylim(0, ymax * 1.15 if ymax > 0 else 1)
+        start = min((self.points[0].t - now) / unit, -0.1)
+        top = ymax * 1.15 if ymax > 0 else 1
+        plt.xlim(start, 0)
+        plt.ylim(0, top)
+        # Round ticks, as many as the chart's size holds (a label is up to 5 cells wide).
+        width, height = self.size.width, self.size.height
+        xs = nice_ticks(start, 0, max(2, min(6, (width - 6) // 8)), multiples=(1, 2, 5))
+        ys = nice_ticks(0, top, max(2, min(8, (height - 4) // 2)))  # two rows apart at least: evenly drawn
+        for ticks, set_ticks in ((xs, plt.xticks), (ys, plt.yticks)):
+            if len(ticks) >= 2:
+                step = ticks[1] - ticks[0]
+                set_ticks(ticks, [tick_label(t, step) for t in ticks])
         self.refresh()
