@@ -106,7 +106,8 @@ def test_failed_poll_is_stale_no_data_and_recovers(demo_controller):
     again = _poll(controller, clock)
     assert not again.stale and again.error is None
     kinds = [e.message for e in again.events]
-    assert "poll recovered" in kinds and any(m.startswith("poll failed") for m in kinds)
+    # How long the screen was stale, for the incident's timeline.
+    assert "poll recovered after 2s (1 poll failed)" in kinds and any(m.startswith("poll failed") for m in kinds)
 
 
 def test_a_bug_in_a_backend_is_a_failed_poll_not_a_crash(demo_controller):

@@ -21,6 +21,7 @@ from tui.controller.evaluation import Evaluator, PointEvaluator
 from tui.controller.history import History
 from tui.controller.progression import AUTOMATION, Autopilot
 from tui.controller.state import ActionResult, ConsoleState
+from tui.durations import format_duration
 from tui.formatting import route_weights
 from tui.identity import whoami
 from tui.model import (
@@ -93,6 +94,8 @@ class RolloutController:
         self.closers: list[Callable[[], None]] = []  # run on close (flush a notifier, save the history)
         self.fault_switch: Callable[[str], None] | None = None  # set by the demo
         self._uncertain: WeightChange | None = None  # a write whose answer timed out: landed or not
+        self._failing_since: float | None = None  # clock time of the first of the polls failing now
+        self._failed_polls = 0
         self.fault: str | None = None
         self.autopilot = Autopilot(self, config.rollout)
 
@@ -195,10 +198,19 @@ class RolloutController:
             previous = latest.verdict
             latest.verdict = verdict
             was_error, latest.error = latest.error, "; ".join(errors) or None
+        now = self.clock.time()
         if latest.error and not was_error:
+            self._failing_since, self._failed_polls = now, 1
             self.record("error", f"poll failed: {latest.error}", ok=False)
-        elif was_error and not latest.error:
-            self.record("info", "poll recovered")
+        elif latest.error:
+            self._failed_polls += 1
+        elif was_error:
+            # How long the screen was stale, for the incident's timeline.
+            down = "" if self._failing_since is None else (
+                f" after {format_duration(now - self._failing_since)} "
+                f"({self._failed_polls} poll{'s' if self._failed_polls != 1 else ''} failed)")
+            self._failing_since = None
+            self.record("info", f"poll recovered{down}")
         if verdict.result is Result.FAIL and (previous is None or previous.result is not Result.FAIL):
             failing = [c for c in verdict.checks if c.result is Result.FAIL]
             self.record("check", "check failed: " + "; ".join(f"{c.name}: {c.reason}" for c in failing), ok=False)
