@@ -339,8 +339,8 @@ async def test_a_narrow_header_keeps_the_countdown_and_drops_whole_segments(widt
             assert "injected fault: errors" in visible and "UTC" in visible
 
 
-@pytest.mark.parametrize(("size", "compact"), [((60, 20), True), ((120, 21), True), ((80, 24), False),
-                                               ((200, 50), False)])
+@pytest.mark.parametrize(("size", "compact"), [((40, 14), True), ((50, 14), True), ((60, 20), True),
+                                               ((120, 21), True), ((80, 24), False), ((200, 50), False)])
 async def test_a_terminal_too_small_for_charts_hides_them_and_says_so(size, compact):
     app, controller = _app()
     async with app.run_test(size=(100, 30)) as pilot:
@@ -360,6 +360,23 @@ async def test_a_terminal_too_small_for_charts_hides_them_and_says_so(size, comp
         lines = [line.text.strip("│ ") for line in checks.render_lines(checks.region.reset_offset)]
         assert lines[1].startswith("check")
         assert all(row[:1] in "?✓✗!–" and row[1] == " " for row in lines[2:8]), lines
+        # ...and its title keeps the verdict whole (at 50 columns it read "verdict …").
+        title = str(checks.border_title)
+        assert title.endswith("verdict ? UNDECIDED") and len(title) <= checks.size.width - 4, title
+
+
+@pytest.mark.parametrize("key,answer", [("r", "n / Esc: cancel"), ("p", "n / Esc: cancel"),
+                                        ("w", "Esc: cancel")])
+async def test_a_dialog_on_a_short_pane_still_says_how_to_answer(key, answer):
+    # At 50x14 the rollback dialog's text ran off the screen and took "y / Enter: confirm" with it.
+    app, _ = _app()
+    async with app.run_test(size=(50, 14)) as pilot:
+        await pilot.pause()
+        await pilot.press(key)
+        await pilot.pause()
+        keys = app.screen.query_one("#keys")
+        assert answer in str(keys.render())
+        assert keys.region.height >= 1 and keys.region.bottom <= 14, keys.region
 
 
 @pytest.mark.parametrize("size", [(60, 20), (80, 24), (120, 40)])

@@ -28,12 +28,25 @@ class ChecksPanel(Widget):
 
     def show(self, verdict: Verdict | None, stale_reason: str | None) -> None:
         self.verdict, self.stale_reason = verdict, stale_reason
-        if verdict is not None:
-            # The request counts behind the values begin at the last weight change: say when.
-            since = f" · requests since {hhmmss(verdict.since)}" if verdict.since else ""
-            self.border_title = f"Checks{since} · verdict {RESULT_MARK[verdict.result]}"
-            self.styles.border_title_color = RESULT_STYLE[verdict.result]
+        self._title()
         self.refresh()
+
+    def on_resize(self) -> None:
+        self._title()
+
+    def _title(self) -> None:
+        verdict = self.verdict
+        if verdict is None:
+            return
+        # The request counts behind the values begin at the last weight change: say when, as
+        # long as the verdict stays whole (a narrow pane cut it to "verdict …").
+        at = hhmmss(verdict.since) if verdict.since else None
+        mark = RESULT_MARK[verdict.result]
+        variants = ([f"Checks · requests since {at} · verdict {mark}", f"Checks · since {at} · verdict {mark}"]
+                    if at else [])
+        room = (self.size.width or 200) - 4  # the corners and the spaces around the title
+        self.border_title = next((v for v in variants if cell_len(v) <= room), f"Checks · verdict {mark}")
+        self.styles.border_title_color = RESULT_STYLE[verdict.result]
 
     def render(self) -> Group | Text:
         if self.verdict is None:
@@ -57,7 +70,8 @@ class ChecksPanel(Widget):
         table.add_column(no_wrap=True, justify="right", width=8)  # canary
         table.add_column(no_wrap=True, justify="right", width=8)  # stable
         fixed = 1 + name_width + 8 + 8 + (4 if wide else 0)
-        free = max(BOUND_MIN, width - fixed - (columns - 1))  # one space between columns
+        # One space between columns. Narrower still, the bound gives way too: never the mark.
+        free = max(1, width - fixed - (columns - 1))
         bound_width = _bound_width(free, max((cell_len(c.bound) for c in checks), default=0),
                                    longest_reason if why else 0)
         # The bound can be long (which bucket, stable's threshold): what does not fit is cut with an ellipsis.
