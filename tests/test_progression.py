@@ -85,6 +85,29 @@ def test_a_person_promoting_or_rolling_back_ends_the_run_with_what_they_did():
     assert controller.autopilot.progress.finished == "rolled back by bob"
 
 
+def test_automation_at_100_percent_is_refused_and_past_the_last_step_says_the_real_weight():
+    # After a promotion, `a` turned automation on "from 100% (step 10/10)" and the header read
+    # "step 10/10 at 50% (last) → wait for a person" over a canary at 100%.
+    controller, clock = _controller()
+    assert controller.promote(reason="key p (confirmed)").ok
+    result = controller.toggle_auto()
+    assert not result.ok and "already takes 100% (promoted): nothing to progress" in result.message
+    assert not controller.autopilot.progress.enabled
+    # Held by a change to 100% made outside: no resume either.
+    controller, clock = _controller()
+    controller.toggle_auto()
+    controller.router.set_canary_weight(100, None)  # as kubectl would: no note, not through the console
+    _run(controller, clock, 2)
+    assert controller.state().mode == "AUTO HELD"
+    result = controller.toggle_auto()
+    assert not result.ok and ":auto off ends automation" in result.message
+    # Above the last step (50%) but not promoted: the last step, at the weight it is really at.
+    controller, clock = _controller()
+    controller.set_weight(60, reason="key w")
+    assert controller.toggle_auto().ok
+    assert controller.state().automation.startswith("step 10/10 at 60% (last) → wait for a person")
+
+
 def test_auto_promote_at_the_last_step():
     controller, clock = _controller(promote="auto")
     controller.toggle_auto()

@@ -273,6 +273,12 @@ class RolloutController:
         stale = Verdict.combine(checks, at=utc(self.clock))
         return replace(stale, since=previous.since) if previous else stale
 
+    @property
+    def latest_split(self) -> TrafficSplit | None:
+        """The split as last read or written (no request)."""
+        with self._state_lock:
+            return self._latest.split
+
     def state(self) -> ConsoleState:
         with self._state_lock:
             latest = self._latest
@@ -344,9 +350,15 @@ class RolloutController:
             if no_traffic:
                 return self._refused("auto", no_traffic[0], None, None, reason, who)
             try:
-                diverged = self.current_split().diverged
+                split = self.current_split()
             except BackendError as exc:
                 return self._refused("auto", f"cannot read the split: {exc}", None, None, reason, who)
+            diverged = split.diverged
+            if split.canary_weight == 100:
+                # Promoted: no step is left to walk, and its "last step" would be a weight below 100.
+                return self._refused("auto", "the canary already takes 100% (promoted): nothing to progress"
+                                     + ("; :auto off ends automation" if p.enabled else ""),
+                                     None, None, reason, who)
             if diverged:
                 # Its steps set every driven route at once: a route behind the others would jump.
                 return self._refused("auto", f"the driven routes differ ({route_weights(diverged)}): set one "

@@ -116,7 +116,7 @@ class Autopilot:
         it would move them backwards (stored 5% at 15%: the next "step" is 10%). Resume at the
         step the weights are at, baking afresh."""
         steps = self.policy.steps
-        split = self.controller.state().split
+        split = self.controller.latest_split
         if split is None:
             try:
                 split = self.controller.current_split()
@@ -308,7 +308,11 @@ class Autopilot:
         if not p.enabled:
             return p.finished and f"last run: {p.finished}"
         now = self.controller.clock.time()
-        current = f"step {p.step + 1}/{len(steps)} at {steps[p.step]}%"
+        # The weight as read: above the last step (a person set 60% over steps ending at 50%) the
+        # step's own weight would be untrue.
+        split = self.controller.latest_split
+        weight = split.canary_weight if split is not None and split.canary_weight is not None else steps[p.step]
+        current = f"step {p.step + 1}/{len(steps)} at {weight}%"
         if p.retrying_since is not None:
             return f"{current}: a write failed, retrying for {format_duration(now - p.retrying_since)} (see events)"
         left = max(0.0, self.policy.bake_s - (now - p.since))
