@@ -191,3 +191,19 @@ def test_a_rollback_that_fails_is_said_and_exits_4():
     assert "canary rolled back" not in out.getvalue()
     assert controller.router.read().canary_weight == 5  # still on the canary, and the log says so
     controller.close()
+
+
+def test_a_canary_promoted_before_the_run_is_its_goal_reached():
+    """Re-running the CI job after a promotion: automation at 100% has nothing to walk."""
+    import io
+
+    from tests.conftest import make_demo_controller
+    from tui.controller.headless import PROMOTED, run_rollout
+
+    controller, clock = make_demo_controller()
+    assert controller.promote(reason="an earlier run").ok
+    out = io.StringIO()
+    assert run_rollout(controller, timeout_s=3600, out=out) == PROMOTED
+    assert "the canary already takes 100% (promoted before this run); nothing to do" in out.getvalue()
+    assert controller.router.read().canary_weight == 100
+    controller.close()

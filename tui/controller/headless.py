@@ -89,6 +89,16 @@ def run_rollout(controller: RolloutController, timeout_s: float | None, out: Tex
     clock = controller.clock
     start = clock.time()
     if not controller.resume_automation():
+        try:
+            at_start = controller.current_split()
+        except Exception:  # unreadable: toggle_auto below says why it cannot start
+            at_start = None
+        if at_start is not None and at_start.canary_weight == 100:
+            # Promoted already (a re-run of the job): the gate's goal holds, and automation at 100%
+            # would have nothing to walk.
+            print(f"run: {controller.config.name}: the canary already takes 100% (promoted before this run); "
+                  "nothing to do", file=out, flush=True)
+            return PROMOTED
         result = controller.toggle_auto()
         if not result.ok:
             print(f"run: cannot start: {result.message}", file=out)
