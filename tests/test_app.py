@@ -110,6 +110,9 @@ async def test_f_cycles_the_demo_fault():
         assert controller.metrics.world.fault == "latency"
         await pilot.press("f")
         await _settle(pilot)
+        assert controller.metrics.world.fault == "down"
+        await pilot.press("f")
+        await _settle(pilot)
         assert controller.metrics.world.fault == "none"
 
 

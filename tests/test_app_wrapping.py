@@ -95,3 +95,18 @@ async def test_the_last_change_wraps_who_and_when_in_a_narrow_traffic_panel():
         assert "by automation" in " ".join(" ".join(lines).split())
         wide = [line.plain for line in panel.change_lines(60)]
         assert wide[0].endswith("· 24m55s ago")
+
+
+async def test_a_routed_canary_that_serves_nothing_is_red_in_the_traffic_panel():
+    # The demo's "down": a crashed canary. The panel said nothing (no canary rate, no share line)
+    # and the checks "no canary counts in the latest sample".
+    from tui.app.widgets.traffic import TrafficPanel
+
+    app = showcase_app(fault="down", canary=20, minutes=1)
+    async with app.run_test(size=(120, 36)) as pilot:
+        await pilot.pause()
+        served = app.query_one(TrafficPanel).measured_lines(32)
+        assert [line.plain for line in served] == ["Served canary none · routed 20%"]
+        assert any("red" in str(span.style) for span in served[0].spans)
+        summary = " ".join(_screen_text(app, "#checks").replace("│", " ").split())
+        assert "the canary served nothing for" in summary and "while routed 20%: down" in summary

@@ -122,3 +122,17 @@ def test_backfill_replays_the_past():
     assert len(snaps) == 300
     assert snaps[0].at < snaps[-1].at
     assert all(s.stable.requests_per_second > 0 for s in snaps[30:])
+
+
+def test_down_fault_is_a_crashed_canary_whose_series_vanish_and_it_comes_back():
+    world, clock = _world(canary_weight=20, window_s=60)
+    _run(world, clock, 60)
+    world.set_fault("down")
+    stable, canary, _ = _run(world, clock, 30)
+    assert canary == type(canary)()  # no series at all: requests, rates, percentiles, cpu all missing
+    assert stable.requests == pytest.approx(80 * 30, rel=0.1)  # stable serves its own share as before
+    world.set_fault("none")
+    _, canary, _ = _run(world, clock, 30)
+    assert canary.requests == pytest.approx(20 * 30, rel=0.25)
+    # The window holds only what it served since: the down seconds counted nothing.
+    assert canary.requests_per_second == pytest.approx(10, rel=0.25)

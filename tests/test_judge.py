@@ -168,7 +168,8 @@ def test_a_passing_canary_without_traffic_goes_back_to_no_data():
     for _ in range(5):
         f.poll(sample(0, 0), stable_sample(2000, 10))
     c = f.check(ERROR_ABS)
-    assert c.result is Result.NODATA and c.reason.startswith("no canary requests in the last")
+    # Routed 5% with stable serving: a canary that counts nothing is silent, not merely idle.
+    assert c.result is Result.NODATA and c.reason == "served nothing for 12s while routed 5%"
 
 
 def _scraped(poll: int, every: int, canary: tuple[float, float], stable: tuple[float, float]):
@@ -213,7 +214,7 @@ def test_a_canary_whose_traffic_stops_waits_for_its_rate_to_say_so():
     for _ in range(5):  # the rate is down to 0: the canary serves nothing
         f.poll(sample(0, 0, rps=0.0), stable_sample(2000, 10, rps=1000.0))
     c = f.check(ERROR_ABS)
-    assert c.result is Result.NODATA and c.reason == "no canary requests in the last 10 s"
+    assert c.result is Result.NODATA and c.reason == "served nothing for 10s while routed 5%"
 
 
 def test_a_stable_without_traffic_leaves_nothing_to_compare_with():
@@ -631,3 +632,35 @@ def test_the_verdict_says_where_its_counts_begin():
     f.judge.reset()  # the weight changed at about t=4 s
     f.poll(sample(10))  # t=6 s counts the increase since t=4 s
     assert f.poll(sample(10)).since == T0 + timedelta(seconds=4)
+
+
+def test_a_routed_canary_that_goes_silent_is_said_to_be_down_or_unmeasured():
+    """A crashed canary: its own metrics vanish (no series at all) while 5% of the requests,
+    routed to it, fail. Before, the checks read "no canary counts in the latest sample: nothing
+    can be decided", as on any poll that missed a sample."""
+    f = Feed()
+    for _ in range(30):
+        f.poll(sample(10, 0, rps=5.0), stable_sample(190, 1, rps=95.0))
+    for _ in range(4):  # 8 s: a scrape or two missed is not yet silence
+        f.poll(sample(None), stable_sample(190, 1, rps=95.0))
+    assert f.check(ERROR_ABS).reason == "no canary counts in the latest sample"
+    f.poll(sample(None), stable_sample(190, 1, rps=95.0))
+    assert all(f.check(n).reason == "served nothing for 10s while routed 5%" for n in STAT_CHECKS)
+    assert f.verdict.result is Result.NODATA  # no evidence of worse: never a FAIL, never a PASS
+    assert f.verdict.summary.startswith("the canary served nothing for 10s while routed 5%: down (its share "
+                                        "of the requests failing: check its pods) or its metrics missing")
+    # Back: the alarm goes with the first requests counted.
+    f.poll(sample(10, 0, rps=5.0), stable_sample(190, 1, rps=95.0))
+    assert "served nothing" not in f.verdict.summary
+
+
+def test_silence_is_the_canarys_only_while_it_is_routed_and_stable_is_seen():
+    f = Feed()
+    f.weight = 0
+    for _ in range(10):
+        f.poll(sample(0, 0, rps=0.0), stable_sample(200, 1, rps=100.0))
+    assert "served nothing" not in f.verdict.summary  # 0%: no traffic is what was asked
+    f = Feed()
+    for _ in range(10):  # the source shows no traffic for either version: the source's problem
+        f.poll(sample(0, 0, rps=0.0), stable_sample(0, 0, rps=0.0))
+    assert "served nothing" not in f.verdict.summary

@@ -207,3 +207,14 @@ def test_a_canary_promoted_before_the_run_is_its_goal_reached():
     assert "the canary already takes 100% (promoted before this run); nothing to do" in out.getvalue()
     assert controller.router.read().canary_weight == 100
     controller.close()
+
+
+def test_a_crashed_canary_halts_the_run_saying_so(capsys):
+    """The demo's "down" fault: the run's lines said "6 check(s) still gathering data", and it
+    halted on "no data for 2m02s" without saying whose."""
+    code, err = _run(capsys, "--fault", "down")
+    assert code == 1, err
+    assert re.search(r"6 check\(s\) undecided: served nothing for (\d+m)?\d+s while routed 5%", err), err
+    last = err.splitlines()[-1]
+    assert re.match(r"run: halted: no data for 2m0\ds \(served nothing for 2m0\ds while routed 5%\); "
+                    r"canary rolled back after", last), last

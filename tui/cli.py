@@ -18,7 +18,7 @@ from tui import config as config_mod
 from tui.config import Config, ConfigError
 from tui.durations import parse_duration
 from tui.formatting import RESULT_MARK, check_value, ms, pct, rate
-from tui.model import Result
+from tui.model import FAULTS, Result
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 MARK_WIDTH = max(len(mark) for mark in RESULT_MARK.values())
@@ -38,7 +38,7 @@ def _common(p: argparse.ArgumentParser, top: bool = False) -> None:
     p.add_argument("--context", metavar="CTX", help="kubeconfig context (default: current)", **keep)
     p.add_argument("--speed", type=_speed, default=None if top else _UNSET,
                    help="demo: simulated seconds per real second, or 'max' (run: time jumps from poll to poll)")
-    p.add_argument("--fault", choices=("none", "errors", "latency"), default=None if top else _UNSET,
+    p.add_argument("--fault", choices=FAULTS, default=None if top else _UNSET,
                    help="demo: the canary's fault at start")
 
 

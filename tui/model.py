@@ -14,6 +14,10 @@ from typing import Any, Literal
 Role = Literal["stable", "canary"]
 ROLES: tuple[Role, Role] = ("stable", "canary")
 
+# The canary faults the simulated backends (the demo, the lab) can inject: 10x errors, +50%
+# latency, or down (its pods crash: its share of the requests fails and its own metrics vanish).
+FAULTS: tuple[str, ...] = ("none", "errors", "latency", "down")
+
 
 class WeightError(ValueError):
     """A weight that is not an integer 0-100, or a split that does not sum to 100."""

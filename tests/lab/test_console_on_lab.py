@@ -19,6 +19,7 @@ Prometheus running.
 
 from __future__ import annotations
 
+import re
 import statistics
 import time
 
@@ -27,7 +28,7 @@ import pytest
 from tui.backends.base import BackendError
 from tui.backends.prometheus import PrometheusMetrics
 from tui.lab import VERSIONS
-from tui.model import histogram_quantile
+from tui.model import Result, histogram_quantile
 
 pytestmark = pytest.mark.lab
 
@@ -274,3 +275,45 @@ def test_prometheus_stop_fails_fast_and_restart_recovers_the_same_source(lab, so
         time.sleep(0.2)
     report(f"Prometheus restarted: the same source recovered {time.monotonic() - ready:.2f} s after ready")
     lab.wait_scraped(timeout=20)
+
+
+def test_a_crashed_canary_is_said_to_be_silent_while_its_requests_fail(lab, source):
+    """Fault ``down``: the canary answers nothing (requests and scrapes fail), Prometheus marks its
+    series stale, and the judge, fed by real polls, says the routed canary served nothing: its share
+    of the requests failing, or its metrics missing. Before, it read "no canary counts in the latest
+    sample: nothing can be decided", as after any missed sample. Measured: fault on to the alarm."""
+    from tui.analysis.judge import SequentialJudge
+    from tui.config import Criteria
+
+    src = source(window_s=5.0, interval_s=1.0)
+    judge = SequentialJudge(Criteria(), idle_s=10.0, default_interval_s=1.0)
+
+    def poll():
+        return judge.observe(src.poll(), DEFAULT_CANARY)
+
+    for _ in range(3):
+        poll()
+        time.sleep(1.0)
+    failures_before = lab.load.stats()["canary"]["failures"]
+    lab.set_fault("down")
+    start = time.time()
+    alarm_after = None
+    while time.time() - start < 45:
+        verdict = poll()
+        if "served nothing" in verdict.summary:
+            alarm_after = time.time() - start
+            break
+        time.sleep(1.0)
+    report(f"canary down to the alarm: {alarm_after} s (5 s rate window, then 10 s of silence)")
+    assert alarm_after is not None and alarm_after <= 30, verdict.summary
+    assert verdict.result is Result.NODATA
+    assert re.match(rf"the canary served nothing for \d+s while routed {DEFAULT_CANARY}%: down", verdict.summary)
+    assert lab.load.stats()["canary"]["failures"] > failures_before  # its share of the requests did fail
+    lab.set_fault("none")
+    start = time.time()
+    while time.time() - start < 30:
+        verdict = poll()
+        if "served nothing" not in verdict.summary:
+            break
+        time.sleep(1.0)
+    assert "served nothing" not in verdict.summary  # back: the alarm goes with its first counted requests

@@ -95,6 +95,17 @@ def test_fault_switch_over_http(service):
     assert json.loads(get(service.url + "/fault?kind=none")[1])["errorRate"] == 0.005
 
 
+def test_a_down_service_answers_neither_work_nor_scrapes_but_its_fault_switch(service):
+    import http.client
+
+    assert json.loads(get(service.url + "/fault?kind=down")[1])["kind"] == "down"
+    for path in ("/work", "/metrics"):
+        with pytest.raises((http.client.HTTPException, urllib.error.URLError, ConnectionError)):
+            get(service.url + path)  # a crashed pod: the connection ends with no answer
+    assert get(service.url + "/fault?kind=none")[0] == 200
+    assert get(service.url + "/work")[0] in (200, 503)
+
+
 def test_latency_profile_and_faults():
     """Drawn latencies follow the profile: median ~180 ms, p95 ~300 ms; faults as specified."""
     svc = LabService("stable", seed=11)  # handle_work needs no running server

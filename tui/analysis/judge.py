@@ -73,6 +73,9 @@ shows nothing either (a poll between two scrapes counts nothing, but is not idle
 version the weights drained (0% or 100%) is idle on its counts alone. With stable
 drained or idle, the "vs stable" and resource checks are no data (nothing to compare
 with, and idle instances are no baseline); with the canary idle, nothing is decided.
+A canary silent for `idle_s` while routed traffic (weight above 0, stable served, the
+canary counted nothing or has no series) is said to be so in every check and the summary:
+a crashed canary's own metrics vanish while its share of the requests fails.
 """
 
 from __future__ import annotations
@@ -91,6 +94,7 @@ from tui.analysis.sequential import (
     wilson,
 )
 from tui.config import Criteria, JudgeSettings
+from tui.durations import format_duration
 from tui.formatting import ms, pct
 from tui.model import Check, MetricsSnapshot, Result, Verdict, VersionSample, count_slower, histogram_quantile
 
@@ -226,6 +230,7 @@ class SequentialJudge:
         self._canary_recent = CountWindow(self.stable_window_s, histograms=False)
         self._canary_all = CountWindow(None)
         self._canary_idle_s = 0.0
+        self._canary_silent_s = 0.0  # routed traffic, the source answering for stable, nothing from the canary
         self._stable_idle_s = 0.0
         self._stable_unfed_s = 0.0  # time of stable polls that counted nothing, joined to its next count
         self._canary_seen = False
@@ -255,6 +260,7 @@ class SequentialJudge:
             self._since = snap.at - timedelta(seconds=dt) if self._polls > 1 else snap.at
         if c.requests is not None:
             self._canary_idle_s = _idle_for(self._canary_idle_s, c.requests, snap.canary, dt, canary_weight == 0)
+        self._canary_silent_s = self._silent_for(c, s, snap, dt, canary_weight)
         if s.requests is not None:
             self._stable_idle_s = _idle_for(self._stable_idle_s, s.requests, snap.stable, dt, canary_weight == 100)
 
@@ -391,6 +397,32 @@ class SequentialJudge:
             return "none counted yet: waiting for a new scrape"
         return "no canary requests yet"
 
+    def _silent_for(self, c: "_Counts", s: "_Counts", snap: MetricsSnapshot, dt: float,
+                    canary_weight: int | None) -> float:
+        """How long the canary has been silent while routed: its weight above 0, the source
+        answering with stable's traffic, and no canary requests counted or in its rate, or no
+        canary series at all. A crashed canary looks like this: its own metrics (and, with
+        Istio, the destination's) vanish while its share of the requests fails."""
+        if not canary_weight or snap.error:
+            return 0.0
+        stable_serves = (s.requests or 0) > 0 or (snap.stable.value("requests_per_second") or 0) > 0
+        if not stable_serves:
+            return 0.0  # a source that shows no traffic at all is a source problem, not the canary's
+        canary_rate = snap.canary.value("requests_per_second")
+        if (c.requests or 0) > 0 or (canary_rate is not None and canary_rate > 0):
+            return 0.0
+        return self._canary_silent_s + dt
+
+    def _canary_silent(self, short: bool = False) -> str | None:
+        """Why the canary is taken for silent while routed (see _silent_for), or None."""
+        if self._canary_silent_s < self.idle_s:
+            return None
+        what = f"served nothing for {format_duration(self._canary_silent_s)} while routed {self._canary_weight}%"
+        if short:
+            return what
+        return (f"the canary {what}: down (its share of the requests failing: check its pods) "
+                "or its metrics missing")
+
     def _canary_idle(self) -> str | None:
         """Why the canary, once seen, is taken for one without traffic now, or None."""
         if self._canary_idle_s >= self.idle_s:
@@ -431,6 +463,8 @@ class SequentialJudge:
                   cv: float | None = canary_v, sv: float | None = stable_v) -> Check:
             return Check(name, metric, cv, sv, bound, result, reason, confidence, unit)
 
+        if (silent := self._canary_silent(short=True)) is not None:
+            return check(Result.NODATA, silent, None, cv=None)
         if self._canary_missing or not self._canary_seen:
             return check(Result.NODATA, self._no_counts_reason(), None)
         if (idle := self._canary_idle()) is not None:
@@ -600,6 +634,8 @@ class SequentialJudge:
         warns = [c for c in verdict.checks if c.result is Result.WARN]
         if warns:
             return f"hold: {warns[0].name}: {warns[0].reason}"
+        if (silent := self._canary_silent()) is not None:
+            return f"{silent}; nothing can be decided"
         if self._canary_missing or not self._canary_seen:
             if self._polls <= 1:
                 return "first poll: the checks decide on requests counted from here on, poll by poll"

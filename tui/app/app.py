@@ -33,10 +33,10 @@ from tui.app.widgets.checks import RESULT_STYLE, ChecksPanel
 from tui.app.widgets.events import EventPanel
 from tui.app.widgets.status import StatusHeader
 from tui.app.widgets.traffic import MeasuredShare, TrafficPanel
-from tui.backends.demo.simulation import FAULTS
 from tui.config.keys import KEY_DEFAULTS, display_keys
 from tui.controller import ActionResult, ConsoleState, RolloutController
 from tui.formatting import RESULT_MARK
+from tui.model import FAULTS
 
 WIDE_LAYOUT_COLUMNS = 160  # checks beside the traffic split from here; below, checks span the screen
 TRAFFIC_COLUMNS = 50  # the traffic panel's width in the wide layout (canary.tcss: grid-columns)
@@ -96,7 +96,7 @@ class CanaryApp(App[None]):
         ("promote", "promote: canary 100% (asks first)", "promote"),
         ("rollback", "rollback: canary 0%, canary scaled to 0 (asks first)", "rollback"),
         ("auto", "automatic progression on / off; resumes after a manual hold", "toggle_auto"),
-        ("fault", "demo only: cycle the canary fault none → errors → latency", "cycle_fault"),
+        ("fault", "demo and lab: cycle the canary fault none → errors → latency → down", "cycle_fault"),
         ("screenshot", "save an SVG screenshot of the screen", "screenshot"),
         ("report", "write the Canary Deployment Report (Markdown) from the recorded history", "report"),
         ("largePrint", "large print for a shared screen: weights, verdict, p95s, error rates, last decision",

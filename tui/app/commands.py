@@ -21,7 +21,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-FAULT_NAMES = ("none", "errors", "latency")
+from tui.model import FAULTS
+
+FAULT_NAMES = FAULTS
 
 
 @dataclass(frozen=True)

@@ -9,6 +9,7 @@ from typing import Any
 import yaml
 
 from tui.config.keys import KEY_DEFAULTS, effective_keys
+from tui.model import FAULTS
 from tui.config.schema import (
     REQUIRED,
     Boolean,
@@ -175,7 +176,7 @@ SCHEMA = Mapping(
                 {
                     "rps": (Number(minimum=0, maximum=100000, exclusive_min=True), 100),
                     "seed": (Number(minimum=0, integer=True), 1),
-                    "fault": (Choice(options=("none", "errors", "latency")), "none"),
+                    "fault": (Choice(options=FAULTS), "none"),
                     "speed": (Number(minimum=0, maximum=100000, exclusive_min=True), 1),
                     "initialWeight": (Number(minimum=0, maximum=100, integer=True), 5),
                 }

@@ -208,6 +208,9 @@ class Autopilot:
                 self._save(replace(p, no_data_since=now))
             if now - since > self.policy.no_data_timeout_s:
                 why = f"no data for {format_duration(now - since)}"
+                undecided = next((c.reason for c in verdict.checks if c.result is Result.NODATA and c.reason), "")
+                if undecided:  # which: a dead source, a canary without traffic, a crashed one
+                    why += f" ({undecided})"
                 if self.policy.rollback_on_no_data:
                     self.controller.rollback(reason=f"auto-rollback: {why}", who=AUTOMATION)
                 self._finish(f"halted: {why}")

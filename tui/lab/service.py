@@ -21,8 +21,10 @@ Endpoints
     Prometheus exposition of this service's registry (text or OpenMetrics by the
     ``Accept`` header, as ``prometheus_client`` chooses).
 ``GET /fault``
-    Without query: the current fault state as JSON. With ``?kind=none|errors|latency``:
-    switch to that fault.
+    Without query: the current fault state as JSON. With ``?kind=none|errors|latency|down``:
+    switch to that fault. ``down`` is a crashed pod: ``/work`` and ``/metrics`` close the
+    connection without an answer (the load generator counts transport failures, the scrape
+    fails and Prometheus marks the version's series stale); ``/fault`` still answers.
 ``POST /fault``
     JSON ``{"errorRate": float, "latencyFactor": float}`` (either may be left out):
     set an explicit error rate (0..1, absolute, replacing the base rate) and/or
@@ -64,6 +66,8 @@ from prometheus_client import CollectorRegistry, Counter, Histogram
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.exposition import choose_encoder
 
+from tui.model import FAULTS
+
 __all__ = [
     "FAULT_KINDS",
     "LATENCY_BUCKETS",
@@ -81,7 +85,7 @@ LATENCY_BUCKETS: tuple[float, ...] = (
 )
 
 #: Fault kinds understood by ``GET /fault?kind=`` and :meth:`LabService.set_fault`.
-FAULT_KINDS: tuple[str, ...] = ("none", "errors", "latency")
+FAULT_KINDS: tuple[str, ...] = FAULTS
 
 #: z-score of the 95th percentile of the standard normal distribution.
 Z95 = 1.6448536269514722
@@ -119,7 +123,7 @@ def default_profile(version: str) -> ServiceProfile:
 
 @dataclass(frozen=True)
 class FaultState:
-    kind: str            # "none", "errors", "latency" or "custom"
+    kind: str            # "none", "errors", "latency", "down" or "custom"
     error_rate: float
     latency_factor: float
 
@@ -197,6 +201,9 @@ class _Handler(BaseHTTPRequestHandler):
     def do_GET(self) -> None:  # noqa: N802
         parts = urlsplit(self.path)
         path = parts.path
+        if path in ("/work", "/metrics") and self.svc.fault.kind == "down":
+            self.close_connection = True  # a crashed pod: no answer at all
+            return
         if path == "/work":
             code = self.svc.handle_work()
             self._send(code, b"ok\n" if code < 400 else b"unavailable\n")
@@ -364,7 +371,7 @@ class LabService:
         return self._fault
 
     def set_fault(self, kind: str) -> FaultState:
-        """Switch to a named fault: ``none``, ``errors`` (5 % errors) or ``latency`` (x1.5)."""
+        """Switch to a named fault: ``none``, ``errors`` (5 % errors), ``latency`` (x1.5) or ``down``."""
         p = self.profile
         if kind == "none":
             state = FaultState("none", p.error_rate, 1.0)
@@ -372,6 +379,8 @@ class LabService:
             state = FaultState("errors", p.fault_error_rate, 1.0)
         elif kind == "latency":
             state = FaultState("latency", p.error_rate, p.fault_latency_factor)
+        elif kind == "down":
+            state = FaultState("down", 1.0, 1.0)  # nothing is answered: every request routed to it fails
         else:
             raise ValueError(f"unknown fault kind {kind!r}; expected one of {', '.join(FAULT_KINDS)}")
         self._fault = state

@@ -34,6 +34,8 @@ class MeasuredShare:
             return None
         c = snapshot.canary.value("requests_per_second")
         s = snapshot.stable.value("requests_per_second")
+        if s is not None and s > 0 and c is None:
+            c = 0.0  # no canary series while stable serves: it served nothing (a crashed canary's metrics vanish)
         if c is None or s is None or c + s <= 0:
             return None
         return MeasuredShare(c / (c + s), c + s)
@@ -176,8 +178,13 @@ class TrafficPanel(Widget):
             row.append(f"settling until {hhmmss(clean_at)}", style="dim")
         else:
             row.append("canary ", style=f"bold {CANARY}")
-            row.append(f"{m.canary_share * 100:.1f}%", style="bold")
-            row.append(f" of {m.total_rps:.1f}/s")
+            routed = self.split.canary_weight if self.split else None
+            if m.canary_share == 0 and routed:
+                # Routed traffic, none served: down (its share failing) or unmeasured. Never a quiet 0.0%.
+                row.append(f"none · routed {routed}%", style="bold red")
+            else:
+                row.append(f"{m.canary_share * 100:.1f}%", style="bold")
+                row.append(f" of {m.total_rps:.1f}/s")
         row.truncate(width, overflow="ellipsis")
         return [row]
 

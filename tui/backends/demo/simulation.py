@@ -19,9 +19,8 @@ from dataclasses import dataclass, replace
 from tui.backends.demo.draws import binomial, normal_cdf, poisson
 from tui.backends.demo.routes import RouteTable
 from tui.clock import Clock
-from tui.model import TrafficSplit, VersionSample, histogram_quantile
+from tui.model import FAULTS, TrafficSplit, VersionSample, histogram_quantile
 
-FAULTS = ("none", "errors", "latency")
 # Histogram bucket bounds in ms, as a service would export them (the last is +Inf).
 LATENCY_BUCKETS_MS: tuple[float, ...] = (
     10, 25, 50, 75, 100, 125, 150, 175, 200, 225, 250, 275, 300, 325, 350, 375, 400, 450, 500,
@@ -179,9 +178,12 @@ class DemoWorld:
             while self._t < now:
                 count = self._t >= self._present
                 self._streams["stable"].add(self._serve(self.stable_profile, self.rps * stable_share, 2), count)
-                self._streams["canary"].add(
-                    self._serve(canary_profile, self.rps * canary_share, replicas), count
-                )
+                canary = self._serve(canary_profile, self.rps * canary_share, replicas)
+                if self.fault == "down":
+                    # Its pods crash: the requests routed to it fail at the mesh, and nothing it
+                    # served is exported (what is drawn keeps the seeded sequence as it was).
+                    canary = _Second(0, 0, _EMPTY)
+                self._streams["canary"].add(canary, count)
                 self._t += 1
 
     @property
@@ -197,6 +199,8 @@ class DemoWorld:
             canary_profile = self.canary_base.with_fault(self.fault)
             stable = self._sample(self._streams["stable"], self.stable_profile, 2)
             canary = self._sample(self._streams["canary"], canary_profile, self.table.canary_replicas)
+            if self.fault == "down":
+                canary = VersionSample()  # a crashed version's series vanish from the source
             return stable, canary, span
 
     def _sample(self, stream: _VersionStream, profile: VersionProfile, replicas: int) -> VersionSample:
