@@ -327,3 +327,26 @@ def test_after_a_write_the_old_weights_verdict_is_not_shown_as_the_new_ones(demo
     assert verdict.result is Result.NODATA
     assert verdict.since == controller.state().split.last_change.at
     assert {c.reason for c in verdict.checks} == {"canary now 10%: judged afresh from the next poll"}
+
+
+def test_a_crashed_canary_is_an_alarm_once_then_over_once():
+    """The demo's "down": announced in the events (and so the timeline and the webhook) when the
+    silence begins and when the canary serves again, not at every poll, nor at a weight change."""
+    from tests.conftest import make_demo_controller
+
+    controller, clock = make_demo_controller(fault="down")
+    try:
+        for _ in range(10):
+            state = _poll(controller, clock)
+        assert controller.set_weight(10, reason="still silent?").ok  # the judge starts afresh: no "over"
+        for _ in range(10):
+            state = _poll(controller, clock)
+        controller.set_fault("none")
+        for _ in range(3):
+            state = _poll(controller, clock)
+    finally:
+        controller.close()
+    told = [(e.kind, e.message) for e in state.events if e.kind == "alarm" or e.message == "the canary serves again"]
+    assert [kind for kind, _ in told] == ["alarm", "info"], told
+    assert told[0][1].startswith("the canary served nothing for 10s while routed 5%: down")
+    assert state.verdict.alarm is None

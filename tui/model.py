@@ -259,6 +259,8 @@ class Verdict:
     # Where the checks' counts begin (the judge forgets them at every weight change); None: the
     # checks read the latest sample alone.
     since: datetime | None = None
+    # What a person must see now that no check can decide: a routed canary serving nothing.
+    alarm: str | None = None
 
     @staticmethod
     def combine(checks: tuple[Check, ...], at: datetime | None = None, summary: str = "") -> "Verdict":
@@ -282,7 +284,7 @@ class Verdict:
 @dataclass(frozen=True)
 class Event:
     at: datetime
-    kind: str  # set-weight | step | auto-step | promote | rollback | scale | outside | check | fault | auto | error | info
+    kind: str  # set-weight | step | auto-step | promote | rollback | scale | outside | check | alarm | fault | auto | error | info
     message: str
     who: str = ""
     from_canary: int | None = None

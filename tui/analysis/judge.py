@@ -272,7 +272,8 @@ class SequentialJudge:
         checks = [self._decide(name, snap) for name in self._displayed()]
         checks += resource_checks(self.criteria, snap, unavailable=self._not_comparable())
         verdict = Verdict.combine(tuple(checks), at=snap.at)
-        return Verdict(verdict.result, verdict.checks, self._summary(verdict), snap.at, since=self._since)
+        return Verdict(verdict.result, verdict.checks, self._summary(verdict), snap.at, since=self._since,
+                       alarm=self._canary_silent())
 
     # --- feeding the tests ---------------------------------------------------
 

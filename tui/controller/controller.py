@@ -96,6 +96,7 @@ class RolloutController:
         self._uncertain: WeightChange | None = None  # a write whose answer timed out: landed or not
         self._failing_since: float | None = None  # clock time of the first of the polls failing now
         self._failed_polls = 0
+        self._alarm_on = False  # an alarm announced and not yet over
         self.fault: str | None = None
         self.autopilot = Autopilot(self, config.rollout)
 
@@ -214,9 +215,22 @@ class RolloutController:
         if verdict.result is Result.FAIL and (previous is None or previous.result is not Result.FAIL):
             failing = [c for c in verdict.checks if c.result is Result.FAIL]
             self.record("check", "check failed: " + "; ".join(f"{c.name}: {c.reason}" for c in failing), ok=False)
+        self._note_alarm(verdict, snap)
         if not self.read_only:
             has_data = snap is not None and bool(snap.canary.value("requests_per_second"))
             self.autopilot.on_verdict(verdict, has_data=has_data)
+
+    def _note_alarm(self, verdict: Verdict, snap: MetricsSnapshot | None) -> None:
+        """An alarm (a routed canary serving nothing) goes in the event log, the timeline and the
+        webhook once when it begins, and once when the canary serves again: not merely when a
+        weight change starts the judge afresh, nor when a poll fails."""
+        if verdict.alarm and not self._alarm_on:
+            self._alarm_on = True
+            self.record("alarm", verdict.alarm, ok=False)
+        elif self._alarm_on and not verdict.alarm and snap is not None and (
+                (snap.canary.value("requests") or 0) > 0 or (snap.canary.value("requests_per_second") or 0) > 0):
+            self._alarm_on = False
+            self.record("info", "the canary serves again")
 
     def _own_write_landed(self, split: TrafficSplit) -> bool:
         """The weights moved and the note with them is the one this console sent in a write whose

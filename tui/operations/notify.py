@@ -44,6 +44,7 @@ EVENT_KINDS: dict[str, str] = {
     "auto-step": "step",
     "outside": "step",
     "check": "check-failed",
+    "alarm": "check-failed",  # a routed canary serving nothing: as urgent as a failed check
 }
 
 MAX_BACKOFF_S = 60.0

@@ -43,7 +43,7 @@ from tui.model import ROLES, Event, MetricsSnapshot, Result, TrafficSplit, Verdi
 FORMAT = "canary-console/rollout-record/1"
 
 WEIGHT_KINDS: tuple[str, ...] = ("set-weight", "step", "auto-step", "promote", "rollback", "outside")
-TIMELINE_KINDS: tuple[str, ...] = WEIGHT_KINDS + ("check", "scale")
+TIMELINE_KINDS: tuple[str, ...] = WEIGHT_KINDS + ("check", "alarm", "scale")
 DECISION_KINDS: dict[str, str] = {"promote": "promoted", "rollback": "rolled back"}
 
 # The windowed values averaged over the rollout (VersionSample field names).
@@ -368,7 +368,7 @@ class RolloutRecord:
                 elif self.decision is not None:
                     self.changed_after_decision = True
                 self._add_timeline(event)
-            elif event.kind == "check" or (event.kind == "scale" and event.ok):
+            elif event.kind in ("check", "alarm") or (event.kind == "scale" and event.ok):
                 self._add_timeline(event)
 
     def _add_timeline(self, event: Event) -> None:

@@ -265,7 +265,7 @@ _METRIC_LINES = (
 
 _OUTCOME_MARK = {"promoted": "✅ Promoted", "rolled back": "❌ Rolled back", "in progress": "⏳ In progress"}
 
-_ACTION = {"check": "check failed", "scale": "canary scaled"}
+_ACTION = {"check": "check failed", "alarm": "alarm", "scale": "canary scaled"}
 
 
 def _why(entry: dict[str, Any]) -> str:
