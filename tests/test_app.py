@@ -116,6 +116,29 @@ async def test_f_cycles_the_demo_fault():
         assert controller.metrics.world.fault == "none"
 
 
+async def test_f_pressed_three_times_at_once_cycles_three_faults_on():
+    # The next fault was read on the UI thread before the previous press's worker ran: "f f f"
+    # injected "errors" three times.
+    import time
+
+    app, controller = _app()
+    switch = controller.fault_switch
+
+    def slow_switch(fault):  # a worker still busy when the next press comes, as on a loaded machine
+        time.sleep(0.2)
+        switch(fault)
+
+    controller.fault_switch = slow_switch
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.press("f", "f", "f")
+        for _ in range(10):
+            await pilot.pause(0.1)
+        await _settle(pilot)
+        assert controller.metrics.world.fault == "down"
+        injected = [e.message for e in app.controller.state().events if e.kind == "fault"]
+        assert injected == ["injected fault: errors", "injected fault: latency", "injected fault: down"]
+
+
 async def test_help_lists_the_keys():
     app, _ = _app()
     async with app.run_test(size=(120, 40)) as pilot:

@@ -36,7 +36,6 @@ from tui.app.widgets.traffic import MeasuredShare, TrafficPanel
 from tui.config.keys import KEY_DEFAULTS, display_keys
 from tui.controller import ActionResult, ConsoleState, RolloutController
 from tui.formatting import RESULT_MARK
-from tui.model import FAULTS
 
 WIDE_LAYOUT_COLUMNS = 160  # checks beside the traffic split from here; below, checks span the screen
 TRAFFIC_COLUMNS = 50  # the traffic panel's width in the wide layout (canary.tcss: grid-columns)
@@ -352,9 +351,9 @@ class CanaryApp(App[None]):
         self._act(lambda: self.controller.toggle_auto(reason=self._key("auto")))
 
     def action_cycle_fault(self) -> None:
-        current = self.controller.fault or "none"
-        following = FAULTS[(FAULTS.index(current) + 1) % len(FAULTS)]
-        self._act(lambda: self.controller.set_fault(following))
+        # The next fault is chosen in the worker, after the previous press's: "f f f" read "none"
+        # three times here and injected "errors" three times.
+        self._act(self.controller.cycle_fault)
 
     def action_screenshot(self) -> None:
         self.screenshot_dir.mkdir(parents=True, exist_ok=True)

@@ -25,6 +25,7 @@ from tui.durations import format_duration
 from tui.formatting import route_weights
 from tui.identity import whoami
 from tui.model import (
+    FAULTS,
     Event,
     MetricsSnapshot,
     Result,
@@ -578,15 +579,22 @@ class RolloutController:
         return ActionResult(True, message, split)
 
     def set_fault(self, fault: str) -> ActionResult:
-        """Demo only: switch the simulated canary fault."""
+        """Demo and lab only: switch the simulated canary fault."""
         if self.fault_switch is None:
             return ActionResult(False, "faults can only be switched in the demo")
         if self.read_only:
             return self._refused("fault", "read-only: writes are disabled", None, None, "key f", self.who)
-        self.fault_switch(fault)
-        self.fault = fault
-        self.record("fault", f"injected fault: {fault}", who=self.who)
+        with self._action_lock:
+            self.fault_switch(fault)
+            self.fault = fault
+            self.record("fault", f"injected fault: {fault}", who=self.who)
         return ActionResult(True, f"injected fault: {fault}")
+
+    def cycle_fault(self) -> ActionResult:
+        """`f`: the fault after the current one (none → errors → latency → down → none)."""
+        with self._action_lock:  # two presses in a row: the second cycles on from the first
+            current = self.fault if self.fault in FAULTS else "none"
+            return self.set_fault(FAULTS[(FAULTS.index(current) + 1) % len(FAULTS)])
 
     def _refused(self, action: str, why: str, frm: int | None, to: int | None, reason: str,
                  who: str | None, transient: bool = False) -> ActionResult:
