@@ -350,3 +350,28 @@ def test_a_crashed_canary_is_an_alarm_once_then_over_once():
     assert [kind for kind, _ in told] == ["alarm", "info"], told
     assert told[0][1].startswith("the canary served nothing for 10s while routed 5%: down")
     assert state.verdict.alarm is None
+
+
+def test_two_auto_toggles_at_once_toggle_twice(demo_controller):
+    """Two `a` presses whose workers overlap: each toggles what the other left, on then off (both
+    read "off" and both turned it on)."""
+    import threading
+    import time
+
+    controller, clock = demo_controller
+    check = controller._canary_cannot_serve
+
+    def slow_check():  # the replicas read of a busy API server
+        time.sleep(0.2)
+        return check()
+
+    controller._canary_cannot_serve = slow_check
+    threads = [threading.Thread(target=controller.toggle_auto) for _ in range(2)]
+    for t in threads:
+        t.start()
+        time.sleep(0.05)
+    for t in threads:
+        t.join()
+    told = [e.message.split(" (")[0] for e in controller.state().events if e.kind == "auto"]
+    assert told == ["automatic progression on from 5%", "automatic progression off"], told
+    assert not controller.autopilot.progress.enabled

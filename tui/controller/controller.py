@@ -350,46 +350,48 @@ class RolloutController:
 
     def toggle_auto(self, who: str | None = None, reason: str = "key a") -> ActionResult:
         """`a`: start automatic progression, stop it, or resume it after a manual hold."""
-        p = self.autopilot.progress
-        return self.set_automation(not p.enabled or p.held, who, reason)
+        with self._action_lock:  # "a a": the second press toggles what the first one did
+            p = self.autopilot.progress
+            return self.set_automation(not p.enabled or p.held, who, reason)
 
     def set_automation(self, on: bool, who: str | None = None, reason: str = "command :auto") -> ActionResult:
         """`:auto on|off`: the asked state, whatever the current one (a toggle could go the wrong way)."""
-        who = who or self.who
-        if self.read_only:
-            return self._refused("auto", "read-only: automation is disabled", None, None, reason, who)
-        p = self.autopilot.progress
-        if on and (not p.enabled or p.held):
-            # Its first move would send the canary traffic: say why not now, rather than start and halt.
-            no_traffic = self._canary_cannot_serve()
-            if no_traffic:
-                return self._refused("auto", no_traffic[0], None, None, reason, who)
+        with self._action_lock:  # two at once: each sees what the other did
+            who = who or self.who
+            if self.read_only:
+                return self._refused("auto", "read-only: automation is disabled", None, None, reason, who)
+            p = self.autopilot.progress
+            if on and (not p.enabled or p.held):
+                # Its first move would send the canary traffic: say why not now, rather than start and halt.
+                no_traffic = self._canary_cannot_serve()
+                if no_traffic:
+                    return self._refused("auto", no_traffic[0], None, None, reason, who)
+                try:
+                    split = self.current_split()
+                except BackendError as exc:
+                    return self._refused("auto", f"cannot read the split: {exc}", None, None, reason, who)
+                diverged = split.diverged
+                if split.canary_weight == 100:
+                    # Promoted: no step is left to walk, and its "last step" would be a weight below 100.
+                    return self._refused("auto", "the canary already takes 100% (promoted): nothing to progress"
+                                         + ("; :auto off ends automation" if p.enabled else ""),
+                                         None, None, reason, who)
+                if diverged:
+                    # Its steps set every driven route at once: a route behind the others would jump.
+                    return self._refused("auto", f"the driven routes differ ({route_weights(diverged)}): set one "
+                                         "weight for all first (w)", None, None, reason, who)
             try:
-                split = self.current_split()
+                if on and p.enabled and p.held:
+                    message = self.autopilot.resume(who)
+                elif on and not p.enabled:
+                    message = self.autopilot.enable(who)
+                elif not on and p.enabled:
+                    message = self.autopilot.disable(who)
+                else:
+                    return ActionResult(True, f"automatic progression is already {'on' if on else 'off'}")
             except BackendError as exc:
-                return self._refused("auto", f"cannot read the split: {exc}", None, None, reason, who)
-            diverged = split.diverged
-            if split.canary_weight == 100:
-                # Promoted: no step is left to walk, and its "last step" would be a weight below 100.
-                return self._refused("auto", "the canary already takes 100% (promoted): nothing to progress"
-                                     + ("; :auto off ends automation" if p.enabled else ""),
-                                     None, None, reason, who)
-            if diverged:
-                # Its steps set every driven route at once: a route behind the others would jump.
-                return self._refused("auto", f"the driven routes differ ({route_weights(diverged)}): set one "
-                                     "weight for all first (w)", None, None, reason, who)
-        try:
-            if on and p.enabled and p.held:
-                message = self.autopilot.resume(who)
-            elif on and not p.enabled:
-                message = self.autopilot.enable(who)
-            elif not on and p.enabled:
-                message = self.autopilot.disable(who)
-            else:
-                return ActionResult(True, f"automatic progression is already {'on' if on else 'off'}")
-        except BackendError as exc:
-            return self._refused("auto", str(exc), None, None, reason, who)
-        return ActionResult(True, message)
+                return self._refused("auto", str(exc), None, None, reason, who)
+            return ActionResult(True, message)
 
     def resume_automation(self) -> bool:
         """At start: continue a progression a previous console (or run) left enabled; a console
