@@ -375,3 +375,27 @@ def test_two_auto_toggles_at_once_toggle_twice(demo_controller):
     told = [e.message.split(" (")[0] for e in controller.state().events if e.kind == "auto"]
     assert told == ["automatic progression on from 5%", "automatic progression off"], told
     assert not controller.autopilot.progress.enabled
+
+
+def test_two_steps_at_once_step_twice(demo_controller):
+    """Two `+` presses whose workers overlap: 5 -> 10 -> 15, not 5 -> 10 twice."""
+    import threading
+    import time
+
+    controller, clock = demo_controller
+    read = controller.current_split
+
+    def slow_read():  # a GET of the VirtualService on a busy API server
+        split = read()
+        time.sleep(0.2)
+        return split
+
+    controller.current_split = slow_read
+    threads = [threading.Thread(target=controller.step, args=(+1, "key +")) for _ in range(2)]
+    for t in threads:
+        t.start()
+        time.sleep(0.05)
+    for t in threads:
+        t.join()
+    steps = [e.message for e in controller.state().events if e.kind == "step"]
+    assert steps == ["canary 5% -> 10%", "canary 10% -> 15%"], steps

@@ -483,21 +483,22 @@ class RolloutController:
     def step(self, direction: int, reason: str, route: str | None = None, force: bool = False,
              who: str | None = None) -> ActionResult:
         """Move the canary weight one stepWeight up (+1) or down (-1), clamped to 0-100."""
-        try:
-            split = self.current_split()
-        except BackendError as exc:
-            return self._refused("step", f"cannot read the split: {exc}", None, None, reason, who)
-        current = split.canary_weight
-        if current is None:
-            return self._refused("step", "no driven route carries both stable and canary", None, None, reason, who)
-        if route is None and split.diverged:
-            return self._refused("step", f"the driven routes differ ({route_weights(split.diverged)}): one step "
-                                 "would move them by different amounts; set one weight for all first (w)",
-                                 current, None, reason, who)
-        target = min(100, max(0, current + direction * self.config.rollout.step_weight))
-        if target == current:
-            return ActionResult(False, f"canary already at {current}%", split)
-        return self.set_weight(target, reason, route=route, force=force, action="step", who=who, before=split)
+        with self._action_lock:  # "+ +": the second steps on from the first (both read 5% and wrote 10%)
+            try:
+                split = self.current_split()
+            except BackendError as exc:
+                return self._refused("step", f"cannot read the split: {exc}", None, None, reason, who)
+            current = split.canary_weight
+            if current is None:
+                return self._refused("step", "no driven route carries both stable and canary", None, None, reason, who)
+            if route is None and split.diverged:
+                return self._refused("step", f"the driven routes differ ({route_weights(split.diverged)}): one step "
+                                     "would move them by different amounts; set one weight for all first (w)",
+                                     current, None, reason, who)
+            target = min(100, max(0, current + direction * self.config.rollout.step_weight))
+            if target == current:
+                return ActionResult(False, f"canary already at {current}%", split)
+            return self.set_weight(target, reason, route=route, force=force, action="step", who=who, before=split)
 
     def promote(self, reason: str, force: bool = False, who: str | None = None) -> ActionResult:
         return self.set_weight(100, reason, force=force, action="promote", who=who)
