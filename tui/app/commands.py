@@ -44,7 +44,7 @@ VERBS: tuple[Verb, ...] = (
     Verb("scale", "scale N [why]", "scale the canary to N replicas: back up after a rollback, before it takes "
          "traffic again", writes=True),
     Verb("auto", "auto [on|off]", "automatic progression: on, off, or toggle as `a`", writes=True),
-    Verb("fault", "fault none|errors|latency", "demo only: set the canary's fault", writes=True),
+    Verb("fault", "fault " + "|".join(FAULTS), "demo and lab only: set the canary's fault", writes=True),
     Verb("filter", "filter [TEXT]", "show only the events containing TEXT; no TEXT shows all", ("/",)),
     Verb("report", "report", "write the Canary Deployment Report (Markdown)"),
     Verb("screenshot", "screenshot", "save an SVG screenshot"),

@@ -71,7 +71,7 @@ def _command(lab: Lab, line: str, out) -> bool:
         elif cmd == "truth":
             print(_format_truth(lab), file=out, flush=True)
         else:
-            print("commands: weight N | fault none|errors|latency [stable|canary] | truth | quit", file=out, flush=True)
+            print(f"commands: weight N | fault {'|'.join(FAULT_KINDS)} [stable|canary] | truth | quit", file=out, flush=True)
     except (ValueError, TypeError) as exc:
         print(f"error: {exc}", file=out, flush=True)
     return True
