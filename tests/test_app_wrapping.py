@@ -110,3 +110,21 @@ async def test_a_routed_canary_that_serves_nothing_is_red_in_the_traffic_panel()
         assert any("red" in str(span.style) for span in served[0].spans)
         summary = " ".join(_screen_text(app, "#checks").replace("│", " ").split())
         assert "the canary served nothing for" in summary and "while routed 20%: down" in summary
+
+
+async def test_a_routed_stable_that_serves_nothing_is_red_in_the_traffic_panel():
+    from datetime import datetime, timezone
+
+    from tui.app.widgets.traffic import MeasuredShare, TrafficPanel
+    from tui.model import MetricsSnapshot, VersionSample
+
+    app = showcase_app(minutes=2)
+    async with app.run_test(size=(120, 36)) as pilot:
+        await pilot.pause()
+        panel = app.query_one(TrafficPanel)
+        crashed = MetricsSnapshot(datetime.now(timezone.utc), stable=VersionSample(),
+                                  canary=VersionSample(requests_per_second=5.0))
+        panel.measured = MeasuredShare.of(crashed)
+        served = panel.measured_lines(32)
+        assert [line.plain for line in served] == ["Served stable none · routed 95%"]
+        assert any("red" in str(span.style) for span in served[0].spans)

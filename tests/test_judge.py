@@ -449,9 +449,34 @@ def test_missing_stable_makes_only_the_relative_checks_wait():
     f.poll(sample(10, 0), sample(None))
     assert f.check(ERROR_REL).result is Result.NODATA
     assert f.check(ERROR_REL).reason == "no stable counts in the latest sample"
-    for _ in range(5):
+    for _ in range(3):  # under 10 s: a gap in stable's samples, not yet a silent stable
         f.poll(sample(10, 5), sample(None))
     assert f.check(ERROR_ABS).result is Result.FAIL  # the absolute bound needs no stable
+
+
+def test_a_failing_canary_over_a_silent_stable_is_held_not_failed():
+    """Stable answers nothing for 10 s under its 95% (crashed, or unmeasured) while the canary
+    breaches its bound: a rollback would send every request to stable. Hold, loudly; the canary
+    fails as soon as stable serves again."""
+    f = Feed()
+    for _ in range(5):
+        f.poll(sample(10, 0), stable_sample(190, 1))
+    for _ in range(5):  # stable silent for 10 s, the canary healthy
+        f.poll(sample(10, 0), sample(None))
+    f.poll(sample(10, 5), sample(None))  # then the canary breaches its bound
+    c = f.check(ERROR_ABS)
+    assert c.result is Result.WARN, c
+    assert c.reason.startswith("would fail (canary ") and c.reason.endswith(
+        "but stable served nothing for 12s while routed 95%: a rollback would send every request to it")
+    assert f.verdict.result is not Result.FAIL
+    assert f.verdict.summary.startswith("hold: stable served nothing for 12s while routed 95%: down")
+    assert f.verdict.alarm.startswith("stable served nothing for 12s while routed 95%")
+    f.poll(sample(10, 5), stable_sample(190, 1))  # stable back: the canary's failure stands
+    assert f.check(ERROR_ABS).result is Result.FAIL and f.verdict.alarm is None
+    # Latched before stable went silent: held too while stable is silent (a person decides).
+    for _ in range(6):
+        f.poll(sample(10, 5), sample(None))
+    assert f.check(ERROR_ABS).result is Result.WARN and f.check(ERROR_ABS).reason.startswith("failed (")
 
 
 def test_missing_histogram_leaves_latency_undecided():

@@ -383,3 +383,37 @@ def test_a_stored_step_beyond_fewer_steps_resumes_at_a_real_one():
     assert controller.resume_automation()
     assert controller.autopilot.progress.step == 0  # the weights (5%) are at step 1
     assert any(e.message == "resumed automatic progression at step 1/10 (5%)" for e in controller.state().events)
+
+
+def test_automation_never_rolls_back_onto_a_stable_that_serves_nothing():
+    """Stable crashed (its series gone) under its 95% while the canary breaches its error bound:
+    the rollback would send every request to stable. Automation holds and the alarm says why;
+    once stable serves again, the canary's failure rolls it back."""
+    from dataclasses import replace as copy_with
+
+    from tui.model import VersionSample
+
+    controller, clock = make_demo_controller(fault="errors")
+    demo_poll = controller.metrics.poll
+    stable_down = {"on": True}
+
+    def poll():
+        snap = demo_poll()
+        return copy_with(snap, stable=VersionSample()) if stable_down["on"] else snap
+
+    controller.metrics.poll = poll
+    try:
+        assert controller.toggle_auto().ok
+        state = _run(controller, clock, 120)
+        assert controller.current_split().canary_weight == 5  # held, not rolled back onto stable
+        assert controller.autopilot.progress.enabled and not controller.autopilot.progress.finished
+        assert state.verdict.summary.startswith("hold: stable served nothing for")
+        alarms = [e.message for e in state.events if e.kind == "alarm"]
+        assert len(alarms) == 1 and "a rollback would send every request to it" in alarms[0]
+        stable_down["on"] = False
+        state = _run(controller, clock, 10)
+        assert controller.current_split().canary_weight == 0
+        assert controller.autopilot.progress.finished.startswith("rolled back")
+        assert any(e.message == "stable serves again" for e in state.events)
+    finally:
+        controller.close()

@@ -304,7 +304,7 @@ def test_a_crashed_canary_is_said_to_be_silent_while_its_requests_fail(lab, sour
             alarm_after = time.time() - start
             break
         time.sleep(1.0)
-    report(f"canary down to the alarm: {alarm_after} s (5 s rate window, then 10 s of silence)")
+    report(f"canary down to the alarm: {alarm_after:.1f} s (5 s rate window, then 10 s of silence)")
     assert alarm_after is not None and alarm_after <= 30, verdict.summary
     assert verdict.result is Result.NODATA
     assert re.match(rf"the canary served nothing for \d+s while routed {DEFAULT_CANARY}%: down", verdict.summary)
@@ -317,3 +317,28 @@ def test_a_crashed_canary_is_said_to_be_silent_while_its_requests_fail(lab, sour
             break
         time.sleep(1.0)
     assert "served nothing" not in verdict.summary  # back: the alarm goes with its first counted requests
+
+
+def test_a_crashed_stable_is_an_alarm_that_holds_any_rollback(lab, source):
+    """Fault ``down`` on stable: its series go stale while the canary serves. The judge says
+    stable served nothing while routed 95%, and holds (a rollback would send every request to it)."""
+    from tui.analysis.judge import SequentialJudge
+    from tui.config import Criteria
+
+    src = source(window_s=5.0, interval_s=1.0)
+    judge = SequentialJudge(Criteria(), idle_s=10.0, default_interval_s=1.0)
+    for _ in range(3):
+        judge.observe(src.poll(), DEFAULT_CANARY)
+        time.sleep(1.0)
+    lab.set_fault("down", "stable")
+    start = time.time()
+    verdict = None
+    while time.time() - start < 45:
+        verdict = judge.observe(src.poll(), DEFAULT_CANARY)
+        if verdict.alarm:
+            break
+        time.sleep(1.0)
+    report(f"stable down to the alarm: {time.time() - start:.1f} s")
+    assert verdict is not None and verdict.alarm, verdict and verdict.summary
+    assert re.match(rf"stable served nothing for \d+s while routed {100 - DEFAULT_CANARY}%: down", verdict.alarm)
+    assert verdict.summary.startswith("hold: stable served nothing") and verdict.result is not Result.FAIL

@@ -81,7 +81,7 @@ a crashed canary's own metrics vanish while its share of the requests fails.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
 from tui.analysis.criteria import resource_checks
@@ -231,6 +231,7 @@ class SequentialJudge:
         self._canary_all = CountWindow(None)
         self._canary_idle_s = 0.0
         self._canary_silent_s = 0.0  # routed traffic, the source answering for stable, nothing from the canary
+        self._stable_silent_s = 0.0  # ... and the other way round: stable crashed under its 95%
         self._stable_idle_s = 0.0
         self._stable_unfed_s = 0.0  # time of stable polls that counted nothing, joined to its next count
         self._canary_seen = False
@@ -261,6 +262,8 @@ class SequentialJudge:
         if c.requests is not None:
             self._canary_idle_s = _idle_for(self._canary_idle_s, c.requests, snap.canary, dt, canary_weight == 0)
         self._canary_silent_s = self._silent_for(c, s, snap, dt, canary_weight)
+        self._stable_silent_s = self._silent_for(s, c, snap, dt, None if canary_weight is None else 100 - canary_weight,
+                                                 silent_s=self._stable_silent_s, role="stable")
         if s.requests is not None:
             self._stable_idle_s = _idle_for(self._stable_idle_s, s.requests, snap.stable, dt, canary_weight == 100)
 
@@ -273,7 +276,7 @@ class SequentialJudge:
         checks += resource_checks(self.criteria, snap, unavailable=self._not_comparable())
         verdict = Verdict.combine(tuple(checks), at=snap.at)
         return Verdict(verdict.result, verdict.checks, self._summary(verdict), snap.at, since=self._since,
-                       alarm=self._canary_silent())
+                       alarm=self._stable_silent() or self._canary_silent())
 
     # --- feeding the tests ---------------------------------------------------
 
@@ -398,21 +401,35 @@ class SequentialJudge:
             return "none counted yet: waiting for a new scrape"
         return "no canary requests yet"
 
-    def _silent_for(self, c: "_Counts", s: "_Counts", snap: MetricsSnapshot, dt: float,
-                    canary_weight: int | None) -> float:
-        """How long the canary has been silent while routed: its weight above 0, the source
-        answering with stable's traffic, and no canary requests counted or in its rate, or no
-        canary series at all. A crashed canary looks like this: its own metrics (and, with
-        Istio, the destination's) vanish while its share of the requests fails."""
-        if not canary_weight or snap.error:
+    def _silent_for(self, mine: "_Counts", other: "_Counts", snap: MetricsSnapshot, dt: float,
+                    weight: int | None, silent_s: float | None = None, role: str = "canary") -> float:
+        """How long a version (`role`, at `weight`) has been silent while routed: its weight above
+        0, the source answering with the other version's traffic, and no requests of its own
+        counted or in its rate, or no series at all. A crashed version looks like this: its own
+        metrics (and, with Istio, the destination's) vanish while its share of the requests fails."""
+        silent_s = self._canary_silent_s if silent_s is None else silent_s
+        if not weight or snap.error:
             return 0.0
-        stable_serves = (s.requests or 0) > 0 or (snap.stable.value("requests_per_second") or 0) > 0
-        if not stable_serves:
-            return 0.0  # a source that shows no traffic at all is a source problem, not the canary's
-        canary_rate = snap.canary.value("requests_per_second")
-        if (c.requests or 0) > 0 or (canary_rate is not None and canary_rate > 0):
+        other_sample, own_sample = (snap.stable, snap.canary) if role == "canary" else (snap.canary, snap.stable)
+        other_serves = (other.requests or 0) > 0 or (other_sample.value("requests_per_second") or 0) > 0
+        if not other_serves:
+            return 0.0  # a source that shows no traffic at all is a source problem, not a version's
+        own_rate = own_sample.value("requests_per_second")
+        if (mine.requests or 0) > 0 or (own_rate is not None and own_rate > 0):
             return 0.0
-        return self._canary_silent_s + dt
+        return silent_s + dt
+
+    def _stable_silent(self, short: bool = False) -> str | None:
+        """Why stable is taken for silent while routed, or None. A rollback would then send every
+        request to a version that answers none: the canary is not failed for it (see _decide)."""
+        if self._stable_silent_s < self.idle_s:
+            return None
+        routed = None if self._canary_weight is None else 100 - self._canary_weight
+        what = f"stable served nothing for {format_duration(self._stable_silent_s)} while routed {routed}%"
+        if short:
+            return what
+        return (f"{what}: down (its share of the requests failing: check its pods) or its metrics missing; "
+                "a rollback would send every request to it")
 
     def _canary_silent(self, short: bool = False) -> str | None:
         """Why the canary is taken for silent while routed (see _silent_for), or None."""
@@ -451,6 +468,11 @@ class SequentialJudge:
     def _decide(self, name: str, snap: MetricsSnapshot) -> Check:
         t = self._tests[name]
         if t.latched is not None:
+            if (stable_gone := self._stable_silent(short=True)) is not None:
+                # Rolling back onto a silent stable could send every request to a dead version.
+                return replace(t.latched, result=Result.WARN,
+                               reason=f"failed ({t.latched.reason}), but {stable_gone}: a rollback would "
+                                      "send every request to it")
             return t.latched
         latency = name in (LATENCY_ABS, LATENCY_REL)
         unit = "ms" if latency else "%"
@@ -481,6 +503,11 @@ class SequentialJudge:
 
         s, h = t.cusum.llr, self.threshold_for(name)
         stable_bad = self._stable_breach(name)
+        if s >= h and stable_bad is None and (stable_gone := self._stable_silent(short=True)) is not None:
+            # Worse than its bound, but stable answers nothing: a rollback would send every request
+            # to it. Hold, loudly; a person decides (not latched: it fails once stable serves again).
+            return check(Result.WARN, f"would fail ({self._fail_reason(name, t)}), but {stable_gone}: a rollback "
+                         "would send every request to it", 1 - math.exp(-s))
         if s >= h and stable_bad is None:
             cv, sv = self._values(name, t, failing=True)
             reason = self._fail_reason(name, t)
@@ -627,6 +654,8 @@ class SequentialJudge:
     def _summary(self, verdict: Verdict) -> str:
         by_name = {c.name: c for c in verdict.checks}
         shown = [n for n in self._displayed() if n in by_name]
+        if (stable_gone := self._stable_silent()) is not None:
+            return f"hold: {stable_gone}"  # before any "rollback now": where would it send the traffic?
         failing = [c for c in verdict.checks if c.result is Result.FAIL]
         if failing:
             c = failing[0]

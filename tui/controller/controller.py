@@ -97,7 +97,7 @@ class RolloutController:
         self._uncertain: WeightChange | None = None  # a write whose answer timed out: landed or not
         self._failing_since: float | None = None  # clock time of the first of the polls failing now
         self._failed_polls = 0
-        self._alarm_on = False  # an alarm announced and not yet over
+        self._alarm: str | None = None  # the alarm announced and not yet over
         self.fault: str | None = None
         self.autopilot = Autopilot(self, config.rollout)
 
@@ -222,16 +222,18 @@ class RolloutController:
             self.autopilot.on_verdict(verdict, has_data=has_data)
 
     def _note_alarm(self, verdict: Verdict, snap: MetricsSnapshot | None) -> None:
-        """An alarm (a routed canary serving nothing) goes in the event log, the timeline and the
-        webhook once when it begins, and once when the canary serves again: not merely when a
+        """An alarm (a routed version serving nothing) goes in the event log, the timeline and the
+        webhook once when it begins, and once when that version serves again: not merely when a
         weight change starts the judge afresh, nor when a poll fails."""
-        if verdict.alarm and not self._alarm_on:
-            self._alarm_on = True
+        if verdict.alarm and not self._alarm:
+            self._alarm = verdict.alarm
             self.record("alarm", verdict.alarm, ok=False)
-        elif self._alarm_on and not verdict.alarm and snap is not None and (
-                (snap.canary.value("requests") or 0) > 0 or (snap.canary.value("requests_per_second") or 0) > 0):
-            self._alarm_on = False
-            self.record("info", "the canary serves again")
+        elif self._alarm and not verdict.alarm and snap is not None:
+            role = "stable" if self._alarm.startswith("stable") else "canary"
+            sample = snap.of(role)
+            if (sample.value("requests") or 0) > 0 or (sample.value("requests_per_second") or 0) > 0:
+                self._alarm = None
+                self.record("info", f"{'stable' if role == 'stable' else 'the canary'} serves again")
 
     def _own_write_landed(self, split: TrafficSplit) -> bool:
         """The weights moved and the note with them is the one this console sent in a write whose

@@ -36,6 +36,8 @@ class MeasuredShare:
         s = snapshot.stable.value("requests_per_second")
         if s is not None and s > 0 and c is None:
             c = 0.0  # no canary series while stable serves: it served nothing (a crashed canary's metrics vanish)
+        if c is not None and c > 0 and s is None:
+            s = 0.0  # ... and the other way round
         if c is None or s is None or c + s <= 0:
             return None
         return MeasuredShare(c / (c + s), c + s)
@@ -177,8 +179,14 @@ class TrafficPanel(Widget):
             # The window still holds traffic from before the change: no share until it does not.
             row.append(f"settling until {hhmmss(clean_at)}", style="dim")
         else:
-            row.append("canary ", style=f"bold {CANARY}")
             routed = self.split.canary_weight if self.split else None
+            if m.canary_share == 1 and routed is not None and routed < 100:
+                # Stable routed traffic and serving none: a rollback would send everything to it.
+                row.append("stable ", style=f"bold {STABLE}")
+                row.append(f"none · routed {100 - routed}%", style="bold red")
+                row.truncate(width, overflow="ellipsis")
+                return [row]
+            row.append("canary ", style=f"bold {CANARY}")
             if m.canary_share == 0 and routed:
                 # Routed traffic, none served: down (its share failing) or unmeasured. Never a quiet 0.0%.
                 row.append(f"none · routed {routed}%", style="bold red")
