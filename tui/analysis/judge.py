@@ -414,9 +414,13 @@ class SequentialJudge:
         other_serves = (other.requests or 0) > 0 or (other_sample.value("requests_per_second") or 0) > 0
         if not other_serves:
             return 0.0  # a source that shows no traffic at all is a source problem, not a version's
+        if mine.requests is None:
+            # No series at all: a scrape that failed marks them stale at once, while rate() over
+            # the window goes on showing the traffic from before for up to a window (60 s).
+            return silent_s + dt
         own_rate = own_sample.value("requests_per_second")
-        if (mine.requests or 0) > 0 or (own_rate is not None and own_rate > 0):
-            return 0.0
+        if mine.requests > 0 or (own_rate is not None and own_rate > 0):
+            return 0.0  # counted, or only between two scrapes: the rate still shows traffic
         return silent_s + dt
 
     def _stable_silent(self, short: bool = False) -> str | None:
