@@ -223,7 +223,8 @@ def test_a_stable_without_traffic_leaves_nothing_to_compare_with():
         f.poll(sample(100, 0, rps=50.0), stable_sample(0, 0, rps=0.0))
     for name in (ERROR_REL, LATENCY_REL, "cpu vs stable", "memory vs stable"):
         c = f.check(name)
-        assert c.result is Result.NODATA and c.reason == "no stable traffic for 10 s"
+        # Routed 95% and serving nothing while the canary serves: a silent stable, the alarm's words.
+        assert c.result is Result.NODATA and c.reason == "stable served nothing for 10s while routed 95%"
     assert f.check(ERROR_ABS).result is Result.NODATA  # the absolute checks go on
     assert f.check(ERROR_ABS).reason.startswith("not enough data yet")
 
@@ -674,6 +675,13 @@ def test_a_routed_canary_that_goes_silent_is_said_to_be_down_or_unmeasured():
     assert f.verdict.result is Result.NODATA  # no evidence of worse: never a FAIL, never a PASS
     assert f.verdict.summary.startswith("the canary served nothing for 10s while routed 5%: down (its share "
                                         "of the requests failing: check its pods) or its metrics missing")
+    # Its cpu still reads from the rate window before the crash: not compared (it read ✓ 0.004).
+    stale = VersionSample(cpu_cores=0.004, memory_bytes=1e8, instances=1.0)
+    loaded = VersionSample(requests=190.0, errors=1.0, histogram=hist(190, {}), requests_per_second=95.0,
+                           cpu_cores=0.13, memory_bytes=1.4e8, instances=5.0)
+    f.poll(stale, loaded)
+    cpu = f.check("cpu vs stable")
+    assert cpu.result is Result.NODATA and cpu.reason.startswith("served nothing for 12s while routed 5%")
     # Back: the alarm goes with the first requests counted.
     f.poll(sample(10, 0, rps=5.0), stable_sample(190, 1, rps=95.0))
     assert "served nothing" not in f.verdict.summary

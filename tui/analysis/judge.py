@@ -455,12 +455,17 @@ class SequentialJudge:
         """Why there is no stable traffic to compare the canary with now, or None."""
         if self._canary_weight == 100:
             return "stable drained (canary 100%)"
+        if (silent := self._stable_silent(short=True)) is not None:
+            return silent  # routed traffic and serving none: said as the alarm says it
         if self._stable_idle_s >= self.idle_s:
             return f"no stable traffic for {self._stable_idle_s:.0f} s"
         return None
 
     def _not_comparable(self) -> str | None:
         """Why per-instance usage cannot be compared now (a drained version idles), or None."""
+        # A silent version's cpu is a rate over the window from before it went silent.
+        if (silent := self._stable_silent(short=True) or self._canary_silent(short=True)) is not None:
+            return silent
         if (absent := self._stable_absent()) is not None:
             return absent
         if self._canary_weight == 0:
