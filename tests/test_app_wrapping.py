@@ -128,3 +128,26 @@ async def test_a_routed_stable_that_serves_nothing_is_red_in_the_traffic_panel()
         served = panel.measured_lines(32)
         assert [line.plain for line in served] == ["Served stable none · routed 95%"]
         assert any("red" in str(span.style) for span in served[0].spans)
+
+
+async def test_a_crashed_canarys_stale_rate_is_not_served_share():
+    # On the lab, 20 s after the canary crashed: its counter series gone, its rate over the 30 s
+    # window still replaying the traffic from before: "Served canary 1.8% of 67.3/s".
+    from datetime import datetime, timezone
+
+    from tui.app.widgets.traffic import MeasuredShare, TrafficPanel
+    from tui.model import MetricsSnapshot, VersionSample
+
+    app = showcase_app(minutes=2)
+    async with app.run_test(size=(120, 36)) as pilot:
+        await pilot.pause()
+        panel = app.query_one(TrafficPanel)
+        crashed = MetricsSnapshot(datetime.now(timezone.utc),
+                                  stable=VersionSample(requests=190.0, requests_per_second=95.0),
+                                  canary=VersionSample(requests_per_second=1.7))
+        panel.measured = MeasuredShare.of(crashed)
+        assert [line.plain for line in panel.measured_lines(32)] == ["Served canary none · routed 5%"]
+        first_poll = MetricsSnapshot(datetime.now(timezone.utc), stable=VersionSample(requests_per_second=95.0),
+                                     canary=VersionSample(requests_per_second=5.0))  # no counts yet: rates rule
+        panel.measured = MeasuredShare.of(first_poll)
+        assert [line.plain for line in panel.measured_lines(32)] == ["Served canary 5.0% of 100.0/s"]

@@ -34,6 +34,13 @@ class MeasuredShare:
             return None
         c = snapshot.canary.value("requests_per_second")
         s = snapshot.stable.value("requests_per_second")
+        # A version whose counter series are gone while the other's are there has crashed (or its
+        # scrape fails): its rate over the window only replays the traffic from before.
+        counted_c, counted_s = snapshot.canary.value("requests"), snapshot.stable.value("requests")
+        if counted_c is None and counted_s is not None:
+            c = None
+        elif counted_s is None and counted_c is not None:
+            s = None
         if s is not None and s > 0 and c is None:
             c = 0.0  # no canary series while stable serves: it served nothing (a crashed canary's metrics vanish)
         if c is not None and c > 0 and s is None:
