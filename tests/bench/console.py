@@ -48,8 +48,18 @@ def launch(args: list[str], cols: int = 120, rows: int = 36, timeout: float = 20
 
 
 def stop(proc, master) -> None:
+    """SIGTERM, reading the terminal meanwhile as a real one would: a full pty blocks the app's
+    last writes (restoring the screen), and it could not exit."""
     os.killpg(proc.pid, signal.SIGTERM)
-    proc.wait(10)
+    end = time.perf_counter() + 10
+    while proc.poll() is None and time.perf_counter() < end:
+        ready, _, _ = select.select([master], [], [], 0.05)
+        if ready:
+            try:
+                os.read(master, 65536)
+            except OSError:  # the slave side closed: the app is gone
+                break
+    proc.wait(max(0.1, end - time.perf_counter()))
     os.close(master)
 
 
