@@ -470,7 +470,8 @@ def test_a_failing_canary_over_a_silent_stable_is_held_not_failed():
     assert c.reason.startswith("would fail (canary ") and c.reason.endswith(
         "but stable served nothing for 12s while routed 95%: a rollback would send every request to it")
     assert f.verdict.result is not Result.FAIL
-    assert f.verdict.summary.startswith("hold: stable served nothing for 12s while routed 95%: down")
+    assert f.verdict.summary.startswith("hold: stable served nothing for 12s while routed 95% (1140 requests "
+                                        "expected): down")
     assert f.verdict.alarm.startswith("stable served nothing for 12s while routed 95%")
     f.poll(sample(10, 5), stable_sample(190, 1))  # stable back: the canary's failure stands
     assert f.check(ERROR_ABS).result is Result.FAIL and f.verdict.alarm is None
@@ -673,8 +674,9 @@ def test_a_routed_canary_that_goes_silent_is_said_to_be_down_or_unmeasured():
     f.poll(sample(None), stable_sample(190, 1, rps=95.0))
     assert all(f.check(n).reason == "served nothing for 10s while routed 5%" for n in STAT_CHECKS)
     assert f.verdict.result is Result.NODATA  # no evidence of worse: never a FAIL, never a PASS
-    assert f.verdict.summary.startswith("the canary served nothing for 10s while routed 5%: down (its share "
-                                        "of the requests failing: check its pods) or its metrics missing")
+    # 5% of 100 requests/s for 10 s: 50 requests expected, none came (by chance: e^-50)
+    assert f.verdict.summary.startswith("the canary served nothing for 10s while routed 5% (50 requests expected): "
+                                        "down (its share of the requests failing: check its pods) or its metrics missing")
     # Its cpu still reads from the rate window before the crash: not compared (it read ✓ 0.004).
     stale = VersionSample(cpu_cores=0.004, memory_bytes=1e8, instances=1.0)
     loaded = VersionSample(requests=190.0, errors=1.0, histogram=hist(190, {}), requests_per_second=95.0,
@@ -697,3 +699,17 @@ def test_silence_is_the_canarys_only_while_it_is_routed_and_stable_is_seen():
     for _ in range(10):  # the source shows no traffic for either version: the source's problem
         f.poll(sample(0, 0, rps=0.0), stable_sample(0, 0, rps=0.0))
     assert "served nothing" not in f.verdict.summary
+
+
+def test_a_quiet_canary_at_low_traffic_is_chance_until_enough_requests_were_due():
+    """5% of 2 requests/s: 0.1 request/s to the canary, a quiet 10 s is chance (e^-1). Silence is
+    an alarm only once about 10 requests were due and none came (e^-10)."""
+    f = Feed()
+    for _ in range(5):
+        f.poll(sample(1, 0, rps=0.1), stable_sample(4, 0, rps=1.9))
+    for _ in range(10):  # 20 s: 2 requests due
+        f.poll(sample(0, 0, rps=0.0), stable_sample(4, 0, rps=1.9))
+    assert f.verdict.alarm is None and "served nothing" not in f.verdict.summary
+    for _ in range(45):  # 110 s in all: 11 requests due (1.9/s x 5/95)
+        f.poll(sample(0, 0, rps=0.0), stable_sample(4, 0, rps=1.9))
+    assert f.verdict.alarm and f.verdict.alarm.startswith("the canary served nothing for 1m50s while routed 5% (11 ")

@@ -417,3 +417,24 @@ def test_automation_never_rolls_back_onto_a_stable_that_serves_nothing():
         assert any(e.message == "stable serves again" for e in state.events)
     finally:
         controller.close()
+
+
+def test_a_crashed_canary_is_rolled_back_by_automation_and_only_told_in_manual():
+    controller, clock = make_demo_controller(fault="down")
+    try:
+        assert controller.toggle_auto().ok
+        state = _run(controller, clock, 30)
+        assert controller.current_split().canary_weight == 0
+        rollback = [e for e in state.events if e.kind == "rollback" and e.to_canary == 0][-1]
+        assert rollback.who == "automation"
+        assert rollback.reason.startswith("auto-rollback: the canary served nothing for 1")
+        assert controller.autopilot.progress.finished == "rolled back (the canary served nothing)"
+    finally:
+        controller.close()
+    controller, clock = make_demo_controller(fault="down")  # MANUAL: a person steers
+    try:
+        state = _run(controller, clock, 30)
+        assert controller.current_split().canary_weight == 5
+        assert state.verdict.summary.endswith("roll back (r) unless only its metrics are missing")
+    finally:
+        controller.close()

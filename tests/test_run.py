@@ -209,10 +209,22 @@ def test_a_canary_promoted_before_the_run_is_its_goal_reached():
     controller.close()
 
 
-def test_a_crashed_canary_halts_the_run_saying_so(capsys):
-    """The demo's "down" fault: the run's lines said "6 check(s) still gathering data", and it
-    halted on "no data for 2m02s" without saying whose."""
+def test_a_crashed_canary_is_rolled_back_in_seconds_saying_so(capsys):
+    """The demo's "down" fault: the run's lines said "6 check(s) still gathering data" while 5% of
+    the requests failed, and after 2 minutes it halted on "no data for 2m02s" without saying whose."""
     code, err = _run(capsys, "--fault", "down")
+    assert code == 1, err
+    last = err.splitlines()[-1]
+    assert last.startswith("run: rolled back (the canary served nothing); canary rolled back after "), last
+    assert _minutes(last) <= 0.25  # 10 s of silence with 50 requests due, then the rollback
+
+
+def test_a_crashed_canary_without_auto_rollback_halts_saying_whose_data_is_missing(tmp_path, capsys):
+    config = tmp_path / "c.yaml"
+    config.write_text("name: app\nrouter: {kind: demo}\nmetrics: {kind: demo, interval: 2s}\n"
+                      "rollout: {autoRollback: false}\ndemo: {fault: down}\n")
+    code = main(["run", "--config", str(config), "--speed", "max"])
+    err = capsys.readouterr().err
     assert code == 1, err
     assert re.search(r"6 check\(s\) undecided: served nothing for (\d+m)?\d+s while routed 5%", err), err
     last = err.splitlines()[-1]

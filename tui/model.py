@@ -259,8 +259,10 @@ class Verdict:
     # Where the checks' counts begin (the judge forgets them at every weight change); None: the
     # checks read the latest sample alone.
     since: datetime | None = None
-    # What a person must see now that no check can decide: a routed canary serving nothing.
+    # What a person must see now that no check can decide: a routed version serving nothing
+    # (`silent`: "canary" or "stable", which one).
     alarm: str | None = None
+    silent: str | None = None
 
     @staticmethod
     def combine(checks: tuple[Check, ...], at: datetime | None = None, summary: str = "") -> "Verdict":

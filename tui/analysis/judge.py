@@ -230,8 +230,8 @@ class SequentialJudge:
         self._canary_recent = CountWindow(self.stable_window_s, histograms=False)
         self._canary_all = CountWindow(None)
         self._canary_idle_s = 0.0
-        self._canary_silent_s = 0.0  # routed traffic, the source answering for stable, nothing from the canary
-        self._stable_silent_s = 0.0  # ... and the other way round: stable crashed under its 95%
+        self._canary_silence = _Silence()  # routed traffic, stable serving, nothing from the canary
+        self._stable_silence = _Silence()  # ... and the other way round: stable crashed under its 95%
         self._stable_idle_s = 0.0
         self._stable_unfed_s = 0.0  # time of stable polls that counted nothing, joined to its next count
         self._canary_seen = False
@@ -261,9 +261,10 @@ class SequentialJudge:
             self._since = snap.at - timedelta(seconds=dt) if self._polls > 1 else snap.at
         if c.requests is not None:
             self._canary_idle_s = _idle_for(self._canary_idle_s, c.requests, snap.canary, dt, canary_weight == 0)
-        self._canary_silent_s = self._silent_for(c, s, snap, dt, canary_weight)
-        self._stable_silent_s = self._silent_for(s, c, snap, dt, None if canary_weight is None else 100 - canary_weight,
-                                                 silent_s=self._stable_silent_s, role="stable")
+        error = bool(snap.error)
+        self._canary_silence.update(c, s, snap.canary, snap.stable, canary_weight, dt, error)
+        self._stable_silence.update(s, c, snap.stable, snap.canary,
+                                    None if canary_weight is None else 100 - canary_weight, dt, error)
         if s.requests is not None:
             self._stable_idle_s = _idle_for(self._stable_idle_s, s.requests, snap.stable, dt, canary_weight == 100)
 
@@ -275,8 +276,10 @@ class SequentialJudge:
         checks = [self._decide(name, snap) for name in self._displayed()]
         checks += resource_checks(self.criteria, snap, unavailable=self._not_comparable())
         verdict = Verdict.combine(tuple(checks), at=snap.at)
+        stable_gone, canary_gone = self._stable_silent(), self._canary_silent()
         return Verdict(verdict.result, verdict.checks, self._summary(verdict), snap.at, since=self._since,
-                       alarm=self._stable_silent() or self._canary_silent())
+                       alarm=stable_gone or canary_gone,
+                       silent="stable" if stable_gone else "canary" if canary_gone else None)
 
     # --- feeding the tests ---------------------------------------------------
 
@@ -401,49 +404,29 @@ class SequentialJudge:
             return "none counted yet: waiting for a new scrape"
         return "no canary requests yet"
 
-    def _silent_for(self, mine: "_Counts", other: "_Counts", snap: MetricsSnapshot, dt: float,
-                    weight: int | None, silent_s: float | None = None, role: str = "canary") -> float:
-        """How long a version (`role`, at `weight`) has been silent while routed: its weight above
-        0, the source answering with the other version's traffic, and no requests of its own
-        counted or in its rate, or no series at all. A crashed version looks like this: its own
-        metrics (and, with Istio, the destination's) vanish while its share of the requests fails."""
-        silent_s = self._canary_silent_s if silent_s is None else silent_s
-        if not weight or snap.error:
-            return 0.0
-        other_sample, own_sample = (snap.stable, snap.canary) if role == "canary" else (snap.canary, snap.stable)
-        other_serves = (other.requests or 0) > 0 or (other_sample.value("requests_per_second") or 0) > 0
-        if not other_serves:
-            return 0.0  # a source that shows no traffic at all is a source problem, not a version's
-        if mine.requests is None:
-            # No series at all: a scrape that failed marks them stale at once, while rate() over
-            # the window goes on showing the traffic from before for up to a window (60 s).
-            return silent_s + dt
-        own_rate = own_sample.value("requests_per_second")
-        if mine.requests > 0 or (own_rate is not None and own_rate > 0):
-            return 0.0  # counted, or only between two scrapes: the rate still shows traffic
-        return silent_s + dt
-
     def _stable_silent(self, short: bool = False) -> str | None:
-        """Why stable is taken for silent while routed, or None. A rollback would then send every
-        request to a version that answers none: the canary is not failed for it (see _decide)."""
-        if self._stable_silent_s < self.idle_s:
+        """Why stable is taken for silent while routed (see _Silence), or None. A rollback would
+        then send every request to a version that answers none: the canary is not failed for it."""
+        quiet = self._stable_silence
+        if not quiet.alarming(self.idle_s):
             return None
         routed = None if self._canary_weight is None else 100 - self._canary_weight
-        what = f"stable served nothing for {format_duration(self._stable_silent_s)} while routed {routed}%"
+        what = f"stable served nothing for {format_duration(quiet.seconds)} while routed {routed}%"
         if short:
             return what
-        return (f"{what}: down (its share of the requests failing: check its pods) or its metrics missing; "
-                "a rollback would send every request to it")
+        return (f"{what} ({quiet.expected:.0f} requests expected): down (its share of the requests failing: "
+                "check its pods) or its metrics missing; a rollback would send every request to it")
 
     def _canary_silent(self, short: bool = False) -> str | None:
-        """Why the canary is taken for silent while routed (see _silent_for), or None."""
-        if self._canary_silent_s < self.idle_s:
+        """Why the canary is taken for silent while routed (see _Silence), or None."""
+        quiet = self._canary_silence
+        if not quiet.alarming(self.idle_s):
             return None
-        what = f"served nothing for {format_duration(self._canary_silent_s)} while routed {self._canary_weight}%"
+        what = f"served nothing for {format_duration(quiet.seconds)} while routed {self._canary_weight}%"
         if short:
             return what
-        return (f"the canary {what}: down (its share of the requests failing: check its pods) "
-                "or its metrics missing")
+        return (f"the canary {what} ({quiet.expected:.0f} requests expected): down (its share of the "
+                "requests failing: check its pods) or its metrics missing")
 
     def _canary_idle(self) -> str | None:
         """Why the canary, once seen, is taken for one without traffic now, or None."""
@@ -674,7 +657,8 @@ class SequentialJudge:
         if warns:
             return f"hold: {warns[0].name}: {warns[0].reason}"
         if (silent := self._canary_silent()) is not None:
-            return f"{silent}; nothing can be decided"
+            # Automation rolls it back (autoRollback); a person is told the same.
+            return f"{silent}; roll back (r) unless only its metrics are missing"
         if self._canary_missing or not self._canary_seen:
             if self._polls <= 1:
                 return "first poll: the checks decide on requests counted from here on, poll by poll"
@@ -715,6 +699,44 @@ class SequentialJudge:
         if explained:
             return f"the other checks passing{but}{aside}; {near}"
         return f"all checks passing{but}; {near}"
+
+
+MIN_SILENT_EXPECTED = 10.0  # requests a silent version would have served: P(none by chance) = e^-10
+
+
+@dataclass
+class _Silence:
+    """How long a routed version has served nothing while the other serves, and how many requests
+    its weight would have brought it meanwhile. A crashed version looks like this: its own metrics
+    (and, with Istio, the destination's) vanish while its share of the requests fails. Silence
+    alarms after `idle_s` and MIN_SILENT_EXPECTED requests: at 0.1 request/s a quiet 10 s is
+    chance, not a crash."""
+
+    seconds: float = 0.0
+    expected: float = 0.0
+
+    def update(self, mine: _Counts, other: _Counts, own: VersionSample, theirs: VersionSample,
+               weight: int | None, dt: float, error: bool) -> None:
+        other_rate = theirs.value("requests_per_second")
+        if other_rate is None and other.requests:
+            other_rate = other.requests / dt
+        if not weight or weight >= 100 or error or not other_rate or other_rate <= 0:
+            # Not routed, a failed poll, or a source showing no traffic at all (its problem, not a version's).
+            self.seconds = self.expected = 0.0
+            return
+        own_rate = own.value("requests_per_second")
+        # No series at all is silence at once: a failed scrape marks them stale, while rate() over
+        # the window replays the traffic from before for up to a window. A count of 0 with a rate
+        # still showing traffic is only a poll between two scrapes.
+        quiet = mine.requests is None or (mine.requests <= 0 and not (own_rate is not None and own_rate > 0))
+        if not quiet:
+            self.seconds = self.expected = 0.0
+            return
+        self.seconds += dt
+        self.expected += dt * other_rate * weight / (100 - weight)
+
+    def alarming(self, idle_s: float) -> bool:
+        return self.seconds >= idle_s and self.expected >= MIN_SILENT_EXPECTED
 
 
 def _idle_for(idle_s: float, counted: float, sample: VersionSample, dt: float, drained: bool) -> float:

@@ -98,6 +98,7 @@ class RolloutController:
         self._failing_since: float | None = None  # clock time of the first of the polls failing now
         self._failed_polls = 0
         self._alarm: str | None = None  # the alarm announced and not yet over
+        self._alarm_role = "canary"  # the version it is about
         self.fault: str | None = None
         self.autopilot = Autopilot(self, config.rollout)
 
@@ -226,10 +227,10 @@ class RolloutController:
         webhook once when it begins, and once when that version serves again: not merely when a
         weight change starts the judge afresh, nor when a poll fails."""
         if verdict.alarm and not self._alarm:
-            self._alarm = verdict.alarm
+            self._alarm, self._alarm_role = verdict.alarm, verdict.silent or "canary"
             self.record("alarm", verdict.alarm, ok=False)
         elif self._alarm and not verdict.alarm and snap is not None:
-            role = "stable" if self._alarm.startswith("stable") else "canary"
+            role = self._alarm_role
             sample = snap.of(role)
             if (sample.value("requests") or 0) > 0 or (sample.value("requests_per_second") or 0) > 0:
                 self._alarm = None

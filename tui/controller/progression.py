@@ -202,6 +202,17 @@ class Autopilot:
             else:
                 self._finish("halted: a check failed (autoRollback is off)")
             return
+        if verdict.silent == "canary" and self.policy.auto_rollback:
+            # Routed traffic and serving none while stable serves: its share of the requests is
+            # failing, or it cannot be measured; either way it cannot pass, and stable can take it.
+            if not self._may_write_now():
+                return
+            self._rollback_outcome = "rolled back (the canary served nothing)"
+            result = self.controller.rollback(reason=f"auto-rollback: {verdict.alarm}", who=AUTOMATION)
+            if not result.ok and self._retrying("rollback", result, forever=True):
+                return
+            self._finish(self._rollback_outcome if result.ok else f"halted: rollback failed: {result.message}")
+            return
         if not has_data:
             since = p.no_data_since if p.no_data_since is not None else now
             if p.no_data_since is None:
