@@ -308,7 +308,8 @@ def test_a_crashed_canary_is_said_to_be_silent_while_its_requests_fail(lab, sour
     report(f"canary down to the alarm: {shown} (60 s rate window: the stale series, then 10 s of silence)")
     assert alarm_after is not None and alarm_after <= 20, verdict.summary  # not the rate window's 60 s
     assert verdict.result is Result.NODATA
-    assert re.match(rf"the canary served nothing for \d+s while routed {DEFAULT_CANARY}%: down", verdict.summary)
+    assert re.match(rf"the canary served nothing for \d+s while routed {DEFAULT_CANARY}% \(\d+ requests expected\): "
+                    "down", verdict.summary)
     assert lab.load.stats()["canary"]["failures"] > failures_before  # its share of the requests did fail
     lab.set_fault("none")
     start = time.time()
@@ -341,5 +342,6 @@ def test_a_crashed_stable_is_an_alarm_that_holds_any_rollback(lab, source):
         time.sleep(1.0)
     report(f"stable down to the alarm: {time.time() - start:.1f} s")
     assert verdict is not None and verdict.alarm, verdict and verdict.summary
-    assert re.match(rf"stable served nothing for \d+s while routed {100 - DEFAULT_CANARY}%: down", verdict.alarm)
+    assert re.match(rf"stable served nothing for \d+s while routed {100 - DEFAULT_CANARY}% \(\d+ requests expected\): "
+                    "down", verdict.alarm)
     assert verdict.summary.startswith("hold: stable served nothing") and verdict.result is not Result.FAIL
