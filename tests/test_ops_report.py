@@ -350,3 +350,17 @@ def test_stages_survive_a_save_and_load(tmp_path):
     old = r.to_dict()
     del old["stages"], old["stages_dropped"], old["stages_capacity"]
     assert RolloutRecord.from_dict(old).stages == type(r.stages)()
+
+
+def test_a_decision_on_an_alarm_names_the_alarm_not_the_screens_advice():
+    r = RolloutRecord("app")
+    r.on_event(ev("set-weight", 0, 0, 5, reason="go"))
+    alarm = "the canary served nothing for 10s while routed 5% (50 requests expected): down"
+    quiet = Check("error rate", "error_rate", None, 0.005, "<= 1.00%", Result.NODATA,
+                  "served nothing for 10s while routed 5%")
+    verdict = Verdict(Result.NODATA, (quiet,), f"{alarm}; roll back (r) unless only its metrics are missing",
+                      at(10), alarm=alarm, silent="canary")
+    r.on_poll(at(10), split(5), None, verdict)
+    r.on_event(ev("rollback", 11, 5, 0, reason=f"auto-rollback: {alarm}", who="automation"))
+    text = render_markdown(build_report(r, config())).splitlines()
+    assert f"Checks when decided: ? UNDECIDED (judged 2027-01-15 08:00:10): {alarm}" in text

@@ -438,6 +438,7 @@ class RolloutRecord:
             "result": result,
             "summary": verdict.summary,
             "failing": [f"{c.name}: {c.reason}" if c.reason else c.name for c in failing],
+            "alarm": verdict.alarm,
         }
 
     # --- reading -------------------------------------------------------------

@@ -285,8 +285,8 @@ def _verdict_line(label: str, verdict: dict[str, Any]) -> str:
     failing = "; ".join(verdict.get("failing") or [])
     at = verdict.get("at")
     when = f" (judged {_when(utc_iso(_parse_time(at))).replace(' UTC', '')})" if at else ""
-    return f"{label}: {mark}{when}" + (f": {failing}" if failing else
-                                       f": {verdict['summary']}" if verdict.get("summary") else "")
+    why = failing or verdict.get("alarm") or verdict.get("summary")  # the alarm without the screen's advice
+    return f"{label}: {mark}{when}" + (f": {why}" if why else "")
 
 
 def _errors_cell(v: dict[str, Any]) -> str:
