@@ -421,3 +421,18 @@ async def test_large_print_keeps_every_number_on_a_short_screen(size):
                 region = screen.query_one(f"#{side}-{key}").region
                 assert region.height == 3 and region.bottom <= footer_top, (key, side, region)
         assert screen.query_one("#decision").region.y < footer_top  # the last decision starts on screen
+
+
+@pytest.mark.parametrize("width", [80, 120])
+async def test_a_crashed_canary_is_red_in_the_header(width):
+    from tui.app.showcase import showcase_app
+
+    app = showcase_app(fault="down", minutes=1)
+    async with app.run_test(size=(width, 30)) as pilot:
+        await pilot.pause()
+        header = str(app.query_one("#status").render())
+        assert "CANARY SERVES NOTHING" in header, header
+    app = showcase_app(minutes=1)
+    async with app.run_test(size=(width, 30)) as pilot:
+        await pilot.pause()
+        assert "SERVES NOTHING" not in str(app.query_one("#status").render())

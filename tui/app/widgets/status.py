@@ -49,6 +49,11 @@ class StatusHeader(Widget):
             data = f" data {format_duration(age)} old " + ("STALE " if stale else "")
         text.append("  ")
         text.append(data, style="bold white on #b62324" if stale else "black on #3fb950")
+        silent = s.verdict.silent if s.verdict is not None and not stale else None
+        if silent:
+            # A routed version serving nothing: the header is what a shared screen reads first.
+            text.append("  ")
+            text.append(f" {silent.upper()} SERVES NOTHING ", style="bold white on #b62324")
         # What a narrow shared screen keeps: who else owns the object, then automation's next move
         # (cut at its end if need be); the demo's fault, the clock and the backends only whole,
         # when they fit: a segment cut to "injected" says nothing.
