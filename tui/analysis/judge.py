@@ -93,6 +93,7 @@ from tui.analysis.sequential import (
     clamp_rate,
     wilson,
 )
+from tui.analysis.silence import Silence
 from tui.config import Criteria, JudgeSettings
 from tui.durations import format_duration
 from tui.formatting import ms, pct
@@ -230,8 +231,8 @@ class SequentialJudge:
         self._canary_recent = CountWindow(self.stable_window_s, histograms=False)
         self._canary_all = CountWindow(None)
         self._canary_idle_s = 0.0
-        self._canary_silence = _Silence()  # routed traffic, stable serving, nothing from the canary
-        self._stable_silence = _Silence()  # ... and the other way round: stable crashed under its 95%
+        self._canary_silence = Silence()  # routed traffic, stable serving, nothing from the canary
+        self._stable_silence = Silence()  # ... and the other way round: stable crashed under its 95%
         self._stable_idle_s = 0.0
         self._stable_unfed_s = 0.0  # time of stable polls that counted nothing, joined to its next count
         self._canary_seen = False
@@ -262,8 +263,8 @@ class SequentialJudge:
         if c.requests is not None:
             self._canary_idle_s = _idle_for(self._canary_idle_s, c.requests, snap.canary, dt, canary_weight == 0)
         error = bool(snap.error)
-        self._canary_silence.update(c, s, snap.canary, snap.stable, canary_weight, dt, error)
-        self._stable_silence.update(s, c, snap.stable, snap.canary,
+        self._canary_silence.update(c.requests, s.requests, snap.canary, snap.stable, canary_weight, dt, error)
+        self._stable_silence.update(s.requests, c.requests, snap.stable, snap.canary,
                                     None if canary_weight is None else 100 - canary_weight, dt, error)
         if s.requests is not None:
             self._stable_idle_s = _idle_for(self._stable_idle_s, s.requests, snap.stable, dt, canary_weight == 100)
@@ -405,7 +406,7 @@ class SequentialJudge:
         return "no canary requests yet"
 
     def _stable_silent(self, short: bool = False) -> str | None:
-        """Why stable is taken for silent while routed (see _Silence), or None. A rollback would
+        """Why stable is taken for silent while routed (see Silence), or None. A rollback would
         then send every request to a version that answers none: the canary is not failed for it."""
         quiet = self._stable_silence
         if not quiet.alarming(self.idle_s):
@@ -418,7 +419,7 @@ class SequentialJudge:
                 "check its pods) or its metrics missing; a rollback would send every request to it")
 
     def _canary_silent(self, short: bool = False) -> str | None:
-        """Why the canary is taken for silent while routed (see _Silence), or None."""
+        """Why the canary is taken for silent while routed (see Silence), or None."""
         quiet = self._canary_silence
         if not quiet.alarming(self.idle_s):
             return None
@@ -699,44 +700,6 @@ class SequentialJudge:
         if explained:
             return f"the other checks passing{but}{aside}; {near}"
         return f"all checks passing{but}; {near}"
-
-
-MIN_SILENT_EXPECTED = 10.0  # requests a silent version would have served: P(none by chance) = e^-10
-
-
-@dataclass
-class _Silence:
-    """How long a routed version has served nothing while the other serves, and how many requests
-    its weight would have brought it meanwhile. A crashed version looks like this: its own metrics
-    (and, with Istio, the destination's) vanish while its share of the requests fails. Silence
-    alarms after `idle_s` and MIN_SILENT_EXPECTED requests: at 0.1 request/s a quiet 10 s is
-    chance, not a crash."""
-
-    seconds: float = 0.0
-    expected: float = 0.0
-
-    def update(self, mine: _Counts, other: _Counts, own: VersionSample, theirs: VersionSample,
-               weight: int | None, dt: float, error: bool) -> None:
-        other_rate = theirs.value("requests_per_second")
-        if other_rate is None and other.requests:
-            other_rate = other.requests / dt
-        if not weight or weight >= 100 or error or not other_rate or other_rate <= 0:
-            # Not routed, a failed poll, or a source showing no traffic at all (its problem, not a version's).
-            self.seconds = self.expected = 0.0
-            return
-        own_rate = own.value("requests_per_second")
-        # No series at all is silence at once: a failed scrape marks them stale, while rate() over
-        # the window replays the traffic from before for up to a window. A count of 0 with a rate
-        # still showing traffic is only a poll between two scrapes.
-        quiet = mine.requests is None or (mine.requests <= 0 and not (own_rate is not None and own_rate > 0))
-        if not quiet:
-            self.seconds = self.expected = 0.0
-            return
-        self.seconds += dt
-        self.expected += dt * other_rate * weight / (100 - weight)
-
-    def alarming(self, idle_s: float) -> bool:
-        return self.seconds >= idle_s and self.expected >= MIN_SILENT_EXPECTED
 
 
 def _idle_for(idle_s: float, counted: float, sample: VersionSample, dt: float, drained: bool) -> float:
