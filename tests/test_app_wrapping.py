@@ -151,3 +151,16 @@ async def test_a_crashed_canarys_stale_rate_is_not_served_share():
                                      canary=VersionSample(requests_per_second=5.0))  # no counts yet: rates rule
         panel.measured = MeasuredShare.of(first_poll)
         assert [line.plain for line in panel.measured_lines(32)] == ["Served canary 5.0% of 100.0/s"]
+
+
+async def test_a_silent_canary_is_red_even_while_the_served_share_settles():
+    # 30 s after a change to 20%, the window still holds traffic from before: the line said
+    # "settling until ..." while the judge had found the canary silent.
+    from tui.app.widgets.traffic import TrafficPanel
+
+    app = showcase_app(fault="down", canary=20, minutes=0.5)
+    async with app.run_test(size=(120, 36)) as pilot:
+        await pilot.pause()
+        assert app.state.verdict.silent == "canary"
+        served = app.query_one(TrafficPanel).measured_lines(32)
+        assert [line.plain for line in served] == ["Served canary none · routed 20%"]

@@ -60,13 +60,14 @@ class TrafficPanel(Widget):
         self.now: datetime | None = None
         self.measured: MeasuredShare | None = None
         self.moved_at: datetime | None = None  # when the console saw the weights move
+        self.silent: str | None = None  # the judge's word: a routed version serving nothing ("canary", "stable")
         self.border_title = "Traffic split"
 
     def show(self, split: TrafficSplit | None, steps: tuple[int, ...] = (), promote: str = "manual",
              now: datetime | None = None, measured: MeasuredShare | None = None,
-             moved_at: datetime | None = None) -> None:
+             moved_at: datetime | None = None, silent: str | None = None) -> None:
         self.split, self.steps, self.promote, self.now = split, steps, promote, now
-        self.measured, self.moved_at = measured, moved_at
+        self.measured, self.moved_at, self.silent = measured, moved_at, silent
         self.refresh()
 
     def render(self) -> Text:
@@ -182,11 +183,16 @@ class TrafficPanel(Widget):
         # change without a note, from kubectl or GitOps, leaves the old note in place).
         moves = [t for t in (change.at if change else None, self.moved_at) if t is not None]
         clean_at = max(moves) + timedelta(seconds=self.window_s) if moves else None
-        if clean_at is not None and self.now is not None and self.now < clean_at:
+        routed = self.split.canary_weight if self.split else None
+        if self.silent and routed is not None:
+            # The judge found it silent (its series gone, its requests due): "settling" would hide it.
+            share = routed if self.silent == "canary" else 100 - routed
+            row.append(f"{self.silent} ", style=f"bold {CANARY if self.silent == 'canary' else STABLE}")
+            row.append(f"none · routed {share}%", style="bold red")
+        elif clean_at is not None and self.now is not None and self.now < clean_at:
             # The window still holds traffic from before the change: no share until it does not.
             row.append(f"settling until {hhmmss(clean_at)}", style="dim")
         else:
-            routed = self.split.canary_weight if self.split else None
             if m.canary_share == 1 and routed is not None and routed < 100:
                 # Stable routed traffic and serving none: a rollback would send everything to it.
                 row.append("stable ", style=f"bold {STABLE}")
