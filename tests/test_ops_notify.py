@@ -118,9 +118,10 @@ def test_a_payload_for_each_kind(receiver_factory, failures):
     n.on_event(ev("auto-step", 15, 20, reason="auto: step 3 baked", who="automation"))
     n.on_event(ev("check", who="", ok=False, message="check failed: error rate: canary 5.00% > 1.00%"))
     n.on_event(ev("alarm", who="", ok=False, message="the canary served nothing for 10s while routed 5%: down"))
+    n.on_event(ev("alarm", who="", message="the canary serves again"))
     assert n.close(5)
     texts = [b["text"] for b in rx.bodies]
-    assert len(texts) == 7
+    assert len(texts) == 8
     assert "x0tta6bl4-app" in texts[0] and "ROLLED BACK 25% → 0%" in texts[0]
     assert "by automation" in texts[0] and "auto-rollback: error rate" in texts[0]
     assert "PROMOTED 50% → 100%" in texts[1] and "all checks passed" in texts[1]
@@ -129,13 +130,14 @@ def test_a_payload_for_each_kind(receiver_factory, failures):
     assert "15% → 20% (auto-step) by automation" in texts[4]
     assert "check failed: error rate: canary 5.00% &gt; 1.00%" in texts[5]  # Slack escaping
     assert texts[6].startswith(":warning: x0tta6bl4-app: the canary served nothing for 10s while routed 5%: down")
+    assert texts[7].startswith(":white_check_mark: x0tta6bl4-app: the canary serves again")
     assert all("2027-01-15T08:00:00Z" in t for t in texts)
     for path, body, headers in rx.requests:
         assert path == PATH
         assert headers["Content-Type"].startswith("application/json")
         assert body["blocks"][0]["text"] == {"type": "mrkdwn", "text": body["text"]}
         assert body["blocks"][1]["type"] == "context"
-    assert failures == [] and n.sent == 7
+    assert failures == [] and n.sent == 8
 
 
 def test_events_that_make_no_notification(receiver_factory, failures):

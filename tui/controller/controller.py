@@ -234,7 +234,8 @@ class RolloutController:
             sample = snap.of(role)
             if (sample.value("requests") or 0) > 0 or (sample.value("requests_per_second") or 0) > 0:
                 self._alarm = None
-                self.record("info", f"{'stable' if role == 'stable' else 'the canary'} serves again")
+                # An alarm too (ok): the timeline and whoever the webhook paged learn when it ended.
+                self.record("alarm", f"{'stable' if role == 'stable' else 'the canary'} serves again")
 
     def _own_write_landed(self, split: TrafficSplit) -> bool:
         """The weights moved and the note with them is the one this console sent in a write whose

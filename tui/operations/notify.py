@@ -209,7 +209,9 @@ class WebhookNotifier:
         reason = f" Reason: {event.reason}" if event.reason else ""
         when = utc_iso(event.at)
         change = f"{_pct(event.from_canary)} → {_pct(event.to_canary)}"
-        if kind == "check-failed":
+        if kind == "check-failed" and event.kind == "alarm" and event.ok:
+            body = f":white_check_mark: {self.rollout}: {event.message}"  # the alarm is over
+        elif kind == "check-failed":
             body = f":warning: {self.rollout}: {event.message}"
         elif not event.ok:
             why = event.message.split(" refused: ", 1)[-1]
