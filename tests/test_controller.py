@@ -339,7 +339,7 @@ def test_a_crashed_canary_is_an_alarm_once_then_over_once():
     try:
         for _ in range(10):
             state = _poll(controller, clock)
-        assert controller.set_weight(10, reason="still silent?").ok  # the judge starts afresh: no "over"
+        assert controller.set_weight(3, reason="less of it").ok  # the judge starts afresh: no "over"
         for _ in range(10):
             state = _poll(controller, clock)
         controller.set_fault("none")
@@ -400,3 +400,26 @@ def test_two_steps_at_once_step_twice(demo_controller):
         t.join()
     steps = [e.message for e in controller.state().events if e.kind == "step"]
     assert steps == ["canary 5% -> 10%", "canary 10% -> 15%"], steps
+
+
+def test_more_traffic_to_a_silent_canary_is_refused_less_is_not():
+    """The canary serves nothing while routed: `+`, `w 50`, `p` and `a` would send it more of the
+    requests that are failing (a promotion sent all of them). Less, and a rollback, still go."""
+    from tests.conftest import make_demo_controller
+
+    controller, clock = make_demo_controller(fault="down")
+    try:
+        assert controller.set_weight(20, reason="before the crash was seen").ok
+        for _ in range(8):
+            state = _poll(controller, clock)
+        assert state.verdict.silent == "canary"
+        for attempt in (lambda: controller.step(+1, "key +"), lambda: controller.set_weight(50, "key w"),
+                        lambda: controller.promote("key p (confirmed)"), lambda: controller.toggle_auto()):
+            result = attempt()
+            assert not result.ok and "the canary served nothing for" in result.message, result.message
+            assert result.message.endswith(("more traffic to it would fail too", "its steps would send it more"))
+        assert controller.current_split().canary_weight == 20
+        assert controller.step(-1, "key -").ok  # less: the safe way
+        assert controller.rollback("key r (confirmed)").ok
+    finally:
+        controller.close()

@@ -370,6 +370,8 @@ class RolloutController:
                 no_traffic = self._canary_cannot_serve()
                 if no_traffic:
                     return self._refused("auto", no_traffic[0], None, None, reason, who)
+                if silent := self._canary_silent_now():
+                    return self._refused("auto", f"{silent}: its steps would send it more", None, None, reason, who)
                 try:
                     split = self.current_split()
                 except BackendError as exc:
@@ -449,6 +451,10 @@ class RolloutController:
             no_traffic = self._canary_cannot_serve() if canary > 0 and not force else None
             if no_traffic:
                 return self._refused(action, no_traffic[0], frm, canary, reason, who, transient=no_traffic[1])
+            silent = self._canary_silent_now() if canary > (frm or 0) and not force else None
+            if silent:
+                # Its routed share serves nothing: more of it would fail too. Less is the safe way.
+                return self._refused(action, f"{silent}: more traffic to it would fail too", frm, canary, reason, who)
             change = WeightChange(who=who or self.who, at=utc(self.clock), from_canary=frm,
                                   to_canary=canary, reason=reason, action=action)
             try:
@@ -529,6 +535,12 @@ class RolloutController:
             return msg, exc.transient
         self.record("rollback", "canary scaled to 0 replicas", who=who, reason=reason)
         return None
+
+    def _canary_silent_now(self) -> str | None:
+        """The judge's alarm when the latest verdict found the routed canary serving nothing."""
+        with self._state_lock:
+            verdict = self._latest.verdict
+        return verdict.alarm if verdict is not None and verdict.silent == "canary" else None
 
     def _canary_cannot_serve(self) -> tuple[str, bool] | None:
         """(Why the canary must get no traffic now, whether that may pass), or None when it may."""
