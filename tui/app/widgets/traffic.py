@@ -34,17 +34,14 @@ class MeasuredShare:
             return None
         c = snapshot.canary.value("requests_per_second")
         s = snapshot.stable.value("requests_per_second")
-        # A version whose counter series are gone while the other's are there has crashed (or its
-        # scrape fails): its rate over the window only replays the traffic from before.
         counted_c, counted_s = snapshot.canary.value("requests"), snapshot.stable.value("requests")
-        if counted_c is None and counted_s is not None:
-            c = None
-        elif counted_s is None and counted_c is not None:
-            s = None
-        if s is not None and s > 0 and c is None:
-            c = 0.0  # no canary series while stable serves: it served nothing (a crashed canary's metrics vanish)
-        if c is not None and c > 0 and s is None:
-            s = 0.0  # ... and the other way round
+        # A version without series (or whose counter series are gone while the other's are there:
+        # crashed, or its scrape fails, its rate over the window replaying the traffic from
+        # before) served nothing, as long as the other version serves.
+        if c is None or (counted_c is None and counted_s is not None):
+            c = 0.0 if s else None
+        if s is None or (counted_s is None and counted_c is not None):
+            s = 0.0 if c else None
         if c is None or s is None or c + s <= 0:
             return None
         return MeasuredShare(c / (c + s), c + s)
@@ -184,28 +181,24 @@ class TrafficPanel(Widget):
         moves = [t for t in (change.at if change else None, self.moved_at) if t is not None]
         clean_at = max(moves) + timedelta(seconds=self.window_s) if moves else None
         routed = self.split.canary_weight if self.split else None
-        if self.silent and routed is not None:
-            # The judge found it silent (its series gone, its requests due): "settling" would hide it.
-            share = routed if self.silent == "canary" else 100 - routed
-            row.append(f"{self.silent} ", style=f"bold {CANARY if self.silent == 'canary' else STABLE}")
-            row.append(f"none · routed {share}%", style="bold red")
-        elif clean_at is not None and self.now is not None and self.now < clean_at:
+        settling = clean_at is not None and self.now is not None and self.now < clean_at
+        # A routed version serving none: down (its share failing) or unmeasured, never a quiet 0.0%.
+        # The judge's word (its series gone, its requests due) stands even while settling; else the
+        # window's own share of 0 or 100% says it once settled.
+        silent = self.silent
+        if silent is None and not settling and routed is not None:
+            silent = "canary" if m.canary_share == 0 and routed > 0 else \
+                "stable" if m.canary_share == 1 and routed < 100 else None
+        if silent and routed is not None:
+            row.append(f"{silent} ", style=f"bold {CANARY if silent == 'canary' else STABLE}")
+            row.append(f"none · routed {routed if silent == 'canary' else 100 - routed}%", style="bold red")
+        elif settling:
             # The window still holds traffic from before the change: no share until it does not.
             row.append(f"settling until {hhmmss(clean_at)}", style="dim")
         else:
-            if m.canary_share == 1 and routed is not None and routed < 100:
-                # Stable routed traffic and serving none: a rollback would send everything to it.
-                row.append("stable ", style=f"bold {STABLE}")
-                row.append(f"none · routed {100 - routed}%", style="bold red")
-                row.truncate(width, overflow="ellipsis")
-                return [row]
             row.append("canary ", style=f"bold {CANARY}")
-            if m.canary_share == 0 and routed:
-                # Routed traffic, none served: down (its share failing) or unmeasured. Never a quiet 0.0%.
-                row.append(f"none · routed {routed}%", style="bold red")
-            else:
-                row.append(f"{m.canary_share * 100:.1f}%", style="bold")
-                row.append(f" of {m.total_rps:.1f}/s")
+            row.append(f"{m.canary_share * 100:.1f}%", style="bold")
+            row.append(f" of {m.total_rps:.1f}/s")
         row.truncate(width, overflow="ellipsis")
         return [row]
 
