@@ -264,6 +264,12 @@ class Verdict:
     alarm: str | None = None
     silent: str | None = None
 
+    @property
+    def undecided_reason(self) -> str:
+        """Why the first undecided check waits ("not enough data yet (812 requests)", a failed
+        poll, a silent canary), or ""."""
+        return next((c.reason for c in self.checks if c.result is Result.NODATA and c.reason), "")
+
     @staticmethod
     def combine(checks: tuple[Check, ...], at: datetime | None = None, summary: str = "") -> "Verdict":
         # Any fail fails; otherwise any missing data means no verdict; never pass on no data.

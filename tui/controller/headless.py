@@ -72,7 +72,7 @@ def _line(controller: RolloutController) -> tuple[str, tuple]:
     elif waiting:
         # Why they wait: "not enough data yet (812 requests)", or "served nothing for 30s while
         # routed 5%" (a crashed canary), or the failed poll: not all the same "gathering data".
-        why = next(c.reason for c in verdict.checks if c.result is Result.NODATA)
+        why = verdict.undecided_reason
         parts.append(f"{waiting} check(s) undecided: {why}" if why else f"{waiting} check(s) undecided")
     if state.automation:
         parts.append(state.automation)

@@ -190,28 +190,15 @@ class Autopilot:
         if verdict.result is Result.FAIL:
             if self.policy.auto_rollback:
                 failing = [c for c in verdict.checks if c.result is Result.FAIL]
-                reason = "auto-rollback: " + "; ".join(f"{c.name}: {c.reason}" for c in failing)
-                if not self._may_write_now():
-                    return
-                self._rollback_outcome = f"rolled back ({failing[0].name if failing else 'check failed'})"
-                result = self.controller.rollback(reason=reason, who=AUTOMATION)
-                # A failing canary is rolled back as long as it takes: a blip never ends the attempts.
-                if not result.ok and self._retrying("rollback", result, forever=True):
-                    return
-                self._finish(self._rollback_outcome if result.ok else f"halted: rollback failed: {result.message}")
+                self._roll_back("; ".join(f"{c.name}: {c.reason}" for c in failing),
+                                f"rolled back ({failing[0].name if failing else 'check failed'})")
             else:
                 self._finish("halted: a check failed (autoRollback is off)")
             return
         if verdict.silent == "canary" and self.policy.auto_rollback:
             # Routed traffic and serving none while stable serves: its share of the requests is
             # failing, or it cannot be measured; either way it cannot pass, and stable can take it.
-            if not self._may_write_now():
-                return
-            self._rollback_outcome = "rolled back (the canary served nothing)"
-            result = self.controller.rollback(reason=f"auto-rollback: {verdict.alarm}", who=AUTOMATION)
-            if not result.ok and self._retrying("rollback", result, forever=True):
-                return
-            self._finish(self._rollback_outcome if result.ok else f"halted: rollback failed: {result.message}")
+            self._roll_back(verdict.alarm or "the canary served nothing", "rolled back (the canary served nothing)")
             return
         if not has_data:
             since = p.no_data_since if p.no_data_since is not None else now
@@ -219,7 +206,7 @@ class Autopilot:
                 self._save(replace(p, no_data_since=now))
             if now - since > self.policy.no_data_timeout_s:
                 why = f"no data for {format_duration(now - since)}"
-                undecided = next((c.reason for c in verdict.checks if c.result is Result.NODATA and c.reason), "")
+                undecided = verdict.undecided_reason
                 if undecided:  # which: a dead source, a canary without traffic, a crashed one
                     why += f" ({undecided})"
                 if self.policy.rollback_on_no_data:
@@ -250,6 +237,16 @@ class Autopilot:
             self._save(replace(p, finished="waiting for promotion"))
             self.controller.record("auto", "last step baked, every check passing: waiting for a person "
                                    "to promote (p)", who=AUTOMATION)
+
+    def _roll_back(self, why: str, outcome: str) -> None:
+        """Automation's one rollback path: as long as it takes (a blip never ends the attempts)."""
+        if not self._may_write_now():
+            return
+        self._rollback_outcome = outcome
+        result = self.controller.rollback(reason=f"auto-rollback: {why}", who=AUTOMATION)
+        if not result.ok and self._retrying("rollback", result, forever=True):
+            return
+        self._finish(self._rollback_outcome if result.ok else f"halted: rollback failed: {result.message}")
 
     def _advance_to(self, step: int, why: str) -> None:
         target = self.policy.steps[step]
