@@ -209,7 +209,7 @@ class VersionTotals:
             "histogram": [[_bound_out(b), c] for b, c in self.buckets()],
             "histogram_skipped": self.histogram_skipped,
             "means": {k: v.to_dict() for k, v in self.means.items()},
-            "business": {k: v.to_dict() for k, v in self.business.items()},
+            **({"business": {k: v.to_dict() for k, v in self.business.items()}} if self.extras else {}),
         }
 
     @classmethod
@@ -239,12 +239,8 @@ class Stage:
                                                    for role in ROLES}
 
     def to_dict(self) -> dict[str, Any]:
-        versions = {}
-        for role, t in self.versions.items():
-            d = t.to_dict()
-            del d["business"]
-            versions[role] = d
-        return {"weight": self.weight, "since": _iso(self.since), "until": _iso(self.until), "versions": versions}
+        return {"weight": self.weight, "since": _iso(self.since), "until": _iso(self.until),
+                "versions": {role: t.to_dict() for role, t in self.versions.items()}}
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> "Stage":
@@ -393,11 +389,9 @@ class RolloutRecord:
         requests that its 20% served. None before any stage."""
         if not self.stages:
             return None
-        if start is not None:
-            for stage in reversed(self.stages):
-                if stage.since <= start:
-                    return stage
-        return self.stages[-1] if start is None else self.stages[0]
+        if start is None:
+            return self.stages[-1]
+        return next((stage for stage in reversed(self.stages) if stage.since <= start), self.stages[0])
 
     def _enter_stage(self, weight: int | None, at: datetime) -> Stage:
         """The stage at `weight` from `at`: the current one when it is at that weight already."""
