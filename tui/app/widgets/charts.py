@@ -5,10 +5,10 @@ from __future__ import annotations
 import math
 from typing import Callable
 
-from rich.text import Text
 from textual_plotext import PlotextPlot
 
 from tui.app.palette import CANARY, CANARY_RGB, STABLE, STABLE_RGB, THRESHOLD_RGB
+from tui.app.widgets.wrapping import border_title_that_fits
 from tui.controller.history import HistoryPoint
 
 Series = Callable[[HistoryPoint], float | None]
@@ -35,14 +35,6 @@ def tick_label(value: float, step: float) -> str:
     return "0" if float(text) == 0 else text
 
 
-def _first_that_fits(room: int, variants: tuple[str, ...]) -> str:
-    """The first of `variants` (console markup) whose text fits in `room` cells, else the last."""
-    for variant in variants:
-        if Text.from_markup(variant).cell_len <= room:
-            return variant
-    return variants[-1]
-
-
 class MetricChart(PlotextPlot):
     """One metric, both versions, over the history window; x in minutes before now."""
 
@@ -64,17 +56,16 @@ class MetricChart(PlotextPlot):
         """The longest title and subtitle the border holds: on a narrow chart "errors % · stab…" and
         "red: bound 1.00…" said less than "errors %" and "1.00% · min ago". The colours are the
         console's throughout (the bars, the checklist's columns), so the legend goes first."""
-        room = (self.size.width or 200) - 4  # the border's corners and the spaces around a title
         legend_long = f"[{STABLE}]stable[/] vs [{CANARY}]canary[/]"
         legend_short = f"[{STABLE}]stable[/]/[{CANARY}]canary[/]"
-        self.border_title = _first_that_fits(room, (
+        self.border_title = border_title_that_fits(self.size.width, (
             f"{self.title} · {legend_long}", f"{self.title} · {legend_short}", self.title))
         ago = "minutes" if self.unit_s == 60 else "seconds"
         bound = self.threshold_label
         short_bound = bound.removeprefix("bound ")
         variants = ((f"red: {bound} · x: {ago} ago", f"{bound} · {ago} ago", f"{short_bound} · {ago[:3]} ago")
                     if self.threshold is not None else ())
-        self.border_subtitle = _first_that_fits(room, (*variants, f"x: {ago} ago", f"{ago[:3]} ago"))
+        self.border_subtitle = border_title_that_fits(self.size.width, (*variants, f"x: {ago} ago", f"{ago[:3]} ago"))
 
     def show(self, points: tuple[HistoryPoint, ...], now: float | None) -> None:
         self.points, self.now = points, now

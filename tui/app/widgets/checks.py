@@ -9,7 +9,7 @@ from rich.text import Text
 from textual.widget import Widget
 
 from tui.app.palette import CANARY, FAIL, NODATA, NOT_JUDGED, PASS, STABLE, WARN
-from tui.app.widgets.wrapping import wrap_to_rows
+from tui.app.widgets.wrapping import border_title_that_fits, wrap_to_rows
 from tui.formatting import RESULT_MARK, check_value, confidence, hhmmss
 from tui.model import Result, Verdict
 
@@ -44,8 +44,7 @@ class ChecksPanel(Widget):
         mark = RESULT_MARK[verdict.result]
         variants = ([f"Checks · requests since {at} · verdict {mark}", f"Checks · since {at} · verdict {mark}"]
                     if at else [])
-        room = (self.size.width or 200) - 4  # the corners and the spaces around the title
-        self.border_title = next((v for v in variants if cell_len(v) <= room), f"Checks · verdict {mark}")
+        self.border_title = border_title_that_fits(self.size.width, (*variants, f"Checks · verdict {mark}"))
         self.styles.border_title_color = RESULT_STYLE[verdict.result]
 
     def render(self) -> Group | Text:

@@ -34,3 +34,14 @@ def wrap_to_rows(text: Text, width: int, rows: int, console: Console, indent: in
         last.append("…")
     kept[-1] = last
     return kept
+
+
+def border_title_that_fits(width: int, variants: tuple[str, ...]) -> str:
+    """The first of `variants` (console markup), longest first, whose text fits a border `width`
+    wide (less its corners and the spaces around a title), else the last: a title cut to
+    "verdict …" or "stable…" says less than a shorter one said whole."""
+    room = (width or 200) - 4
+    for variant in variants:
+        if Text.from_markup(variant).cell_len <= room:
+            return variant
+    return variants[-1]
