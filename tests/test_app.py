@@ -436,3 +436,43 @@ async def test_a_crashed_canary_is_red_in_the_header(width):
     async with app.run_test(size=(width, 30)) as pilot:
         await pilot.pause()
         assert "SERVES NOTHING" not in str(app.query_one("#status").render())
+
+
+@pytest.mark.parametrize("size", [(120, 36), (80, 24)])
+async def test_weights_that_can_no_longer_be_read_are_marked_as_the_last_read(size):
+    """Before: with the router's reads failing, the traffic panel went on showing the last weights
+    read as if current (only the served share vanished), and the header said "data 2s old" from the
+    metrics after two minutes without weights."""
+    from tui.backends.base import BackendError
+    from tui.app.widgets.traffic import TrafficPanel
+
+    app, controller = _app()
+    clock = controller.clock
+    router = controller.router
+
+    class Unreadable:
+        def __getattr__(self, name):
+            return getattr(router, name)
+
+        def read(self):
+            raise BackendError("Kubernetes API: read timed out (5s)", transient=True)
+
+    async with app.run_test(size=size) as pilot:
+        read_at = controller.state().split_read_at
+        controller.router = Unreadable()
+        for _ in range(60):
+            clock.advance(2)
+            controller.poll_once()
+        app.apply_state(controller.state())
+        await pilot.pause()
+        panel = app.query_one(TrafficPanel)
+        text = " ".join(str(panel.render()).split())
+        assert f"as read at {read_at:%H:%M:%S}, 2m00s ago: reading the weights fails (see events)" in text
+        assert panel.has_class("-stale")
+        assert " data 2m00s old STALE " in str(app.query_one("#status").render())
+        controller.router = router  # reads work again: the note and the red go
+        clock.advance(2)
+        controller.poll_once()
+        app.apply_state(controller.state())
+        await pilot.pause()
+        assert "reading the weights fails" not in str(panel.render()) and not panel.has_class("-stale")

@@ -438,3 +438,34 @@ def test_a_crashed_canary_is_rolled_back_by_automation_and_only_told_in_manual()
         assert state.verdict.summary.endswith("roll back (r) unless only its metrics are missing")
     finally:
         controller.close()
+
+
+class UnreadableRouter(FlakyRouter):
+    """The demo router behind an API whose reads time out, while its writes (and the metrics) go on:
+    the console no longer knows the weights."""
+
+    def __init__(self, router):
+        super().__init__(router, failures=0)
+
+    def read(self):
+        from tui.backends.base import BackendError
+
+        raise BackendError("Kubernetes API: read timed out (5s)", transient=True)
+
+
+def test_a_poll_whose_weights_could_not_be_read_passes_no_check_and_never_advances():
+    """Before: a poll whose router read failed but whose metrics came judged the canary as usual:
+    the screen said "STALE ... checks count as no data" over ✓ checks, the header said "data 2s
+    old" after a minute without weights, and automation went on judging and trying to step on them
+    rather than count the time without data."""
+    controller, clock = _controller(no_data_timeout_s=30.0, rollback_on_no_data=False)
+    controller.toggle_auto()
+    _run(controller, clock, 20)
+    controller.router = UnreadableRouter(controller.router)
+    state = _run(controller, clock, 44)  # baked (60 s) while the reads fail
+    assert state.stale and state.verdict.result is Result.NODATA
+    assert state.data_age_s >= 44  # the weights' age, not the metrics' 2 s
+    assert not any(c.result is Result.PASS for c in state.verdict.checks)
+    assert controller.router.router.read().canary_weight == 5
+    assert controller.autopilot.progress.finished == \
+        "halted: no data for 32s (router: Kubernetes API: read timed out (5s))"

@@ -251,8 +251,11 @@ class CanaryApp(App[None]):
             self.query_one(StatusHeader).show(state, now)
             measured = None if state.stale else MeasuredShare.of(state.snapshot)
             silent = state.verdict.silent if state.verdict is not None and not state.stale else None
-            self.query_one(TrafficPanel).show(state.split, state.steps, state.promote, state.now, measured,
-                                              moved_at=state.weights_moved_at, silent=silent)
+            traffic = self.query_one(TrafficPanel)
+            traffic.show(state.split, state.steps, state.promote, state.now, measured,
+                         moved_at=state.weights_moved_at, silent=silent,
+                         read_at=state.split_read_at if state.weights_stale else None)
+            traffic.set_class(state.weights_stale, "-stale")
             self.query_one(ChecksPanel).show(state.verdict, state.data_problem)
             for chart in self._charts:
                 chart.show(state.history, now)

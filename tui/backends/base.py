@@ -35,6 +35,16 @@ class WriteRefused(BackendError):
     """A write was refused before any request (bad weights, owned by another controller...)."""
 
 
+class NoCanaryRoute(BackendError):
+    """The router's object routes nothing to the canary. At start a config that names the wrong
+    host; once a read has found the route, someone removed it (the guide's hand rollback, a merge
+    patch that replaces spec.http whole): the controller takes it as a change made outside."""
+
+    def __init__(self, message: str, where: str, canary: str) -> None:
+        super().__init__(message)
+        self.where, self.canary = where, canary  # "VirtualService ns/name", the canary's host and subset
+
+
 class ConflictError(BackendError):
     """Someone else changed the object and the bounded retries ran out."""
 

@@ -14,7 +14,7 @@ from datetime import datetime
 from typing import Callable
 
 from tui.analysis.criteria import stale_checks
-from tui.backends.base import BackendError, MetricSource, TrafficRouter
+from tui.backends.base import BackendError, MetricSource, NoCanaryRoute, TrafficRouter
 from tui.clock import Clock, RealClock, utc
 from tui.config import Config
 from tui.controller.evaluation import Evaluator, PointEvaluator
@@ -22,7 +22,7 @@ from tui.controller.history import History
 from tui.controller.progression import AUTOMATION, Autopilot
 from tui.controller.state import ActionResult, ConsoleState
 from tui.durations import format_duration
-from tui.formatting import route_weights
+from tui.formatting import hhmmss, route_weights
 from tui.identity import whoami
 from tui.model import (
     FAULTS,
@@ -59,6 +59,7 @@ class _Latest:
     snapshot: MetricsSnapshot | None = None
     verdict: Verdict | None = None
     last_success: datetime | None = None
+    split_read_at: datetime | None = None  # when the weights were last read (or written)
     error: str | None = None
     events: deque[Event] = field(default_factory=lambda: deque(maxlen=500))
     weights_moved_at: datetime | None = None
@@ -99,6 +100,7 @@ class RolloutController:
         self._failed_polls = 0
         self._alarm: str | None = None  # the alarm announced and not yet over
         self._alarm_role = "canary"  # the version it is about
+        self._route_gone_noted = False  # the removal of the canary's route was said
         self.fault: str | None = None
         self.autopilot = Autopilot(self, config.rollout)
 
@@ -168,15 +170,22 @@ class RolloutController:
 
     def _poll(self) -> None:
         errors: list[str] = []
+        said_now = False  # this poll's failure was just said as a change made outside
         # Under the action lock: a read taken between a write's own read and its write would come
         # back older than the write and look like a change made outside this console.
         with self._action_lock:
             try:
                 split = self.router.read()
+            except NoCanaryRoute as exc:
+                split = None
+                said = self._route_gone_noted
+                errors.append(f"router: {self._route_gone(exc)}")
+                said_now = self._route_gone_noted and not said
             except Exception as exc:  # a failed poll is shown, never fatal
                 split = None
                 errors.append(f"router: {_describe_error(exc)}")
             if split is not None:
+                self._route_gone_noted = False
                 self._take_split(split)
                 if self.read_only:
                     self.autopilot.follow_store()  # show the driver's automation (from this same read)
@@ -195,8 +204,11 @@ class RolloutController:
                 latest.snapshot = snap
                 latest.last_success = snap.at
                 self.history.add(snap, weight)
+                # The judge takes the counts in any case (its evidence would have a gap otherwise),
+                # but a poll that failed in part decides nothing: with the weights unread, the
+                # checks are no data (a failed check stays failed for the next good poll).
                 verdict = self.evaluator.observe(snap, weight)
-            else:
+            if errors:
                 verdict = self._nodata_verdict("; ".join(errors))
             previous = latest.verdict
             latest.verdict = verdict
@@ -204,7 +216,8 @@ class RolloutController:
         now = self.clock.time()
         if latest.error and not was_error:
             self._failing_since, self._failed_polls = now, 1
-            self.record("error", f"poll failed: {latest.error}", ok=False)
+            if not (said_now and len(errors) == 1):  # else the same words twice in a row
+                self.record("error", f"poll failed: {latest.error}", ok=False)
         elif latest.error:
             self._failed_polls += 1
         elif was_error:
@@ -219,8 +232,27 @@ class RolloutController:
             self.record("check", "check failed: " + "; ".join(f"{c.name}: {c.reason}" for c in failing), ok=False)
         self._note_alarm(verdict, snap)
         if not self.read_only:
-            has_data = snap is not None and bool(snap.canary.value("requests_per_second"))
+            has_data = snap is not None and not errors and bool(snap.canary.value("requests_per_second"))
             self.autopilot.on_verdict(verdict, has_data=has_data)
+
+    def _route_gone(self, exc: NoCanaryRoute) -> str:
+        """The router's object routes nothing to the canary. Before any good read that is the
+        config's mistake (its message says so); after one, someone removed the route, e.g. the
+        guide's hand rollback (`kubectl patch --type merge` on spec.http replaces every route):
+        a change made outside, said once, and automation holds rather than write to a route that
+        is not there. The screen keeps the weights last read, marked stale, until it is back."""
+        with self._state_lock:
+            known, read_at = self._latest.split, self._latest.split_read_at
+        if known is None:
+            return str(exc)
+        message = (f"{exc.where} no longer routes to the canary {exc.canary} (it did at {hhmmss(read_at)}): "
+                   "its route was removed outside this console (kubectl, GitOps or another tool?)")
+        if not self._route_gone_noted:
+            self._route_gone_noted = True
+            self.record("outside", message, who="unknown")
+            if not self.read_only:
+                self.autopilot.hold("the canary's route was removed outside this console")
+        return message
 
     def _note_alarm(self, verdict: Verdict, snap: MetricsSnapshot | None) -> None:
         """An alarm (a routed version serving nothing) goes in the event log, the timeline and the
@@ -310,6 +342,7 @@ class RolloutController:
                 events=tuple(latest.events),
                 now=utc(self.clock),
                 last_success=latest.last_success,
+                split_read_at=latest.split_read_at,
                 error=latest.error,
                 read_only=self.read_only,
                 read_only_reason=self.read_only_reason,
@@ -409,7 +442,10 @@ class RolloutController:
 
     def current_split(self) -> TrafficSplit:
         with self._action_lock:  # see _poll
-            split = self.router.read()
+            try:
+                split = self.router.read()
+            except NoCanaryRoute as exc:
+                raise BackendError(self._route_gone(exc)) from None  # a write says the same as the poll
             self._take_split(split)
         return split
 
@@ -419,6 +455,7 @@ class RolloutController:
         with self._state_lock:
             before = self._latest.split
             self._latest.split = split
+            self._latest.split_read_at = utc(self.clock)
         if before is not None and _driven_weights(split) != _driven_weights(before):
             if not self._own_write_landed(split):
                 self._changed_outside(before, split)
@@ -467,6 +504,7 @@ class RolloutController:
             with self._state_lock:
                 decided_on = self._latest.verdict
                 self._latest.split = after
+                self._latest.split_read_at = utc(self.clock)
                 self._latest.weights_moved_at = change.at
                 if self._latest.verdict is not None:
                     # The verdict on screen was reached at the old weight: until the next poll

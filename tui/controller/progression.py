@@ -172,10 +172,15 @@ class Autopilot:
 
     def on_manual_change(self, who: str, to: int) -> None:
         """A person moved the weight: hold at that weight until a person resumes."""
+        self.hold(f"manual change to {to}% by {who}", f"automation held at {to}%: manual change by {who}")
+
+    def hold(self, why: str, said: str = "") -> None:
+        """Hold where the rollout is until a person resumes: the console never fights a change it
+        did not make. `why` goes in the header ("HELD: ..."), `said` (or why) in the event log."""
         if self.progress.enabled and not self.progress.held:
-            self._save(replace(self.progress, held=f"manual change to {to}% by {who}"))
-            self.controller.record("auto", f"automation held at {to}%: manual change by {who} "
-                                   "(press a to resume)", who=AUTOMATION)
+            self._save(replace(self.progress, held=why))
+            self.controller.record("auto", f"{said or 'automation held: ' + why} (press a to resume)",
+                                   who=AUTOMATION)
 
     # --- the decision, once per poll ---------------------------------------
 

@@ -46,12 +46,26 @@ class ConsoleState:
     # When this console last saw the weights move (its own write, or a change read from outside,
     # which may carry no change note): rates over the window mix in the old split until then + window.
     weights_moved_at: datetime | None = None
+    split_read_at: datetime | None = None  # when the weights on screen were read (or written)
+
+    @property
+    def data_at(self) -> datetime | None:
+        """When the older of the data on screen was read: the metrics, or the weights they are
+        shown at (a poll whose metrics came but whose weights could not be read is not fresh)."""
+        read = [t for t in (self.last_success, self.split_read_at) if t is not None]
+        return min(read) if self.last_success is not None else None
+
+    @property
+    def weights_stale(self) -> bool:
+        """The weights on screen are the last ones read, and reading them fails since."""
+        return self.split_read_at is not None and \
+            (self.now - self.split_read_at).total_seconds() > 2 * self.interval_s
 
     @property
     def data_age_s(self) -> float | None:
-        if self.last_success is None:
+        if self.data_at is None:
             return None
-        return max(0.0, (self.now - self.last_success).total_seconds())
+        return max(0.0, (self.now - self.data_at).total_seconds())
 
     @property
     def scrape_age_s(self) -> float | None:

@@ -36,7 +36,8 @@ class StatusHeader(Widget):
                       "AUTO HELD": "bold black on #d29922"}.get(s.mode, "bold black on #3fb950")
         text.append(" ")
         text.append(f" {s.mode} ", style=mode_style)
-        age = None if s.last_success is None or self.now is None else max(0.0, self.now - s.last_success.timestamp())
+        at = s.data_at
+        age = None if at is None or self.now is None else max(0.0, self.now - at.timestamp())
         stale = s.error is not None or age is None or age > 2 * s.interval_s
         if age is None:
             data = " no data yet " if s.error is None else " NO DATA "

@@ -58,13 +58,15 @@ class TrafficPanel(Widget):
         self.measured: MeasuredShare | None = None
         self.moved_at: datetime | None = None  # when the console saw the weights move
         self.silent: str | None = None  # the judge's word: a routed version serving nothing ("canary", "stable")
+        self.read_at: datetime | None = None  # set when the weights shown are old: reading them fails
         self.border_title = "Traffic split"
 
     def show(self, split: TrafficSplit | None, steps: tuple[int, ...] = (), promote: str = "manual",
              now: datetime | None = None, measured: MeasuredShare | None = None,
-             moved_at: datetime | None = None, silent: str | None = None) -> None:
+             moved_at: datetime | None = None, silent: str | None = None,
+             read_at: datetime | None = None) -> None:
         self.split, self.steps, self.promote, self.now = split, steps, promote, now
-        self.measured, self.moved_at, self.silent = measured, moved_at, silent
+        self.measured, self.moved_at, self.silent, self.read_at = measured, moved_at, silent, read_at
         self.refresh()
 
     def render(self) -> Text:
@@ -104,10 +106,16 @@ class TrafficPanel(Widget):
             self._other(text, route, width)
         # One line per fact: cut long lines rather than wrap them into the next fact.
         text.rstrip()
-        lines = text.split("\n")
+        lines = list(text.split("\n"))
         for line in lines:
             line.truncate(width, overflow="ellipsis")
-        return list(lines)
+        if self.read_at is not None:
+            # Under the weights it is about, never dropped for room: these may no longer be true.
+            ago = f", {format_duration((self.now - self.read_at).total_seconds())} ago" if self.now else ""
+            note = Text(f"as read at {hhmmss(self.read_at)}{ago}: reading the weights fails (see events)",
+                        style="bold red")
+            lines += list(note.wrap(self.app.console, width, overflow="fold"))
+        return lines
 
     @staticmethod
     def _heading(text: Text, label: str, route: Route, width: int) -> None:

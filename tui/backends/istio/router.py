@@ -19,7 +19,7 @@ import threading
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from tui.backends.base import BackendError, ConflictError, WriteRefused
+from tui.backends.base import BackendError, ConflictError, NoCanaryRoute, WriteRefused
 from tui.backends.istio.hosts import Roles, Target, host_namespace, same_host
 from tui.backends.istio.patch import build_weight_patch
 from tui.backends.istio.virtualservice import carries, parse_split
@@ -250,10 +250,9 @@ class IstioRouter:
     def _split(self, obj: dict[str, Any]) -> TrafficSplit:
         split = parse_split(obj, self.roles, self.source)
         if not any(carries(r, "canary") for r in split.routes):
-            raise BackendError(
-                f"VirtualService {self.namespace}/{self.virtual_service} has no http route to the canary "
-                f"{self.roles.canary.label}: check router.canary in the config"
-            )
+            where = f"VirtualService {self.namespace}/{self.virtual_service}"
+            raise NoCanaryRoute(f"{where} has no http route to the canary {self.roles.canary.label}: "
+                                "check router.canary in the config", where, self.roles.canary.label)
         return split
 
     def _fetch(self, check_rules: bool = True) -> dict[str, Any]:

@@ -1,0 +1,86 @@
+"""The guide's hand rollback under a running console: its `kubectl patch --type merge` on spec.http
+replaces every route with one to stable, so the canary's route is gone (and the header route with it)."""
+
+from __future__ import annotations
+
+import http.client
+import json
+import time
+from datetime import timedelta
+from urllib.parse import urlsplit
+
+from istio_fixtures import (  # noqa: F401 - fixtures are used by name
+    G,
+    NS,
+    VS,
+    ScriptedEvaluator,
+    fast_policy,
+    fk,
+    guide,
+    guide_vs,
+    kubeconfig,
+    run_polls,
+    stored_vs,
+    weights,
+    write_config,
+)
+from tui.clock import ManualClock
+from tui.config import load
+
+# The guide's rollback script, as kubectl sends it: a merge patch, which replaces arrays whole.
+GUIDE_ROLLBACK = {"spec": {"http": [{"route": [{"destination": {"host": "x0tta6bl4-app-stable"}, "weight": 100}]}]}}
+
+
+def kubectl_merge_patch(fk, body: dict) -> int:
+    url = urlsplit(fk.url)
+    conn = http.client.HTTPConnection(url.hostname, url.port, timeout=5)
+    conn.request("PATCH", f"/apis/{G}/v1/namespaces/{NS}/virtualservices/{VS}", body=json.dumps(body),
+                 headers={"Authorization": "Bearer fake-token-SECRET123",
+                          "Content-Type": "application/merge-patch+json"})
+    status = conn.getresponse().status
+    conn.close()
+    return status
+
+
+def test_a_hand_rollback_that_removed_the_canarys_route_is_a_change_made_outside(guide, kubeconfig, tmp_path):
+    """Before: every poll failed with "has no http route to the canary ...: check router.canary in
+    the config" (the config had not changed), nothing was said of who changed what, and automation
+    carried on judging and waiting to step as if nothing had happened."""
+    from tui.assembly import build_controller
+
+    clock = ManualClock(start=time.time())
+    controller = build_controller(load(write_config(tmp_path, kubeconfig)), clock=clock, who="alice@laptop")
+    controller.evaluator = ScriptedEvaluator()
+    fast_policy(controller, bake_s=60.0)
+    assert controller.toggle_auto().ok
+    run_polls(controller, clock, 62)
+    assert weights(stored_vs(guide), "default") == [90, 10]
+
+    assert kubectl_merge_patch(guide, GUIDE_ROLLBACK) == 200
+    state = run_polls(controller, clock, 120)
+    said = [e for e in state.events if e.kind == "outside"]
+    assert [e.message for e in said] == [
+        "VirtualService x0tta6bl4/x0tta6bl4-app no longer routes to the canary "
+        "x0tta6bl4-app-canary.x0tta6bl4-canary.svc.cluster.local (subset canary) (it did at "
+        f"{said[0].at - timedelta(seconds=2):%H:%M:%S}): its route was removed outside "
+        "this console (kubectl, GitOps or another tool?)"]
+    assert not any(e.kind == "error" and "no longer routes" in e.message for e in state.events)  # said once
+    assert state.mode == "AUTO HELD"
+    assert state.automation == "HELD: the canary's route was removed outside this console (a: resume)"
+    assert state.stale and "no longer routes to the canary" in state.error
+    assert "check router.canary" not in state.error  # the config is not what changed
+    # A person's rollback now: refused, saying the canary has no route (not "check the config").
+    result = controller.rollback(reason="key r (confirmed)", who="alice@laptop")
+    assert not result.ok and "no longer routes to the canary" in result.message, result.message
+    assert stored_vs(guide)["spec"]["http"] == GUIDE_ROLLBACK["spec"]["http"]  # nothing written over it
+
+    # The route is put back (kubectl apply of the guide's VirtualService): the poll recovers, the
+    # weights it finds are a change made outside, and automation waits for a person.
+    restored = guide_vs()
+    restored["metadata"]["annotations"] = stored_vs(guide)["metadata"].get("annotations", {})
+    guide.put_object(restored)
+    state = run_polls(controller, clock, 4)
+    assert not state.stale and state.split.canary_weight == 5
+    assert any(e.message.startswith("poll recovered after 2m") for e in state.events)
+    assert state.mode == "AUTO HELD"
+    assert controller.toggle_auto().ok and controller.state().mode == "AUTO"
