@@ -252,7 +252,9 @@ class IstioRouter:
         if not any(carries(r, "canary") for r in split.routes):
             where = f"VirtualService {self.namespace}/{self.virtual_service}"
             raise NoCanaryRoute(f"{where} has no http route to the canary {self.roles.canary.label}: "
-                                "check router.canary in the config", where, self.roles.canary.label)
+                                "check router.canary in the config, or whether someone removed the route "
+                                "(a merge patch of spec.http, as in the guide's rollback, replaces every "
+                                "route)", where, self.roles.canary.label)
         return split
 
     def _fetch(self, check_rules: bool = True) -> dict[str, Any]:
