@@ -476,3 +476,37 @@ async def test_weights_that_can_no_longer_be_read_are_marked_as_the_last_read(si
         app.apply_state(controller.state())
         await pilot.pause()
         assert "reading the weights fails" not in str(panel.render()) and not panel.has_class("-stale")
+
+
+async def test_large_print_shows_no_weights_it_cannot_read():
+    """Before: large print went on showing the last weights read in large digits, 95 and 5, with the
+    reads failing and the VirtualService perhaps at 100 and 0 by now."""
+    from textual.widgets import Digits
+
+    from tui.backends.base import BackendError
+    from tui.app.screens.bridge import BridgeScreen
+
+    app, controller = _app()
+    router = controller.router
+
+    class Unreadable:
+        def __getattr__(self, name):
+            return getattr(router, name)
+
+        def read(self):
+            raise BackendError("Kubernetes API: read timed out (5s)", transient=True)
+
+    async with app.run_test(size=(100, 30)) as pilot:
+        read_at = controller.state().split_read_at
+        await pilot.press("L")
+        await pilot.pause()
+        controller.router = Unreadable()
+        for _ in range(3):
+            controller.clock.advance(2)
+            controller.poll_once()
+        app.apply_state(controller.state())
+        await pilot.pause()
+        assert isinstance(app.screen, BridgeScreen)
+        assert app.screen.query_one("#canary-weight", Digits).value == "-"
+        assert f"unread since\n{read_at:%H:%M:%S}" in str(app.screen.query_one("#weight-label").render())
+        assert "read timed out" in str(app.screen.query_one("#why").render())

@@ -72,9 +72,11 @@ class BridgeScreen(Screen[None]):
         checks = {} if state.stale or state.verdict is None else {
             c.metric: c for c in reversed(state.verdict.checks)}  # the first check of a metric: the absolute one
         p95, errors = checks.get("p95_ms"), checks.get("error_rate")
+        # Weights that can no longer be read are not shown as today's in large digits either.
+        weights = None if state.weights_stale else split
         values = {
-            "stable-weight": _num(split.stable_weight if split else None, 0),
-            "canary-weight": _num(split.canary_weight if split else None, 0),
+            "stable-weight": _num(weights.stable_weight if weights else None, 0),
+            "canary-weight": _num(weights.canary_weight if weights else None, 0),
             "stable-p95": _num(p95.stable if p95 else None, 0),
             "canary-p95": _num(p95.canary if p95 else None, 0),
             "stable-errors": _num(errors.stable * 100 if errors and errors.stable is not None else None, 2),
@@ -83,8 +85,9 @@ class BridgeScreen(Screen[None]):
         # Driven routes at different weights: the digits are the first route's; say which, and the rest.
         diverged = split.diverged if split else ()
         label = self.query_one("#weight-label", Static)
-        label.update(f"weight %\n{diverged[0][0]}\nroutes differ" if diverged else "weight %")
-        label.set_class(bool(diverged), "-diverged")
+        unread = f"weight %\nunread since\n{hhmmss(state.split_read_at)}" if weights is None and split else ""
+        label.update(unread or (f"weight %\n{diverged[0][0]}\nroutes differ" if diverged else "weight %"))
+        label.set_class(bool(diverged) or bool(unread), "-diverged")
         routes = ("routes differ: " + route_weights(diverged, side="canary") + "\n"
                   if diverged else "")
         since = state.verdict.since if checks and state.verdict else None
