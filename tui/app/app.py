@@ -18,7 +18,7 @@ from textual.binding import Binding
 from textual.containers import Grid
 from textual.geometry import Size
 from textual.message import Message
-from textual.widgets import Footer, Static
+from textual.widgets import Static
 
 from tui.app.commands import VERBS, Command, CommandError, Verb, parse, suggestions, verb_named
 from tui.app.screens.bridge import BridgeScreen
@@ -31,6 +31,7 @@ from tui.app.screens.weight import WeightScreen
 from tui.app.widgets.charts import MetricChart
 from tui.app.widgets.checks import RESULT_STYLE, ChecksPanel
 from tui.app.widgets.events import EventPanel
+from tui.app.widgets.footer import FittingFooter
 from tui.app.widgets.status import StatusHeader
 from tui.app.widgets.traffic import MeasuredShare, TrafficPanel
 from tui.config.keys import KEY_DEFAULTS, display_keys
@@ -138,7 +139,7 @@ class CanaryApp(App[None]):
                 chart.add_class("panel")
                 yield chart
             yield EventPanel(id="events", classes="panel")
-        yield Footer()
+        yield FittingFooter()
 
     def on_mount(self) -> None:
         self._exit_on_hangup()

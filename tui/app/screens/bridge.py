@@ -11,8 +11,9 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Grid
 from textual.screen import Screen
-from textual.widgets import Digits, Footer, Static
+from textual.widgets import Digits, Static
 
+from tui.app.widgets.footer import FittingFooter
 from tui.app.widgets.status import StatusHeader
 from tui.controller import ConsoleState
 from tui.formatting import RESULT_MARK, hhmmss, route_weights
@@ -44,7 +45,7 @@ class BridgeScreen(Screen[None]):
                 yield Digits("-", id=f"stable-{metric}", classes="stable")
                 yield Digits("-", id=f"canary-{metric}", classes="canary")
         yield Static("", id="decision", markup=False)  # reasons are operators' words, not markup
-        yield Footer()
+        yield FittingFooter()
 
     def on_mount(self) -> None:
         self.set_class(self.app.size.height < SHORT_ROWS, "-short")

@@ -14,10 +14,11 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import VerticalScroll
 from textual.screen import Screen
-from textual.widgets import Footer, Static
+from textual.widgets import Static
 
 from tui.app.palette import CANARY, STABLE
 from tui.app.widgets.checks import RESULT_STYLE
+from tui.app.widgets.footer import FittingFooter
 from tui.app.widgets.status import StatusHeader
 from tui.controller import ConsoleState
 from tui.formatting import RESULT_MARK, check_value, confidence, hhmmss
@@ -37,7 +38,7 @@ class CheckDetailScreen(Screen[None]):
         yield StatusHeader(id="details-status")
         with VerticalScroll(id="check-details"):
             yield Static(id="check-blocks")
-        yield Footer()
+        yield FittingFooter()
 
     def on_mount(self) -> None:
         self._render_blocks()

@@ -13,9 +13,10 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import VerticalScroll
 from textual.screen import Screen
-from textual.widgets import Footer, Static
+from textual.widgets import Static
 
 from tui.app.widgets.events import KIND_WIDTH, event_parts, matches
+from tui.app.widgets.footer import FittingFooter
 from tui.app.widgets.status import StatusHeader
 from tui.controller import ConsoleState
 from tui.model import Event
@@ -36,7 +37,7 @@ class EventLogScreen(Screen[None]):
         yield StatusHeader(id="events-status")
         with VerticalScroll(id="event-log"):
             yield Static(id="event-lines")
-        yield Footer()
+        yield FittingFooter()
 
     def on_mount(self) -> None:
         self._render_lines(follow=True)
