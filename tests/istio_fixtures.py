@@ -61,8 +61,17 @@ def guide_vs(multiregion: bool = False) -> dict:
 def load_guide(fk: FakeKube) -> FakeKube:
     for name in ("virtualservice.yaml", "destinationrule.yaml", "canary-deployment.yaml"):
         for obj in manifests(name):
+            if obj["kind"] == "Deployment":  # as the cluster's controllers report it once its pods run
+                n = obj["spec"]["replicas"]
+                obj["status"] = {"replicas": n, "readyReplicas": n, "availableReplicas": n}
             fk.put_object(obj)
     return fk
+
+
+def set_ready(fk: FakeKube, ready: int) -> None:
+    """The canary Deployment's ready pods, as its ReplicaSet's controller would report them."""
+    fk.mutate("apps", CANARY_NS, "deployments", DEPLOYMENT,
+              lambda o: o.setdefault("status", {}).update(readyReplicas=ready, availableReplicas=ready))
 
 
 def stored_vs(fk: FakeKube, version: str = "v1") -> dict:

@@ -123,6 +123,49 @@ def test_istio_refuses_traffic_to_a_canary_deployment_at_0_replicas(config, guid
                              "scale: canary scaled from 0 to 2 replicas", "set-weight 0 -> 10: ok"]
 
 
+def test_istio_refuses_traffic_to_a_canary_scaled_up_whose_pods_are_not_ready(config, guide, capsys):
+    """Before: `:scale 2` then `+` sent the canary 5% of the requests at once, while its new pods
+    were still starting: Istio answers a subset without ready endpoints with 503s."""
+    from istio_fixtures import set_ready
+
+    assert main(["rollback", "--reason", "5xx", "--config", str(config)]) == 0
+    set_ready(guide, 0)  # the rollback's scale-down: its pods are gone
+    assert main(["scale", "2", "--reason", "image v1.2.1", "--config", str(config)]) == 0
+    patches = len(vs_patches(guide))
+    capsys.readouterr()
+    assert main(["set-weight", "10", "--config", str(config)]) == 1
+    err = capsys.readouterr().err
+    assert "none of the canary's 2 replicas is ready yet" in err and "try again once one is" in err, err
+    assert len(vs_patches(guide)) == patches  # refused before any write
+    set_ready(guide, 1)  # one pod passed its readiness probe: it can serve
+    assert main(["set-weight", "10", "--config", str(config)]) == 0
+    assert weights(stored_vs(guide), "default") == [90, 10]
+
+
+def test_automation_waits_for_a_ready_canary_rather_than_halting(guide, kubeconfig, tmp_path):
+    """A step refused for want of a ready pod may pass by itself: automation tries again."""
+    import time
+
+    from istio_fixtures import ScriptedEvaluator, fast_policy, run_polls, set_ready
+    from tui.clock import ManualClock
+
+    clock = ManualClock(start=time.time())
+    controller = build_controller(load(write_config(tmp_path, kubeconfig)), clock=clock, who="alice@laptop")
+    try:
+        controller.evaluator = ScriptedEvaluator()
+        fast_policy(controller, bake_s=60.0)
+        assert controller.toggle_auto().ok
+        set_ready(guide, 0)  # its pods restart (a node drained, say)
+        run_polls(controller, clock, 62)
+        assert weights(stored_vs(guide), "default") == [95, 5]
+        assert controller.autopilot.progress.enabled and controller.autopilot.progress.retrying_since is not None
+        set_ready(guide, 2)
+        run_polls(controller, clock, 12)
+        assert weights(stored_vs(guide), "default") == [90, 10]
+    finally:
+        controller.close()
+
+
 def test_istio_without_the_canary_deployment_says_so_and_sends_nothing(config, guide, capsys):
     assert guide.delete_object("apps", "x0tta6bl4-canary", "deployments", "x0tta6bl4-app-canary")
     patches = len(vs_patches(guide))

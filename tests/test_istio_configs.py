@@ -130,6 +130,7 @@ EXPECTED_RULES = {
     (APP_NS, "networking.istio.io", "destinationrules"): {"get", "list"},
     (APP_NS, "coordination.k8s.io", "leases"): {"get", "create", "update", "patch", "delete"},
     (CANARY_NS, "apps", "deployments/scale"): {"get", "patch"},
+    (CANARY_NS, "apps", "deployments"): {"get"},
     (CANARY_NS, "networking.istio.io", "destinationrules"): {"get", "list"},
 }
 
@@ -181,6 +182,7 @@ def test_every_request_of_a_session_is_granted(tmp_path):
                                          kubeconfig=fk.write_kubeconfig(tmp_path / "kc"))
         at = datetime(2027, 1, 15, tzinfo=timezone.utc)
         router.read()
+        router.canary_readiness()  # read before any write that gives the canary traffic
         router.set_canary_weight(10, WeightChange("sre", at, 5, 10, "step"))
         router.set_canary_weight(0, WeightChange("sre", at, 10, 0, "rollback", action="rollback"))
         router.scale_canary(0)

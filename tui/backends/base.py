@@ -74,7 +74,9 @@ class TrafficRouter(Protocol):
         """The replicas the canary workload is scaled to (None: no canary workload configured).
 
         Read before any write that sends the canary traffic: after a rollback it is 0, and
-        requests routed to it would all fail.
+        requests routed to it would all fail. A router may also offer `canary_readiness()`,
+        (replicas, replicas ready) or None, read instead: scaled back up, the canary serves
+        nothing until a pod is ready.
         """
 
     def close(self) -> None:

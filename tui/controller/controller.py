@@ -582,17 +582,26 @@ class RolloutController:
 
     def _canary_cannot_serve(self) -> tuple[str, bool] | None:
         """(Why the canary must get no traffic now, whether that may pass), or None when it may."""
-        read = getattr(self.router, "canary_replicas", None)
+        # A router that knows readiness (Istio: the Deployment's status) says both; else replicas only.
+        readiness = getattr(self.router, "canary_readiness", None)
+        read = readiness or getattr(self.router, "canary_replicas", None)
         if read is None:
             return None
         try:
-            replicas = read()
+            got = read()
         except BackendError as exc:
             return f"cannot read the canary's replicas: {exc}", exc.transient
+        if got is None:
+            return None
+        replicas, ready = got if readiness else (got, got)
         if replicas == 0:
             # After a rollback: every request routed to a canary without pods fails (Istio: 503).
             return ("the canary is scaled to 0 replicas (a rollback scales it down), so every request "
                     "sent to it would fail: scale it up first (:scale N, or canary-console scale N)", False)
+        if ready == 0:
+            # Just scaled up (or crash-looping): no endpoint is ready, and Istio answers its share with 503s.
+            return (f"none of the canary's {replicas} replicas is ready yet (its pods are starting, or failing "
+                    "their readiness probe), so every request sent to it would fail: try again once one is", True)
         return None
 
     def scale_canary(self, replicas: int, reason: str, who: str | None = None) -> ActionResult:

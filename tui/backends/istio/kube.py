@@ -186,6 +186,17 @@ class Kube:
         spec = getattr(result, "spec", None)
         return int(getattr(spec, "replicas", None) or 0)
 
+    def deployment_readiness(self, namespace: str, name: str) -> tuple[int, int]:
+        """(spec.replicas, status.readyReplicas) of a Deployment: the pods asked for, and the ones
+        ready to serve. Only the scale subresource says the first; the second needs the Deployment."""
+        obj = self._call("get", _resource("apps", "deployments"), namespace,
+                         lambda: _json(self.apps.read_namespaced_deployment(
+                             name, namespace, _preload_content=False, _request_timeout=self.timeout)))
+        spec, status = obj.get("spec") or {}, obj.get("status") or {}
+        desired = spec.get("replicas", 1)  # the API's default when omitted
+        ready = status.get("readyReplicas") or 0  # omitted when none is
+        return int(desired or 0), int(ready)
+
     # Leases: the server's JSON as-is (no typed model), so MicroTime strings stay exactly as written.
 
     def get_lease(self, namespace: str, name: str) -> dict[str, Any]:

@@ -215,6 +215,19 @@ class IstioRouter:
             raise BackendError(f"the canary Deployment {self.canary_namespace}/{self.canary_deployment} "
                                f"(canary.namespace, canary.deployment) was not found: {exc}") from None
 
+    def canary_readiness(self) -> tuple[int, int] | None:
+        """(replicas asked for, replicas ready) of the canary Deployment (None: canary.deployment not set).
+        Istio sends a subset without ready endpoints nothing but 503s."""
+        if not self.canary_deployment:
+            return None
+        from tui.backends.istio.kube import NotFound
+
+        try:
+            return self.kube.deployment_readiness(self.canary_namespace, self.canary_deployment)
+        except NotFound as exc:
+            raise BackendError(f"the canary Deployment {self.canary_namespace}/{self.canary_deployment} "
+                               f"(canary.namespace, canary.deployment) was not found: {exc}") from None
+
     def close(self) -> None:
         self.kube.close()
 
