@@ -230,3 +230,32 @@ def test_a_crashed_canary_without_auto_rollback_halts_saying_whose_data_is_missi
     last = err.splitlines()[-1]
     assert re.match(r"run: halted: no data for 2m0\ds \(served nothing for 2m0\ds while routed 5%\); "
                     r"canary rolled back after", last), last
+
+
+def test_a_progress_line_says_the_weight_is_as_last_read_when_reading_it_fails():
+    """Before: a CI log went on printing "canary 5%" with every read of the weights failing."""
+    from tests.conftest import make_demo_controller
+    from tui.backends.base import BackendError
+    from tui.controller.headless import _line
+
+    controller, clock = make_demo_controller()
+    clock.advance(2)
+    controller.poll_once()
+    read_at = controller.state().split_read_at
+    router = controller.router
+
+    class Unreadable:
+        def __getattr__(self, name):
+            return getattr(router, name)
+
+        def read(self):
+            raise BackendError("Kubernetes API: read timed out (5s)", transient=True)
+
+    controller.router = Unreadable()
+    for _ in range(3):
+        clock.advance(2)
+        controller.poll_once()
+    line, _ = _line(controller)
+    assert f"| canary 5% (as read at {read_at:%H:%M:%S}Z) |" in line, line
+    assert "router: Kubernetes API: read timed out (5s)" in line
+    controller.close()

@@ -59,6 +59,8 @@ def _line(controller: RolloutController) -> tuple[str, tuple]:
     state = controller.state()
     split = state.split
     weight = f"canary {split.canary_weight}%" if split and split.canary_weight is not None else "canary ?"
+    if split is not None and state.weights_stale:
+        weight += f" (as read at {hhmmss(state.split_read_at)}Z)"  # reading it fails since: it may be untrue
     verdict = state.verdict
     parts = [f"{hhmmss(state.now)}Z", weight, f"verdict {verdict.result.value.upper() if verdict else 'NODATA'}"]
     if state.snapshot is not None:
