@@ -26,6 +26,7 @@ from istio_fixtures import (  # noqa: F401 - fixtures are used by name
 )
 from tui.clock import ManualClock
 from tui.config import load
+from tui.operations.report import build_report, render_markdown
 
 # The guide's rollback script, as kubectl sends it: a merge patch, which replaces arrays whole.
 GUIDE_ROLLBACK = {"spec": {"http": [{"route": [{"destination": {"host": "x0tta6bl4-app-stable"}, "weight": 100}]}]}}
@@ -65,6 +66,14 @@ def test_a_hand_rollback_that_removed_the_canarys_route_is_a_change_made_outside
         f"{said[0].at - timedelta(seconds=2):%H:%M:%S}): its route was removed outside "
         "this console (kubectl, GitOps or another tool?)"]
     assert not any(e.kind == "error" and "no longer routes" in e.message for e in state.events)  # said once
+    assert (said[0].from_canary, said[0].to_canary) == (10, 0)  # in effect: it gets nothing now
+    report = render_markdown(build_report(controller.rollout_record, controller.config))
+    assert ("| unknown | outside | 10% → 0% | VirtualService x0tta6bl4/x0tta6bl4-app no longer routes to the "
+            "canary") in report
+    stages = [row for row in report.split("## By Canary Weight")[1].split("##")[0].splitlines()
+              if row.startswith("| ") and "%" in row]
+    assert [row.split(" | ")[0] for row in stages] == ["| 5%", "| 10%", "| 0%"]  # not back to 10% from stale weights
+    assert "- Final: 0%" in report
     assert state.mode == "AUTO HELD"
     assert state.automation == "HELD: the canary's route was removed outside this console (a: resume)"
     assert state.stale and "no longer routes to the canary" in state.error

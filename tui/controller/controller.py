@@ -60,6 +60,7 @@ class _Latest:
     verdict: Verdict | None = None
     last_success: datetime | None = None
     split_read_at: datetime | None = None  # when the weights were last read (or written)
+    split_failed: bool = False  # the latest read of the weights failed
     error: str | None = None
     events: deque[Event] = field(default_factory=lambda: deque(maxlen=500))
     weights_moved_at: datetime | None = None
@@ -184,7 +185,10 @@ class RolloutController:
             except Exception as exc:  # a failed poll is shown, never fatal
                 split = None
                 errors.append(f"router: {_describe_error(exc)}")
-            if split is not None:
+            if split is None:
+                with self._state_lock:
+                    self._latest.split_failed = True
+            else:
                 self._route_gone_noted = False
                 self._take_split(split)
                 if self.read_only:
@@ -249,7 +253,9 @@ class RolloutController:
                    "its route was removed outside this console (kubectl, GitOps or another tool?)")
         if not self._route_gone_noted:
             self._route_gone_noted = True
-            self.record("outside", message, who="unknown")
+            # In effect the canary now gets nothing: a weight change to 0 for the report's timeline
+            # and stages (the screen keeps the weights last read, marked as such).
+            self.record("outside", message, who="unknown", from_canary=known.canary_weight, to_canary=0)
             if not self.read_only:
                 self.autopilot.hold("the canary's route was removed outside this console")
         return message
@@ -343,6 +349,7 @@ class RolloutController:
                 now=utc(self.clock),
                 last_success=latest.last_success,
                 split_read_at=latest.split_read_at,
+                split_failed=latest.split_failed,
                 error=latest.error,
                 read_only=self.read_only,
                 read_only_reason=self.read_only_reason,
@@ -456,6 +463,7 @@ class RolloutController:
             before = self._latest.split
             self._latest.split = split
             self._latest.split_read_at = utc(self.clock)
+            self._latest.split_failed = False
         if before is not None and _driven_weights(split) != _driven_weights(before):
             if not self._own_write_landed(split):
                 self._changed_outside(before, split)

@@ -47,6 +47,7 @@ class ConsoleState:
     # which may carry no change note): rates over the window mix in the old split until then + window.
     weights_moved_at: datetime | None = None
     split_read_at: datetime | None = None  # when the weights on screen were read (or written)
+    split_failed: bool = False  # the latest read of the weights failed: those on screen are older
 
     @property
     def data_at(self) -> datetime | None:
@@ -57,9 +58,10 @@ class ConsoleState:
 
     @property
     def weights_stale(self) -> bool:
-        """The weights on screen are the last ones read, and reading them fails since."""
-        return self.split_read_at is not None and \
-            (self.now - self.split_read_at).total_seconds() > 2 * self.interval_s
+        """The weights on screen are the last ones read, and reading them fails since (or no
+        poll has read them for two intervals)."""
+        return self.split_read_at is not None and (
+            self.split_failed or (self.now - self.split_read_at).total_seconds() > 2 * self.interval_s)
 
     @property
     def data_age_s(self) -> float | None:

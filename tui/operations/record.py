@@ -325,7 +325,9 @@ class RolloutRecord:
         if state is None:
             return
         snapshot = None if state.error else state.snapshot
-        self.on_poll(state.now, state.split, snapshot, state.verdict)
+        # Weights that could not be read are not the rollout's weight now (a removed route's last ones).
+        split = None if getattr(state, "weights_stale", False) else state.split
+        self.on_poll(state.now, split, snapshot, state.verdict)
 
     def on_event(self, event: Event) -> None:
         """A controller event: weight changes and check failures go to the timeline."""
