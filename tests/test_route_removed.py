@@ -63,8 +63,8 @@ def test_a_hand_rollback_that_removed_the_canarys_route_is_a_change_made_outside
     assert [e.message for e in said] == [
         "VirtualService x0tta6bl4/x0tta6bl4-app no longer routes to the canary "
         "x0tta6bl4-app-canary.x0tta6bl4-canary.svc.cluster.local (subset canary) (it did at "
-        f"{said[0].at - timedelta(seconds=2):%H:%M:%S}): its route was removed outside "
-        "this console (kubectl, GitOps or another tool?)"]
+        f"{said[0].at - timedelta(seconds=2):%H:%M:%S}): changed outside "
+        "this console (kubectl, GitOps or another tool?); its routes now: #0: x0tta6bl4-app-stable 100%"]
     assert not any(e.kind == "error" and "no longer routes" in e.message for e in state.events)  # said once
     assert (said[0].from_canary, said[0].to_canary) == (10, 0)  # in effect: it gets nothing now
     report = render_markdown(build_report(controller.rollout_record, controller.config))
@@ -75,7 +75,7 @@ def test_a_hand_rollback_that_removed_the_canarys_route_is_a_change_made_outside
     assert [row.split(" | ")[0] for row in stages] == ["| 5%", "| 10%", "| 0%"]  # not back to 10% from stale weights
     assert "- Final: 0%" in report
     assert state.mode == "AUTO HELD"
-    assert state.automation == "HELD: the canary's route was removed outside this console (a: resume)"
+    assert state.automation == "HELD: no route to the canary any more: changed outside this console (a: resume)"
     assert state.stale and "no longer routes to the canary" in state.error
     assert "check router.canary" not in state.error  # the config is not what changed
     # A person's rollback now: refused, saying the canary has no route (not "check the config").
@@ -93,3 +93,24 @@ def test_a_hand_rollback_that_removed_the_canarys_route_is_a_change_made_outside
     assert any(e.message.startswith("poll recovered after 2m") for e in state.events)
     assert state.mode == "AUTO HELD"
     assert controller.toggle_auto().ok and controller.state().mode == "AUTO"
+
+
+def test_the_guides_hand_step_to_short_host_names_says_where_the_routes_go_now(guide, kubeconfig, tmp_path):
+    """The guide's "+10%" by hand: a merge patch to hosts `x0tta6bl4-app-stable` and `x0tta6bl4-app-canary`,
+    short names that Istio resolves in the VirtualService's namespace, where no canary Service is,
+    and without the subset. The console's canary gets nothing; the event says where requests go now."""
+    from tui.assembly import build_controller
+
+    clock = ManualClock(start=time.time())
+    controller = build_controller(load(write_config(tmp_path, kubeconfig)), clock=clock, who="alice@laptop")
+    run_polls(controller, clock, 4)
+    guide_step = {"spec": {"http": [{"route": [
+        {"destination": {"host": "x0tta6bl4-app-stable"}, "weight": 85},
+        {"destination": {"host": "x0tta6bl4-app-canary"}, "weight": 15}]}]}}
+    assert kubectl_merge_patch(guide, guide_step) == 200
+    state = run_polls(controller, clock, 4)
+    said = [e.message for e in state.events if e.kind == "outside"]
+    assert len(said) == 1 and said[0].endswith(
+        "its routes now: #0: x0tta6bl4-app-stable 85%, x0tta6bl4-app-canary 15%"), said
+    assert state.weights_stale
+    controller.close()

@@ -40,9 +40,10 @@ class NoCanaryRoute(BackendError):
     host; once a read has found the route, someone removed it (the guide's hand rollback, a merge
     patch that replaces spec.http whole): the controller takes it as a change made outside."""
 
-    def __init__(self, message: str, where: str, canary: str) -> None:
+    def __init__(self, message: str, where: str, canary: str, routes_now: str = "") -> None:
         super().__init__(message)
         self.where, self.canary = where, canary  # "VirtualService ns/name", the canary's host and subset
+        self.routes_now = routes_now  # where its http routes send the requests now, in a few words
 
 
 class ConflictError(BackendError):

@@ -101,7 +101,7 @@ class RolloutController:
         self._failed_polls = 0
         self._alarm: str | None = None  # the alarm announced and not yet over
         self._alarm_role = "canary"  # the version it is about
-        self._route_gone_noted = False  # the removal of the canary's route was said
+        self._route_gone_noted = False  # the loss of the canary's route was said
         self.fault: str | None = None
         self.autopilot = Autopilot(self, config.rollout)
 
@@ -250,14 +250,16 @@ class RolloutController:
         if known is None:
             return str(exc)
         message = (f"{exc.where} no longer routes to the canary {exc.canary} (it did at {hhmmss(read_at)}): "
-                   "its route was removed outside this console (kubectl, GitOps or another tool?)")
+                   "changed outside this console (kubectl, GitOps or another tool?)")
+        if exc.routes_now:
+            message += f"; its routes now: {exc.routes_now}"
         if not self._route_gone_noted:
             self._route_gone_noted = True
             # In effect the canary now gets nothing: a weight change to 0 for the report's timeline
             # and stages (the screen keeps the weights last read, marked as such).
             self.record("outside", message, who="unknown", from_canary=known.canary_weight, to_canary=0)
             if not self.read_only:
-                self.autopilot.hold("the canary's route was removed outside this console")
+                self.autopilot.hold("no route to the canary any more: changed outside this console")
         return message
 
     def _note_alarm(self, verdict: Verdict, snap: MetricsSnapshot | None) -> None:

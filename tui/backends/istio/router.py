@@ -264,10 +264,12 @@ class IstioRouter:
         split = parse_split(obj, self.roles, self.source)
         if not any(carries(r, "canary") for r in split.routes):
             where = f"VirtualService {self.namespace}/{self.virtual_service}"
+            routes_now = "; ".join(
+                f"{r.label}: " + ", ".join(f"{d.label} {d.weight}%" for d in r.destinations) for r in split.routes)
             raise NoCanaryRoute(f"{where} has no http route to the canary {self.roles.canary.label}: "
                                 "check router.canary in the config, or whether someone removed the route "
                                 "(a merge patch of spec.http, as in the guide's rollback, replaces every "
-                                "route)", where, self.roles.canary.label)
+                                "route)", where, self.roles.canary.label, routes_now)
         return split
 
     def _fetch(self, check_rules: bool = True) -> dict[str, Any]:
