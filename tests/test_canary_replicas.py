@@ -57,6 +57,10 @@ def test_scaled_back_up_the_canary_takes_traffic_again(rolled_back):
     assert result.ok and result.message == "canary scaled from 0 to 2 replicas"
     event = controller.state().events[-1]
     assert (event.kind, event.who, event.reason) == ("scale", "sre@bridge", "image v1.2.1 fixes the 5xx")
+    # Its pods take a while to start (the demo's: 20 s); until one is ready it gets no traffic.
+    refused = controller.step(+1, "key +", who="sre@bridge")
+    assert not refused.ok and refused.transient and "none of the canary's 2 replicas is ready yet" in refused.message
+    clock.advance(20)
     assert controller.step(+1, "key +", who="sre@bridge").ok
     for _ in range(30):
         clock.advance(2)

@@ -80,6 +80,20 @@ def test_canary_scaled_to_zero_fails_whatever_reaches_it():
     assert canary.cpu_cores is None
 
 
+def test_a_canary_scaled_back_up_serves_once_its_pods_have_started():
+    world, clock = _world(canary_weight=20, window_s=20, canary_startup_s=20)
+    router = DemoRouter(world.table)
+    world.table.set_canary_replicas(0)
+    _run(world, clock, 10)
+    world.table.set_canary_replicas(2)
+    assert router.canary_readiness() == (2, 0)
+    _, starting, _ = _run(world, clock, 20)
+    assert starting.requests > 50 and starting.errors == starting.requests  # no healthy upstream yet
+    assert router.canary_readiness() == (2, 2)
+    _, started, _ = _run(world, clock, 20)
+    assert started.requests > 50 and started.error_rate < 0.05
+
+
 def test_counts_are_since_the_previous_sample_and_histogram_is_consistent():
     world, clock = _world(window_s=60)
     _, _, span1 = _run(world, clock, 10)

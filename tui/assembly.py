@@ -33,6 +33,7 @@ def build_backends(config: Config, clock: Clock | None = None, context: str | No
         clock = ScaledClock(config.demo.speed) if needs_world and config.demo.speed != 1 else RealClock()
     if needs_world:
         from tui.backends.demo import DemoWorld
+        from tui.backends.demo.simulation import CANARY_STARTUP_S
 
         world = DemoWorld(
             clock,
@@ -42,6 +43,9 @@ def build_backends(config: Config, clock: Clock | None = None, context: str | No
             fault=config.demo.fault,
             window_s=float(config.metrics["window"]),
             history_s=float(config.metrics.get("backfill") or 0),
+            # The demo's canary pods take a while to start when scaled up from 0 (a rehearsal's
+            # readiness is the real Deployment's).
+            canary_startup_s=CANARY_STARTUP_S if config.router["kind"] == "demo" else 0.0,
         )
 
     if config.router["kind"] == "demo":

@@ -40,5 +40,9 @@ class DemoRouter:
     def canary_replicas(self) -> int | None:
         return self.table.canary_replicas
 
+    def canary_readiness(self) -> tuple[int, int] | None:
+        """(replicas, replicas ready): scaled up from 0, the demo's pods take a while to start."""
+        return self.table.canary_replicas, self.table.ready_replicas()
+
     def close(self) -> None:
         pass

@@ -25,6 +25,11 @@ class RouteTable:
         self._routes = guide_routes(canary_weight)
         self.version = 1
         self.canary_replicas = 2
+        # Scaled up from 0, the canary's pods are ready `startup_s` later on `clock` (a simulation's;
+        # without one they are ready at once): until then Istio would answer its share with 503s.
+        self.clock: Callable[[], float] | None = None
+        self.startup_s = 0.0
+        self.canary_ready_at: float | None = None
         self.source = source
         self.before_change = before_change or (lambda: None)
         self.lock = lock or threading.RLock()
@@ -54,8 +59,18 @@ class RouteTable:
     def set_canary_replicas(self, replicas: int) -> None:
         with self.lock:
             self.before_change()
+            if self.canary_replicas == 0 and replicas > 0 and self.clock is not None and self.startup_s > 0:
+                self.canary_ready_at = self.clock() + self.startup_s
             self.canary_replicas = replicas
             self.version += 1
+
+    def ready_replicas(self, at: float | None = None) -> int:
+        """The canary's pods ready to serve at `at` (default: now on the clock)."""
+        with self.lock:
+            if self.canary_ready_at is not None and self.clock is not None:
+                if (self.clock() if at is None else at) < self.canary_ready_at:
+                    return 0
+            return self.canary_replicas
 
     def shares(self) -> tuple[float, float]:
         """Fractions of all traffic reaching stable and canary under the (first) driven route."""

@@ -65,6 +65,10 @@ class _Second:
 
 _EMPTY = (0,) * len(LATENCY_BUCKETS_MS)
 
+# The demo's canary pods, scaled up from 0 (after a rollback), are ready this long after: until
+# then its share of the requests fails fast, and the console gives it none.
+CANARY_STARTUP_S = 20.0
+
 
 class _VersionStream:
     """One version's per-second records over the window, and sums since the last read."""
@@ -113,6 +117,7 @@ class DemoWorld:
         stable: VersionProfile | None = None,
         canary: VersionProfile | None = None,
         history_s: float = 0.0,
+        canary_startup_s: float = 0.0,
     ) -> None:
         if fault not in FAULTS:
             raise ValueError(f"unknown fault {fault!r}")
@@ -125,6 +130,7 @@ class DemoWorld:
         self._lock = threading.RLock()
         # Writes to the routes first serve the traffic up to now under the old weights.
         self.table = RouteTable(canary_weight, source="demo", before_change=self.advance, lock=self._lock)
+        self.table.clock, self.table.startup_s = clock.time, canary_startup_s
         self._window = max(1, int(round(window_s)))
         self._streams = {"stable": _VersionStream(self._window), "canary": _VersionStream(self._window)}
         # The world starts `history_s` in the past so a backfill has something true to show; the
@@ -174,11 +180,12 @@ class DemoWorld:
             now = math.floor(self.clock.time() if until is None else until)
             canary_profile = self.canary_base.with_fault(self.fault)
             stable_share, canary_share = self.table.shares()
-            replicas = self.table.canary_replicas
+            replicas, ready_at = self.table.canary_replicas, self.table.canary_ready_at
             while self._t < now:
                 count = self._t >= self._present
                 self._streams["stable"].add(self._serve(self.stable_profile, self.rps * stable_share, 2), count)
-                canary = self._serve(canary_profile, self.rps * canary_share, replicas)
+                ready = replicas if ready_at is None or self._t >= ready_at else 0  # pods still starting
+                canary = self._serve(canary_profile, self.rps * canary_share, ready)
                 if self.fault == "down":
                     # Its pods crash: the requests routed to it fail at the mesh, and nothing it
                     # served is exported (what is drawn keeps the seeded sequence as it was).
