@@ -92,3 +92,39 @@ def test_status_says_who_drives_and_what_their_automation_does(guide, kubeconfig
     put_lease(guide, "bob@b pid 2", renewed=time.time() - 60)  # expired: nobody drives
     assert main(["status", "--config", str(config)]) == 0
     assert "  no console drives it (the lease is free)" in capsys.readouterr().out.splitlines()
+
+
+def test_a_driver_that_cannot_read_its_lease_says_automation_is_paused_not_who_drives():
+    """Before: with the API unreachable, the console went read-only and its header read "driver:
+    step 1/10 at 5% → 10% once every check passes": another console seemed to drive, and none did."""
+    from tests.conftest import make_demo_controller
+    from tui.backends.base import BackendError, LeaseStatus
+
+    class FlakyLease:
+        down = False
+
+        def try_acquire(self, holder, duration_s):
+            if self.down:
+                raise BackendError("Kubernetes API did not answer within 2s", transient=True)
+            return LeaseStatus(True, holder)
+
+        def release(self, holder):
+            pass
+
+        def describe(self):
+            return "test lease"
+
+    controller, _ = make_demo_controller()
+    lease = FlakyLease()
+    guard = DriverGuard(controller, lease, holder="alice@laptop pid 1")
+    guard.check()
+    assert controller.toggle_auto().ok
+    lease.down = True
+    guard.check()
+    state = controller.state()
+    assert state.read_only and state.automation == \
+        "automation paused: the lease cannot be read, so no console may drive"
+    lease.down = False
+    guard.check()
+    assert not controller.read_only and controller.state().automation.startswith("step 1/10 at 5%")
+    controller.close()

@@ -102,6 +102,7 @@ class RolloutController:
         self._alarm: str | None = None  # the alarm announced and not yet over
         self._alarm_role = "canary"  # the version it is about
         self._route_gone_noted = False  # the loss of the canary's route was said
+        self._lease_unreadable = False  # read-only because the driver lease could not be read
         self.fault: str | None = None
         self.autopilot = Autopilot(self, config.rollout)
 
@@ -366,13 +367,15 @@ class RolloutController:
                 weights_moved_at=latest.weights_moved_at,
             )
 
-    def set_driver(self, driving: bool, reason: str) -> None:
-        """Called by the driver lease: a console that does not hold the lease only watches."""
+    def set_driver(self, driving: bool, reason: str, holder_known: bool = True) -> None:
+        """Called by the driver lease: a console that does not hold the lease only watches.
+        `holder_known`: False when the lease could not be read (then nobody may be driving)."""
         if self._forced_read_only:
             return
         took_over = driving and self.read_only and bool(self.read_only_reason)
         self.read_only = not driving
         self.read_only_reason = reason
+        self._lease_unreadable = not driving and not holder_known
         if took_over:
             # The driver quit or died: carry on its automation from where it stored it, not from
             # what this console saw when it started watching (that stale step walked 15% back to 10%).
@@ -381,6 +384,10 @@ class RolloutController:
     def _automation_text(self) -> str:
         text = self.autopilot.describe()
         if text and self.read_only and self.autopilot.progress.enabled:
+            if self._lease_unreadable:
+                # Not "driver: ... → 10% in 3m": nobody may be driving, and nothing moves until a
+                # console holds the lease again (this one takes it back when it can).
+                return "automation paused: the lease cannot be read, so no console may drive"
             return f"driver: {text}"  # another console's automation, as it stored it
         return text
 

@@ -64,11 +64,13 @@ class DriverGuard:
 
     def check(self) -> LeaseStatus:
         """One acquire-or-renew round; updates the controller when the role changes."""
+        unreadable = False
         try:
             status = self.lease.try_acquire(self.holder, self.duration_s)
         except Exception as exc:  # cannot tell who drives: do not write
             status = LeaseStatus(False, None)
             reason = f"lease unavailable: {exc}"
+            unreadable = True
         else:
             reason = f"{status.holder} drives this rollout" if not status.ours else ""
         if status.ours and not self.driving:
@@ -78,7 +80,7 @@ class DriverGuard:
         elif not status.ours and (self.driving or self.controller.read_only_reason != reason):
             was = self.driving
             self.driving = False
-            self.controller.set_driver(False, reason)
+            self.controller.set_driver(False, reason, holder_known=not unreadable)
             self.controller.record("info" if not was else "error",
                                    ("lost the lease: " if was else "watching read-only: ") + reason, ok=not was)
         return status
