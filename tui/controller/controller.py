@@ -242,10 +242,10 @@ class RolloutController:
 
     def _route_gone(self, exc: NoCanaryRoute) -> str:
         """The router's object routes nothing to the canary. Before any good read that is the
-        config's mistake (its message says so); after one, someone removed the route, e.g. the
-        guide's hand rollback (`kubectl patch --type merge` on spec.http replaces every route):
-        a change made outside, said once, and automation holds rather than write to a route that
-        is not there. The screen keeps the weights last read, marked stale, until it is back."""
+        config's mistake (its message says so); after one, someone changed it, e.g. the guide's
+        hand rollback (`kubectl patch --type merge` on spec.http replaces every route): a change
+        made outside, said once, and automation holds rather than write to a route that is not
+        there. The screen keeps the weights last read, marked stale, until the route is back."""
         with self._state_lock:
             known, read_at = self._latest.split, self._latest.split_read_at
         if known is None:
@@ -521,7 +521,7 @@ class RolloutController:
             with self._state_lock:
                 decided_on = self._latest.verdict
                 self._latest.split = after
-                self._latest.split_read_at = utc(self.clock)
+                self._latest.split_read_at, self._latest.split_failed = utc(self.clock), False
                 self._latest.weights_moved_at = change.at
                 if self._latest.verdict is not None:
                     # The verdict on screen was reached at the old weight: until the next poll
