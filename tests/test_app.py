@@ -443,23 +443,16 @@ async def test_weights_that_can_no_longer_be_read_are_marked_as_the_last_read(si
     """Before: with the router's reads failing, the traffic panel went on showing the last weights
     read as if current (only the served share vanished), and the header said "data 2s old" from the
     metrics after two minutes without weights."""
-    from tui.backends.base import BackendError
+    from tests.conftest import UnreadableRouter
     from tui.app.widgets.traffic import TrafficPanel
 
     app, controller = _app()
     clock = controller.clock
     router = controller.router
 
-    class Unreadable:
-        def __getattr__(self, name):
-            return getattr(router, name)
-
-        def read(self):
-            raise BackendError("Kubernetes API: read timed out (5s)", transient=True)
-
     async with app.run_test(size=size) as pilot:
         read_at = controller.state().split_read_at
-        controller.router = Unreadable()
+        controller.router = UnreadableRouter(router)
         for _ in range(60):
             clock.advance(2)
             controller.poll_once()
@@ -483,24 +476,17 @@ async def test_large_print_shows_no_weights_it_cannot_read():
     reads failing and the VirtualService perhaps at 100 and 0 by now."""
     from textual.widgets import Digits
 
-    from tui.backends.base import BackendError
+    from tests.conftest import UnreadableRouter
     from tui.app.screens.bridge import BridgeScreen
 
     app, controller = _app()
     router = controller.router
 
-    class Unreadable:
-        def __getattr__(self, name):
-            return getattr(router, name)
-
-        def read(self):
-            raise BackendError("Kubernetes API: read timed out (5s)", transient=True)
-
     async with app.run_test(size=(100, 30)) as pilot:
         read_at = controller.state().split_read_at
         await pilot.press("L")
         await pilot.pause()
-        controller.router = Unreadable()
+        controller.router = UnreadableRouter(router)
         for _ in range(3):
             controller.clock.advance(2)
             controller.poll_once()

@@ -1,6 +1,6 @@
 """Automatic progression at the fast clock: advance on pass, roll back on fail, hold on manual change."""
 
-from tests.conftest import make_demo_controller
+from tests.conftest import UnreadableRouter, make_demo_controller
 from tui.controller.progression import Progress, step_index_for
 from tui.model import Check, Result, Verdict
 
@@ -438,19 +438,6 @@ def test_a_crashed_canary_is_rolled_back_by_automation_and_only_told_in_manual()
         assert state.verdict.summary.endswith("roll back (r) unless only its metrics are missing")
     finally:
         controller.close()
-
-
-class UnreadableRouter(FlakyRouter):
-    """The demo router behind an API whose reads time out, while its writes (and the metrics) go on:
-    the console no longer knows the weights."""
-
-    def __init__(self, router):
-        super().__init__(router, failures=0)
-
-    def read(self):
-        from tui.backends.base import BackendError
-
-        raise BackendError("Kubernetes API: read timed out (5s)", transient=True)
 
 
 def test_a_poll_whose_weights_could_not_be_read_passes_no_check_and_never_advances():

@@ -234,24 +234,14 @@ def test_a_crashed_canary_without_auto_rollback_halts_saying_whose_data_is_missi
 
 def test_a_progress_line_says_the_weight_is_as_last_read_when_reading_it_fails():
     """Before: a CI log went on printing "canary 5%" with every read of the weights failing."""
-    from tests.conftest import make_demo_controller
-    from tui.backends.base import BackendError
+    from tests.conftest import UnreadableRouter, make_demo_controller
     from tui.controller.headless import _line
 
     controller, clock = make_demo_controller()
     clock.advance(2)
     controller.poll_once()
     read_at = controller.state().split_read_at
-    router = controller.router
-
-    class Unreadable:
-        def __getattr__(self, name):
-            return getattr(router, name)
-
-        def read(self):
-            raise BackendError("Kubernetes API: read timed out (5s)", transient=True)
-
-    controller.router = Unreadable()
+    controller.router = UnreadableRouter(controller.router)
     for _ in range(3):
         clock.advance(2)
         controller.poll_once()

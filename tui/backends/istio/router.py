@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from tui.backends.base import BackendError, ConflictError, NoCanaryRoute, WriteRefused
 from tui.backends.istio.hosts import Roles, Target, host_namespace, same_host
@@ -34,6 +34,8 @@ GROUP = "networking.istio.io"
 VERSIONS = ("v1", "v1beta1")  # preferred first; the one that answers is remembered
 VIRTUAL_SERVICES = "virtualservices"
 DESTINATION_RULES = "destinationrules"
+
+T = TypeVar("T")
 
 
 class IstioRouter:
@@ -205,25 +207,20 @@ class IstioRouter:
 
     def canary_replicas(self) -> int | None:
         """spec.replicas of the canary Deployment's scale subresource (None: canary.deployment not set)."""
-        if not self.canary_deployment:
-            return None
-        from tui.backends.istio.kube import NotFound
-
-        try:
-            return self.kube.deployment_replicas(self.canary_namespace, self.canary_deployment)
-        except NotFound as exc:
-            raise BackendError(f"the canary Deployment {self.canary_namespace}/{self.canary_deployment} "
-                               f"(canary.namespace, canary.deployment) was not found: {exc}") from None
+        return self._read_canary_deployment(self.kube.deployment_replicas)
 
     def canary_readiness(self) -> tuple[int, int] | None:
         """(replicas asked for, replicas ready) of the canary Deployment (None: canary.deployment not set).
         Istio sends a subset without ready endpoints nothing but 503s."""
+        return self._read_canary_deployment(self.kube.deployment_readiness)
+
+    def _read_canary_deployment(self, read: Callable[[str, str], T]) -> T | None:
         if not self.canary_deployment:
             return None
         from tui.backends.istio.kube import NotFound
 
         try:
-            return self.kube.deployment_readiness(self.canary_namespace, self.canary_deployment)
+            return read(self.canary_namespace, self.canary_deployment)
         except NotFound as exc:
             raise BackendError(f"the canary Deployment {self.canary_namespace}/{self.canary_deployment} "
                                f"(canary.namespace, canary.deployment) was not found: {exc}") from None
