@@ -185,3 +185,45 @@ def test_from_config(tmp_path):
     log = AuditLog.from_config(on)
     assert log is not None and log.rollout == "app" and log.path == tmp_path / "a.jsonl"
     assert AuditLog.from_config(off) is None
+
+
+def test_an_audit_or_history_path_that_cannot_be_written_is_said_and_the_console_still_opens(tmp_path, capsys):
+    """Before: `audit.file` under a file (a typo, a path meant for another host) ended every verb and
+    the console itself in a traceback from reading the audit's tail; a history that could not be
+    saved failed every poll's listener, every 5 s."""
+    from tui.assembly import build_controller
+    from tui.cli import main
+    from tui.clock import ManualClock
+
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    raw = {"name": "app", "router": {"kind": "demo"}, "metrics": {"kind": "demo", "interval": "2s"},
+           "audit": {"file": str(blocker / "audit.jsonl")}, "history": {"file": str(blocker / "history.json")}}
+    clock = ManualClock(start=1_800_000_000.0)
+    controller = build_controller(from_mapping(raw), clock=clock, who=TEST_WHO)
+    try:
+        for _ in range(10):
+            clock.advance(6)
+            controller.poll_once()
+        errors = [e.message for e in controller.state().events if e.kind == "error"]
+        assert errors[0] == (f"audit log {blocker / 'audit.jsonl'}: cannot write: Not a directory: changes are "
+                             "not audited there (the event log, the report and the router's change note still "
+                             "record them)")
+        saves = [m for m in errors if m.startswith("history")]
+        assert saves == [f"history {blocker / 'history.json'}: cannot write: Not a directory (the report will "
+                         "lack what this console saw since)"]  # once, not at every save
+        assert controller.set_weight(10, reason="test").ok  # the console still steers
+    finally:
+        controller.close()
+
+    import yaml
+    config = tmp_path / "app.yaml"
+    config.write_text(yaml.safe_dump(raw))
+    capsys.readouterr()
+    assert main(["set-weight", "10", "--reason", "test", "--config", str(config)]) == 0
+    err = capsys.readouterr().err
+    assert "warning: audit log" in err and "cannot write: Not a directory" in err, err
+    assert main(["--speed", "max", "run", "--config", str(config)]) == 0
+    err = capsys.readouterr().err
+    assert err.startswith(f"run: warning: audit log {blocker / 'audit.jsonl'}: cannot write"), err
+    assert f"run: warning: history {blocker / 'history.json'}: cannot write" in err

@@ -9,7 +9,7 @@ import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Mapping
+from typing import Callable, Mapping
 
 from tui.backends.base import MetricSource, TrafficRouter
 from tui.clock import Clock, RealClock, ScaledClock
@@ -115,13 +115,22 @@ def attach_operations(controller: RolloutController, environ: Mapping[str, str] 
     controller.subscribe(record.on_event)
     controller.subscribe_polls(record.on_state)
     if history_file:
-        saver = _ThrottledSave(record, history_file)
+        saver = _ThrottledSave(record, history_file,
+                               on_failure=lambda text: controller.record("error", text, ok=False))
         controller.subscribe_polls(saver.maybe_save)
         controller.closers.append(saver.save)
 
     audit = AuditLog.from_config(config, who=controller.who, secrets=secrets)
     if audit is not None:
-        for entry in read_tail(audit.path, 20):  # what happened before this console started
+        try:
+            audit.check_writable()
+            before = read_tail(audit.path, 20)  # what happened before this console started
+        except OSError as exc:
+            # Said at once, in red; the console still opens (it may be needed on an incident).
+            controller.record("error", f"{exc}: changes are not audited there (the event log, the report and "
+                              "the router's change note still record them)", ok=False)
+            before = []
+        for entry in before:
             action, result = entry.get("action"), entry.get("result")
             if entry.get("from") is not None or entry.get("to") is not None:
                 frm, to = ("?" if entry.get(k) is None else entry.get(k) for k in ("from", "to"))
@@ -141,11 +150,15 @@ def attach_operations(controller: RolloutController, environ: Mapping[str, str] 
 
 
 class _ThrottledSave:
-    """Persist the recorded history at most every few seconds, and on close."""
+    """Persist the recorded history at most every few seconds, and on close. A failure is said
+    once (not every 5 s) until a save works again; it never stops the polls or the exit."""
 
-    def __init__(self, record, path: str, every_s: float = 5.0) -> None:
+    def __init__(self, record, path: str, every_s: float = 5.0,
+                 on_failure: Callable[[str], None] | None = None) -> None:
         self.record, self.path, self.every_s = record, path, every_s
+        self.on_failure = on_failure or (lambda text: None)
         self._last = 0.0
+        self._failing = False
 
     def maybe_save(self, state) -> None:
         now = time.monotonic()
@@ -154,5 +167,12 @@ class _ThrottledSave:
             self._last = now
 
     def save(self) -> None:
-        Path(self.path).parent.mkdir(parents=True, exist_ok=True)
-        self.record.save(self.path)
+        try:
+            self.record.save(self.path)  # creates the directory, writes atomically
+        except OSError as exc:
+            if not self._failing:
+                self._failing = True
+                self.on_failure(f"history {self.path}: cannot write: {exc.strerror or exc} "
+                                "(the report will lack what this console saw since)")
+        else:
+            self._failing = False

@@ -108,6 +108,14 @@ def run_rollout(controller: RolloutController, timeout_s: float | None, out: Tex
         if not result.ok:
             print(f"run: cannot start: {result.message}", file=out)
             return ROLLED_BACK
+    # What went wrong beside the rollout (an audit log or history that cannot be written): said in
+    # the job's log, not only in an event log nobody reads. Failed polls are in the progress lines.
+    for event in controller.state().events:
+        if event.kind == "error" and not event.ok:
+            print(f"run: warning: {event.message}", file=out, flush=True)
+    controller.subscribe(lambda event: print(f"run: warning: {event.message}", file=out, flush=True)
+                         if event.kind == "error" and not event.ok and not event.message.startswith("poll failed")
+                         else None)
     print(f"run: {controller.config.name}: {autopilot.describe()}", file=out, flush=True)
     last_news: tuple | None = None
     last_report = start

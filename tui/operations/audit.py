@@ -87,8 +87,7 @@ class AuditLog:
         line = (json.dumps(entry, ensure_ascii=False, separators=(",", ":")) + "\n").encode("utf-8")
         with self._lock:
             try:
-                self.path.parent.mkdir(parents=True, exist_ok=True)
-                fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o640)
+                fd = _open_append(self.path)
                 try:
                     written = os.write(fd, line)
                     while written < len(line):  # a short write (a full disk, a signal): finish the line
@@ -98,8 +97,25 @@ class AuditLog:
             except OSError as exc:
                 raise AuditError(f"audit log {self.path}: cannot write: {exc.strerror or exc}") from None
 
+    def check_writable(self) -> None:
+        """Open the file for appending as a write would (creating it), writing nothing: a path
+        that cannot take a line is said at start, not at the first change it fails to record."""
+        with self._lock:
+            try:
+                os.close(_open_append(self.path))
+            except OSError as exc:
+                raise AuditError(f"audit log {self.path}: cannot write: {exc.strerror or exc}") from None
+
     def tail(self, n: int = 50) -> list[dict[str, Any]]:
         return read_tail(self.path, n)
+
+
+def _open_append(path: Path) -> int:
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except FileExistsError:
+        pass  # a file where its directory should be: the open says so ("Not a directory")
+    return os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o640)
 
 
 def read_tail(path: str | os.PathLike[str], n: int = 50, block: int = 64 * 1024) -> list[dict[str, Any]]:

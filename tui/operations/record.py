@@ -532,7 +532,10 @@ class RolloutRecord:
     def save(self, path: str | os.PathLike[str]) -> None:
         """Write the record as JSON atomically: a temporary file beside it, fsync, then os.replace."""
         target = Path(path)
-        target.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            target.parent.mkdir(parents=True, exist_ok=True)
+        except FileExistsError:
+            pass  # a file where its directory should be: mkstemp says so ("Not a directory")
         data = json.dumps(self.to_dict(), indent=1, allow_nan=False)
         fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
         try:
