@@ -177,6 +177,26 @@ async def test_screenshot_key_writes_an_svg(tmp_path):
     assert len(svgs) == 1 and "x0tta6bl4-app" in svgs[0].read_text()
 
 
+@pytest.mark.parametrize("key", ["s", "R"])
+async def test_a_screenshot_or_report_that_cannot_be_written_is_said_and_the_console_goes_on(tmp_path, key):
+    """Before: `s` in a read-only directory ended the console with a traceback (and exit status 0);
+    `R` failed in its worker without a word."""
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    app, controller = _app()
+    app.screenshot_dir = blocker / "shots"  # a file where the directory should be
+    async with app.run_test(size=(100, 30)) as pilot:
+        await pilot.press(key)
+        await _settle(pilot)
+        await pilot.pause()
+        said = [n.message for n in app._notifications]
+        assert any("not saved" in m or "not written" in m for m in said), said
+        assert app.is_running
+        await pilot.press("plus")
+        await _settle(pilot)
+        assert canary(controller) == 10  # still steering
+
+
 @pytest.mark.parametrize("size", [(80, 24), (200, 50), (60, 20)])
 async def test_every_panel_is_on_screen_at_any_size(size):
     app, _ = _app()

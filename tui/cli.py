@@ -287,8 +287,9 @@ def run_lab_console(read_only: bool, large: bool) -> int:
 def run_console(controller, large: bool = False) -> int:
     from tui.app.app import CanaryApp  # Textual is imported only for the console itself
 
-    CanaryApp(controller, large_print=large).run()
-    return EXIT_OK
+    app = CanaryApp(controller, large_print=large)
+    app.run()
+    return app.return_code or EXIT_OK  # 1 when it ended on an error (a script must not read 0)
 
 
 def write_verb(controller, args: argparse.Namespace) -> int:

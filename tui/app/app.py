@@ -361,9 +361,14 @@ class CanaryApp(App[None]):
         self._act(self.controller.cycle_fault)
 
     def action_screenshot(self) -> None:
-        self.screenshot_dir.mkdir(parents=True, exist_ok=True)
         stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
-        path = self.save_screenshot(f"canary-console-{stamp}.svg", str(self.screenshot_dir))
+        try:
+            self.screenshot_dir.mkdir(parents=True, exist_ok=True)
+            path = self.save_screenshot(f"canary-console-{stamp}.svg", str(self.screenshot_dir))
+        except OSError as exc:  # a read-only or full directory must not end the console
+            self.notify(f"screenshot not saved in {self.screenshot_dir.resolve()}: {exc.strerror or exc}",
+                        severity="error", title="not done")
+            return
         self.notify(f"saved {path}")
 
     def action_large_print(self) -> None:
@@ -383,10 +388,16 @@ class CanaryApp(App[None]):
             if record is None:
                 self.call_from_thread(self.notify, "no recorded history", severity="error")
                 return
-            self.screenshot_dir.mkdir(parents=True, exist_ok=True)
             stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
             path = self.screenshot_dir / f"canary-report-{self.controller.config.name}-{stamp}.md"
-            path.write_text(render_markdown(build_report(record, self.controller.config)), encoding="utf-8")
+            text = render_markdown(build_report(record, self.controller.config))
+            try:
+                self.screenshot_dir.mkdir(parents=True, exist_ok=True)
+                path.write_text(text, encoding="utf-8")
+            except OSError as exc:  # said, not a worker failing in silence
+                self.call_from_thread(self.notify, f"report not written to {path.resolve()}: {exc.strerror or exc}",
+                                      severity="error", title="not done")
+                return
             self.call_from_thread(self.notify, f"report written to {path}")
 
         self.run_worker(write, thread=True, exit_on_error=False, group="report")
