@@ -385,6 +385,30 @@ async def test_a_narrow_header_keeps_the_countdown_and_drops_whole_segments(widt
             assert "injected fault: errors" in visible and "UTC" in visible
 
 
+@pytest.mark.parametrize("width", [60, 80, 120])
+async def test_a_long_rollout_name_gives_way_to_the_datas_age_and_automation(width):
+    """Before: a 60-character rollout name at 80 columns left the header "<name>   AUTO    data 2s":
+    STALE, the badges and the countdown were past the edge."""
+    from dataclasses import replace
+
+    from tui.app.widgets.status import StatusHeader
+
+    app, controller = _app()
+    long_name = "payments-gateway-frontend-europe-west4-production-canary-v2"
+    controller.config = replace(controller.config, name=long_name)
+    async with app.run_test(size=(width, 30)) as pilot:
+        await pilot.press("a")
+        await _settle(pilot)
+        await pilot.pause()
+        line = str(app.query_one(StatusHeader).render())
+        visible = line if len(line) <= width else line[:width - 1]
+        assert " AUTO " in visible and " data " in visible and " old " in visible, visible
+        assert "step 1/10" in visible, visible
+        assert visible.startswith(" payments-ga")  # cut, never below 12 cells ("payments-ga…")
+        if width >= 120:
+            assert visible.startswith(f" {long_name} ")  # whole when there is room
+
+
 @pytest.mark.parametrize(("size", "compact"), [((40, 14), True), ((50, 14), True), ((60, 20), True),
                                                ((120, 21), True), ((80, 24), False), ((200, 50), False)])
 async def test_a_terminal_too_small_for_charts_hides_them_and_says_so(size, compact):

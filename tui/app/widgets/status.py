@@ -31,7 +31,6 @@ class StatusHeader(Widget):
         text = Text(no_wrap=True, overflow="ellipsis")
         if s is None:
             return Text(" canary-console · starting…", style="bold")
-        text.append(f" {s.name} ", style="bold reverse")
         mode_style = {"MANUAL": "bold black on #8b949e", "READ-ONLY": "bold white on #8250df",
                       "AUTO HELD": "bold black on #d29922"}.get(s.mode, "bold black on #3fb950")
         text.append(" ")
@@ -61,9 +60,17 @@ class StatusHeader(Widget):
         if s.split and s.split.owner:
             text.append("  ")
             text.append(f" owned by {s.split.owner} ", style="bold white on #b62324")
+        room = self.size.width or None
+        # A long rollout name ("payments-gateway-frontend-europe-west4-...") pushed the data's age,
+        # STALE and the badges past the edge at 80 columns: the name, put in front now, gives way to
+        # them and to the start of automation's next move (cut to 12 cells at least).
+        name = s.name
+        wanted = text.cell_len + min(30, len(s.automation) + 2 if s.automation else 0)
+        if room is not None and len(name) + 2 + wanted > room:
+            name = name[:max(12, room - wanted - 2) - 1] + "…"
+        text = Text.assemble((f" {name} ", "bold reverse"), text, no_wrap=True, overflow="ellipsis")
         if s.automation:
             text.append(f"  {s.automation}", style="bold")
-        room = self.size.width or None
         optional = []
         if s.fault and s.fault != "none":
             optional.append(Text.assemble("  ", (f" injected fault: {s.fault} ", "bold black on #d29922")))
