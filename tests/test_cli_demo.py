@@ -94,3 +94,26 @@ def test_demo_options_apply_to_a_config_with_simulated_traffic_and_are_refused_e
     assert main(["status", "--config", str(real), "--fault", "errors"]) == 2
     assert capsys.readouterr().err.strip().endswith(f"--fault: only for simulated traffic (router.kind or "
                                                      f"metrics.kind demo); {real} has none")
+
+
+def test_status_says_the_weights_are_as_last_read_when_reading_them_fails(capsys):
+    """Before: `status --for` whose reads of the weights failed after the first printed them as
+    current and exited 0."""
+    import json
+
+    from tests.conftest import UnreadableRouter, make_demo_controller
+    from tui.cli import status
+
+    controller, clock = make_demo_controller()
+    controller.poll_once()
+    read_at = controller.state().split_read_at
+    controller.router = UnreadableRouter(controller.router)
+    try:
+        assert status(controller, as_json=True, watch_s=6) == 1
+        doc = json.loads(capsys.readouterr().out)
+        assert doc["weights"] == {"stable": 95, "canary": 5} and doc["weightsStale"] is True
+        assert doc["weightsReadAt"] == read_at.isoformat()
+        assert status(controller, as_json=False) == 1
+        assert f"the weights below are as read at {read_at.isoformat()}" in capsys.readouterr().out
+    finally:
+        controller.close()

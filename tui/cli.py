@@ -385,6 +385,9 @@ def status_document(state) -> dict[str, Any]:
         "owner": split.owner if split else None,
         "routes": routes,
         "weights": {"stable": split.stable_weight, "canary": split.canary_weight} if split else None,
+        # The weights above are the last ones read: reading them fails since (see error).
+        "weightsReadAt": state.split_read_at.isoformat() if split and state.split_read_at else None,
+        "weightsStale": bool(split) and state.weights_stale,
         "lastChange": split.last_change.as_dict() if split and split.last_change else None,
         # False: the weights moved after that note, by a write that left none (kubectl, GitOps).
         "lastChangeIsCurrent": split.note_is_current if split and split.last_change else None,
@@ -445,11 +448,13 @@ def status(controller, as_json: bool, watch_s: float | None = None) -> int:
         print(json.dumps(doc, indent=2))
     else:
         print(render_status(doc))
-    return EXIT_OK if state.split is not None else EXIT_FAILED
+    return EXIT_OK if state.split is not None and not state.weights_stale else EXIT_FAILED
 
 
 def render_status(doc: dict[str, Any]) -> str:
     lines = [f"rollout {doc['rollout']}  ({doc['source'] or 'split unreadable'})"]
+    if doc.get("weightsStale"):
+        lines.append(f"  the weights below are as read at {doc['weightsReadAt']}: reading them fails since")
     if doc["owner"]:
         lines.append(f"OWNED BY {doc['owner']}: writes refused without --force")
     for r in doc["routes"]:
