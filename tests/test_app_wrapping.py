@@ -164,3 +164,19 @@ async def test_a_silent_canary_is_red_even_while_the_served_share_settles():
         assert app.state.verdict.silent == "canary"
         served = app.query_one(TrafficPanel).measured_lines(32)
         assert [line.plain for line in served] == ["Served canary none · routed 20%"]
+
+
+def test_an_event_names_who_acted_but_not_an_unknown_one():
+    """Before: a change made outside read "... (kubectl, GitOps or another tool?) (unknown)"."""
+    from datetime import datetime, timezone
+
+    from tui.app.widgets.events import event_parts
+    from tui.model import Event
+
+    at = datetime(2027, 1, 15, 8, 0, tzinfo=timezone.utc)
+    outside = Event(at=at, kind="outside", message="weights changed outside this console: canary 5% -> 20% "
+                    "with no change note (kubectl, GitOps or another tool?)", who="unknown")
+    assert str(event_parts(outside)[2]).endswith("another tool?)")
+    noted = Event(at=at, kind="outside", message="weights changed outside this console: canary 5% -> 20% by "
+                  "alice@laptop (set-weight)", who="alice@laptop")
+    assert str(event_parts(noted)[2]).endswith("(alice@laptop)")

@@ -76,7 +76,7 @@ def event_parts(e: Event) -> tuple[Text, Text, Text]:
     message = Text(e.message)
     if e.reason:
         message.append(f" — {e.reason}", style="italic")
-    if e.who:
+    if e.who and e.who != "unknown":  # a change made outside without a note says so in its words
         message.append(f" ({e.who})", style="dim")
     return (Text(hhmmss(e.at), style="dim"),
             Text(e.kind, style=KIND_STYLE.get(e.kind, "") if e.ok else "#ff5555"), message)
