@@ -546,15 +546,13 @@ async def test_large_print_shows_no_weights_it_cannot_read():
 async def test_the_footer_shows_whole_keys_and_always_help(width):
     """Before: at 80 columns the footer ended "L Lar", at 100 ": Comman", and `? Help` (which lists
     every key) was past the edge at both."""
-    from textual.widgets._footer import FooterKey
-
     from tui.app.widgets.footer import FittingFooter, key_width
 
     app, _ = _app()
     async with app.run_test(size=(width, 30)) as pilot:
         await pilot.pause()
         footer = app.screen.query_one(FittingFooter)
-        keys = list(footer.query(FooterKey))
+        keys = list(footer.query("FooterKey"))
         shown = [k.description for k in keys]
         assert {"Help", "Rollback", "Promote", "Auto"} <= set(shown), shown
         assert sum(key_width(k) for k in keys) <= width
@@ -564,4 +562,4 @@ async def test_the_footer_shows_whole_keys_and_always_help(width):
         await pilot.resize_terminal(120, 30)
         await pilot.pause()
         await pilot.pause()
-        assert len(list(app.screen.query_one(FittingFooter).query(FooterKey))) == 12
+        assert len(list(app.screen.query_one(FittingFooter).query("FooterKey"))) == 12
