@@ -191,3 +191,19 @@ def test_scaling_a_canary_another_controller_owns_is_refused(config, guide, caps
     err = capsys.readouterr().err
     assert "owned by Flagger" in err and "which manages the canary's replicas: scale through it" in err
     assert replicas(guide) == 2
+
+
+def test_less_traffic_to_a_canary_that_cannot_serve_is_never_refused():
+    """Before: with the canary at 10% and its pods gone (scaled down by hand, or none ready), `-`
+    was refused ("every request sent to it would fail") and left it at 10%: the safe way was shut."""
+    controller, clock = make_demo_controller()
+    try:
+        assert controller.set_weight(10, "key w", who="sre@bridge").ok
+        controller.router.table.set_canary_replicas(0)  # kubectl scale --replicas=0, by hand
+        assert controller.step(-1, "key -", who="sre@bridge").ok
+        assert controller.current_split().canary_weight == 5
+        refused = controller.step(+1, "key +", who="sre@bridge")
+        assert not refused.ok and SCALED_TO_0 in refused.message
+        assert controller.set_weight(0, "key w", who="sre@bridge").ok
+    finally:
+        controller.close()

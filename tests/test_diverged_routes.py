@@ -101,3 +101,16 @@ def test_the_reports_timeline_keeps_each_routes_weight(controller):
     assert row.endswith("| align the regions — canary us-east 10% -> 10%, default 5% -> 10% |")
     plain = next(line for line in text.splitlines() if "us-east first" in line)
     assert plain.endswith("| us-east first — canary 10% -> 10% on route us-east |")
+
+
+def test_a_weight_that_raises_any_route_is_checked_against_a_canary_that_cannot_serve(controller, guide):
+    """Before: with us-east at 10% and default at 5%, `w 8` on a canary scaled to 0 went through:
+    only the first route (10% -> 8%) was compared, and default's share rose to 8% of failing requests."""
+    from istio_fixtures import set_ready
+
+    set_ready(guide, 0)  # its pods are not ready
+    result = controller.set_weight(8, "align lower")
+    assert not result.ok and "none of the canary's 2 replicas is ready yet" in result.message
+    vs = stored_vs(guide)
+    assert (weights(vs, "us-east"), weights(vs, "default")) == ([90, 10], [95, 5])
+    assert controller.set_weight(5, "align down").ok  # lower on every route: the safe way

@@ -502,10 +502,13 @@ class RolloutController:
                 return ActionResult(False, f"automation held: {self.autopilot.progress.held}", before)
             route_obj = before.route(route) if route else None
             frm = route_obj.canary_weight if route_obj else before.canary_weight
-            no_traffic = self._canary_cannot_serve() if canary > 0 and not force else None
+            # More traffic to the canary on any route written: less is the safe way, never refused.
+            targets = [route_obj] if route_obj else list(before.driven_routes)
+            grows = any(canary > r.canary_weight for r in targets) if targets else canary > 0
+            no_traffic = self._canary_cannot_serve() if grows and not force else None
             if no_traffic:
                 return self._refused(action, no_traffic[0], frm, canary, reason, who, transient=no_traffic[1])
-            silent = self._canary_silent_now() if canary > (frm or 0) and not force else None
+            silent = self._canary_silent_now() if grows and not force else None
             if silent:
                 # Its routed share serves nothing: more of it would fail too. Less is the safe way.
                 return self._refused(action, f"{silent}: more traffic to it would fail too", frm, canary, reason, who)
