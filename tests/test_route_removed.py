@@ -114,3 +114,22 @@ def test_the_guides_hand_step_to_short_host_names_says_where_the_routes_go_now(g
         "its routes now: #0: x0tta6bl4-app-stable 85%, x0tta6bl4-app-canary 15%"), said
     assert state.weights_stale
     controller.close()
+
+
+def test_a_virtual_service_deleted_under_the_console_is_a_change_made_outside(guide, kubeconfig, tmp_path):
+    """Before: "VirtualService ... not found: check router.namespace and router.virtualService" at
+    every poll, as if the config were wrong, while automation carried on."""
+    from tui.assembly import build_controller
+
+    clock = ManualClock(start=time.time())
+    controller = build_controller(load(write_config(tmp_path, kubeconfig)), clock=clock, who="alice@laptop")
+    controller.evaluator = ScriptedEvaluator()
+    fast_policy(controller, bake_s=60.0)
+    assert controller.toggle_auto().ok
+    run_polls(controller, clock, 4)
+    assert guide.delete_object(G, NS, "virtualservices", VS)
+    state = run_polls(controller, clock, 4)
+    said = [e.message for e in state.events if e.kind == "outside"]
+    assert len(said) == 1 and said[0].endswith("its routes now: none: the VirtualService was deleted"), said
+    assert state.mode == "AUTO HELD" and state.weights_stale
+    controller.close()

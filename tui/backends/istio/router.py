@@ -290,10 +290,11 @@ class IstioRouter:
             except NotFound as exc:
                 if exc.object_missing:
                     self.version = version
-                    raise BackendError(
-                        f"VirtualService {self.namespace}/{self.virtual_service} not found "
-                        f"({GROUP}/{version}): check router.namespace and router.virtualService"
-                    ) from None
+                    where = f"VirtualService {self.namespace}/{self.virtual_service}"
+                    # No route to the canary either: after a good read, someone deleted it.
+                    raise NoCanaryRoute(f"{where} not found ({GROUP}/{version}): check router.namespace and "
+                                        "router.virtualService", where, self.roles.canary.label,
+                                        "none: the VirtualService was deleted") from None
                 if version == self.version:
                     self.version = None  # no longer served (an Istio upgrade): look again
                 continue
