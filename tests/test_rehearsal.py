@@ -60,3 +60,18 @@ def test_the_simulated_traffic_follows_the_virtualservice(guide, kubeconfig, tmp
         assert controller.router.world.table.canary_replicas == 0
     finally:
         controller.close()
+
+
+def test_a_scale_made_outside_the_console_reaches_the_simulation(guide, kubeconfig, tmp_path):
+    """The simulated canary follows the Deployment's replicas read before a write, as it did before
+    that read became the readiness read (kubectl scale --replicas=0 by hand: its share fails)."""
+    from istio_fixtures import CANARY_NS, DEPLOYMENT
+
+    clock = ManualClock(start=time.time())
+    controller = build_controller(load(write_config(tmp_path, kubeconfig)), clock=clock)
+    try:
+        guide.mutate("apps", CANARY_NS, "deployments", DEPLOYMENT, lambda o: o["spec"].update(replicas=0))
+        assert not controller.step(+1, "key +", who="sre@bridge").ok  # scaled to 0: refused
+        assert controller.router.world.table.canary_replicas == 0
+    finally:
+        controller.close()

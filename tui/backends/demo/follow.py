@@ -44,9 +44,19 @@ class FollowedRouter:
     def canary_replicas(self) -> int | None:
         read = getattr(self.router, "canary_replicas", None)
         replicas = read() if read is not None else None
+        self._follow_replicas(replicas)
+        return replicas
+
+    def canary_readiness(self) -> tuple[int, int] | None:
+        read = getattr(self.router, "canary_readiness", None)
+        got = read() if read is not None else None
+        self._follow_replicas(got[0] if got is not None else None)
+        return got
+
+    def _follow_replicas(self, replicas: int | None) -> None:
+        """A scale made outside the console (kubectl scale) reaches the simulation too."""
         if replicas is not None and replicas != self.world.table.canary_replicas:
             self.world.table.set_canary_replicas(replicas)
-        return replicas
 
     def close(self) -> None:
         self.router.close()
