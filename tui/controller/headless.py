@@ -15,7 +15,7 @@ from typing import TextIO
 from tui.controller.controller import RolloutController
 from tui.durations import format_duration
 from tui.formatting import hhmmss, ms, pct
-from tui.model import Result
+from tui.model import Event, Result
 
 PROMOTED, ROLLED_BACK = 0, 1
 HELD = 3  # a person (or another tool) moved the weights: left where they put them, not rolled back
@@ -110,12 +110,14 @@ def run_rollout(controller: RolloutController, timeout_s: float | None, out: Tex
             return ROLLED_BACK
     # What went wrong beside the rollout (an audit log or history that cannot be written): said in
     # the job's log, not only in an event log nobody reads. Failed polls are in the progress lines.
+    def warn(event: Event) -> None:
+        if event.kind == "error" and not event.ok and not event.message.startswith("poll failed"):
+            print(f"run: warning: {event.message}", file=out, flush=True)
+
     for event in controller.state().events:
         if event.kind == "error" and not event.ok:
             print(f"run: warning: {event.message}", file=out, flush=True)
-    controller.subscribe(lambda event: print(f"run: warning: {event.message}", file=out, flush=True)
-                         if event.kind == "error" and not event.ok and not event.message.startswith("poll failed")
-                         else None)
+    controller.subscribe(warn)
     print(f"run: {controller.config.name}: {autopilot.describe()}", file=out, flush=True)
     last_news: tuple | None = None
     last_report = start
