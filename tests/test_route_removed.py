@@ -43,10 +43,8 @@ def kubectl_merge_patch(fk, body: dict) -> int:
     return status
 
 
-def test_a_hand_rollback_that_removed_the_canarys_route_is_a_change_made_outside(guide, kubeconfig, tmp_path):
-    """Before: every poll failed with "has no http route to the canary ...: check router.canary in
-    the config" (the config had not changed), nothing was said of who changed what, and automation
-    carried on judging and waiting to step as if nothing had happened."""
+def automated_console(kubeconfig, tmp_path):
+    """alice's console on the guide's rollout, automation on, the judge always passing."""
     from tui.assembly import build_controller
 
     clock = ManualClock(start=time.time())
@@ -54,6 +52,14 @@ def test_a_hand_rollback_that_removed_the_canarys_route_is_a_change_made_outside
     controller.evaluator = ScriptedEvaluator()
     fast_policy(controller, bake_s=60.0)
     assert controller.toggle_auto().ok
+    return controller, clock
+
+
+def test_a_hand_rollback_that_removed_the_canarys_route_is_a_change_made_outside(guide, kubeconfig, tmp_path):
+    """Before: every poll failed with "has no http route to the canary ...: check router.canary in
+    the config" (the config had not changed), nothing was said of who changed what, and automation
+    carried on judging and waiting to step as if nothing had happened."""
+    controller, clock = automated_console(kubeconfig, tmp_path)
     run_polls(controller, clock, 62)
     assert weights(stored_vs(guide), "default") == [90, 10]
 
@@ -119,13 +125,7 @@ def test_the_guides_hand_step_to_short_host_names_says_where_the_routes_go_now(g
 def test_a_virtual_service_deleted_under_the_console_is_a_change_made_outside(guide, kubeconfig, tmp_path):
     """Before: "VirtualService ... not found: check router.namespace and router.virtualService" at
     every poll, as if the config were wrong, while automation carried on."""
-    from tui.assembly import build_controller
-
-    clock = ManualClock(start=time.time())
-    controller = build_controller(load(write_config(tmp_path, kubeconfig)), clock=clock, who="alice@laptop")
-    controller.evaluator = ScriptedEvaluator()
-    fast_policy(controller, bake_s=60.0)
-    assert controller.toggle_auto().ok
+    controller, clock = automated_console(kubeconfig, tmp_path)
     run_polls(controller, clock, 4)
     assert guide.delete_object(G, NS, "virtualservices", VS)
     state = run_polls(controller, clock, 4)
