@@ -456,3 +456,25 @@ def test_a_poll_whose_weights_could_not_be_read_passes_no_check_and_never_advanc
     assert controller.router.router.read().canary_weight == 5
     assert controller.autopilot.progress.finished == \
         "halted: no data for 32s (router: Kubernetes API: read timed out (5s))"
+
+
+def test_a_poll_slow_in_its_metrics_did_read_the_weights():
+    """The weights are "as last read" only when reading them failed, not when the metrics of the
+    same poll took long (a slow Prometheus): that said "reading the weights fails" falsely."""
+    controller, clock = make_demo_controller()
+    metrics = controller.metrics
+
+    class SlowMetrics:
+        def __getattr__(self, name):
+            return getattr(metrics, name)
+
+        def poll(self):
+            clock.advance(6)  # three intervals in the queries
+            return metrics.poll()
+
+    controller.metrics = SlowMetrics()
+    clock.advance(2)
+    state = controller.poll_once()
+    assert not state.weights_stale and state.split_failed is False
+    assert state.data_age_s >= 6  # the header ages it all the same
+    controller.close()

@@ -58,10 +58,9 @@ class ConsoleState:
 
     @property
     def weights_stale(self) -> bool:
-        """The weights on screen are the last ones read, and reading them fails since (or no
-        poll has read them for two intervals)."""
-        return self.split_read_at is not None and (
-            self.split_failed or (self.now - self.split_read_at).total_seconds() > 2 * self.interval_s)
+        """The weights on screen are the last ones read, and reading them fails since. (Not their
+        age: a poll slow in its metrics read them fine; the header ages the data for that.)"""
+        return self.split_read_at is not None and self.split_failed
 
     @property
     def data_age_s(self) -> float | None:
