@@ -302,10 +302,10 @@ def write_verb(controller, args: argparse.Namespace) -> int:
         result = controller.scale_canary(args.replicas, reason=reason)
     else:
         result = controller.rollback(reason=reason, force=args.force)
-    # What went wrong around the action (an audit log that cannot be written): said, not only logged.
-    for event in controller.state().events:
-        if event.kind == "error" and not event.ok:
-            print(f"canary-console: warning: {event.message}", file=sys.stderr)
+    from tui.controller.headless import failures_so_far
+
+    for message in failures_so_far(controller):
+        print(f"canary-console: warning: {message}", file=sys.stderr)
     if not result.ok:
         print(f"canary-console: {args.verb} refused: {result.message}", file=sys.stderr)
         return EXIT_FAILED

@@ -180,9 +180,8 @@ class RolloutController:
                 split = self.router.read()
             except NoCanaryRoute as exc:
                 split = None
-                said = self._route_gone_noted
-                errors.append(f"router: {self._route_gone(exc)}")
-                said_now = self._route_gone_noted and not said
+                message, said_now = self._route_gone(exc)
+                errors.append(f"router: {message}")
             except Exception as exc:  # a failed poll is shown, never fatal
                 split = None
                 errors.append(f"router: {_describe_error(exc)}")
@@ -240,16 +239,17 @@ class RolloutController:
             has_data = snap is not None and not errors and bool(snap.canary.value("requests_per_second"))
             self.autopilot.on_verdict(verdict, has_data=has_data)
 
-    def _route_gone(self, exc: NoCanaryRoute) -> str:
+    def _route_gone(self, exc: NoCanaryRoute) -> tuple[str, bool]:
         """The router's object routes nothing to the canary. Before any good read that is the
         config's mistake (its message says so); after one, someone changed it, e.g. the guide's
         hand rollback (`kubectl patch --type merge` on spec.http replaces every route): a change
         made outside, said once, and automation holds rather than write to a route that is not
-        there. The screen keeps the weights last read, marked stale, until the route is back."""
+        there. The screen keeps the weights last read, marked stale, until the route is back.
+        Returns the words, and whether they were just said as that change (the first time)."""
         with self._state_lock:
             known, read_at = self._latest.split, self._latest.split_read_at
         if known is None:
-            return str(exc)
+            return str(exc), False
         message = (f"{exc.where} no longer routes to the canary {exc.canary} (it did at {hhmmss(read_at)}): "
                    "changed outside this console (kubectl, GitOps or another tool?)")
         if exc.routes_now:
@@ -261,7 +261,8 @@ class RolloutController:
             self.record("outside", message, who="unknown", from_canary=known.canary_weight, to_canary=0)
             if not self.read_only:
                 self.autopilot.hold("no route to the canary any more: changed outside this console")
-        return message
+            return message, True
+        return message, False
 
     def _note_alarm(self, verdict: Verdict, snap: MetricsSnapshot | None) -> None:
         """An alarm (a routed version serving nothing) goes in the event log, the timeline and the
@@ -461,7 +462,7 @@ class RolloutController:
             try:
                 split = self.router.read()
             except NoCanaryRoute as exc:
-                raise BackendError(self._route_gone(exc)) from None  # a write says the same as the poll
+                raise BackendError(self._route_gone(exc)[0]) from None  # a write says the same as the poll
             self._take_split(split)
         return split
 

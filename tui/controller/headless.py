@@ -53,6 +53,12 @@ class StopRequest:
             self._waiting = False
 
 
+def failures_so_far(controller: RolloutController) -> list[str]:
+    """What went wrong beside the actions so far (an audit log that cannot be written): for a
+    command line to say, not only the event log."""
+    return [e.message for e in controller.state().events if e.kind == "error" and not e.ok]
+
+
 def _line(controller: RolloutController) -> tuple[str, tuple]:
     """The progress line, and what in it is news: weight, verdict, failing checks, the step.
     The numbers and the countdown change every poll; they are printed with news or once a minute."""
@@ -114,9 +120,8 @@ def run_rollout(controller: RolloutController, timeout_s: float | None, out: Tex
         if event.kind == "error" and not event.ok and not event.message.startswith("poll failed"):
             print(f"run: warning: {event.message}", file=out, flush=True)
 
-    for event in controller.state().events:
-        if event.kind == "error" and not event.ok:
-            print(f"run: warning: {event.message}", file=out, flush=True)
+    for message in failures_so_far(controller):
+        print(f"run: warning: {message}", file=out, flush=True)
     controller.subscribe(warn)
     print(f"run: {controller.config.name}: {autopilot.describe()}", file=out, flush=True)
     last_news: tuple | None = None

@@ -180,11 +180,10 @@ class DemoWorld:
             now = math.floor(self.clock.time() if until is None else until)
             canary_profile = self.canary_base.with_fault(self.fault)
             stable_share, canary_share = self.table.shares()
-            replicas, ready_at = self.table.canary_replicas, self.table.canary_ready_at
             while self._t < now:
                 count = self._t >= self._present
                 self._streams["stable"].add(self._serve(self.stable_profile, self.rps * stable_share, 2), count)
-                ready = replicas if ready_at is None or self._t >= ready_at else 0  # pods still starting
+                ready = self.table.ready_replicas(self._t)  # none while its pods are starting
                 canary = self._serve(canary_profile, self.rps * canary_share, ready)
                 if self.fault == "down":
                     # Its pods crash: the requests routed to it fail at the mesh, and nothing it
