@@ -35,6 +35,24 @@ def test_error_fault_is_rolled_back_fast(capsys):
     assert _minutes(last) <= 1.5  # at 5% canary: a 10x error rate is caught within about a minute
 
 
+def test_the_log_says_every_change_with_the_numbers_behind_a_rollback(capsys):
+    """A CI job's log is all anyone reads of a run: the progress line after a rollback is judged
+    afresh at 0%, so the numbers that failed must be said when they do."""
+    code, err = _run(capsys, "--fault", "latency")
+    assert code == 1, err
+    failed = [line for line in err.splitlines() if "check failed: p95 latency vs stable" in line]
+    assert len(failed) == 1, err
+    assert re.search(r"canary [\d.]+% of \d+ requests slower than \d+ ms vs bound 5% \(LLR", failed[0]), failed
+    rollback = next(line for line in err.splitlines() if "rollback: canary 5% -> 0%" in line)
+    assert rollback.startswith("run: ") and "auto-rollback: p95 latency vs stable: canary" in rollback
+    assert rollback.endswith("(automation)"), rollback
+
+    code, err = _run(capsys)
+    assert code == 0, err
+    steps = [line for line in err.splitlines() if "auto-step: canary" in line]
+    assert len(steps) == 9 and "step 1 baked" in steps[0] and "with every check passing" in steps[0], steps
+
+
 def test_timeout_rolls_back_and_exits_1(capsys):
     code, err = _run(capsys, "--timeout", "12m")
     assert code == 1

@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from datetime import datetime, timezone
 
-from tui.model import Result
+from tui.model import Event, Result
 
 RESULT_MARK = {
     Result.PASS: "✓ PASS",
@@ -42,6 +42,19 @@ def hhmmss(at: datetime | float | None) -> str:
     if isinstance(at, (int, float)):
         at = datetime.fromtimestamp(at, tz=timezone.utc)
     return at.astimezone(timezone.utc).strftime("%H:%M:%S")
+
+
+def event_who(e: Event) -> str:
+    """Who made a change, or "" when nobody knows (a change seen made outside says so in its words)."""
+    return e.who if e.who and e.who != "unknown" else ""
+
+
+def event_line(e: Event) -> str:
+    """One event as plain text, as the event log shows it: "10:42:07Z rollback: canary 5% -> 0% —
+    auto-rollback: error rate: ... (automation)"."""
+    who = event_who(e)
+    return (f"{hhmmss(e.at)}Z {e.kind}: {e.message}" + (f" — {e.reason}" if e.reason else "")
+            + (f" ({who})" if who else ""))
 
 
 def check_value(value: float | None, unit: str) -> str:

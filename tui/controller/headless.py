@@ -14,7 +14,7 @@ from typing import TextIO
 
 from tui.controller.controller import RolloutController
 from tui.durations import format_duration
-from tui.formatting import hhmmss, ms, pct
+from tui.formatting import event_line, hhmmss, ms, pct
 from tui.model import Event, Result
 
 PROMOTED, ROLLED_BACK = 0, 1
@@ -114,15 +114,20 @@ def run_rollout(controller: RolloutController, timeout_s: float | None, out: Tex
         if not result.ok:
             print(f"run: cannot start: {result.message}", file=out)
             return ROLLED_BACK
-    # What went wrong beside the rollout (an audit log or history that cannot be written): said in
-    # the job's log, not only in an event log nobody reads. Failed polls are in the progress lines.
-    def warn(event: Event) -> None:
-        if event.kind == "error" and not event.ok and not event.message.startswith("poll failed"):
-            print(f"run: warning: {event.message}", file=out, flush=True)
+    # The job's log is the event log of a run nobody watches: every change with who and why, and
+    # the numbers behind a rollback (the progress line after it is judged afresh at 0%). What went
+    # wrong beside the rollout (an audit log or history that cannot be written) is a warning.
+    # Failed polls are in the progress lines.
+    def tell(event: Event) -> None:
+        if event.kind == "error" and not event.ok:
+            if not event.message.startswith("poll failed"):
+                print(f"run: warning: {event.message}", file=out, flush=True)
+            return
+        print(f"run: {event_line(event)}", file=out, flush=True)
 
     for message in failures_so_far(controller):
         print(f"run: warning: {message}", file=out, flush=True)
-    controller.subscribe(warn)
+    controller.subscribe(tell)
     print(f"run: {controller.config.name}: {autopilot.describe()}", file=out, flush=True)
     last_news: tuple | None = None
     last_report = start

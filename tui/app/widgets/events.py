@@ -7,7 +7,7 @@ from textual.markup import escape
 from textual.widget import Widget
 
 from tui.app.widgets.wrapping import wrap_to_rows
-from tui.formatting import hhmmss
+from tui.formatting import event_who, hhmmss
 from tui.model import Event
 
 KIND_STYLE = {"rollback": "bold #ff5555", "promote": "bold #3fb950", "error": "#ff5555", "check": "#ff5555",
@@ -76,8 +76,8 @@ def event_parts(e: Event) -> tuple[Text, Text, Text]:
     message = Text(e.message)
     if e.reason:
         message.append(f" — {e.reason}", style="italic")
-    if e.who and e.who != "unknown":  # a change made outside without a note says so in its words
-        message.append(f" ({e.who})", style="dim")
+    if event_who(e):
+        message.append(f" ({event_who(e)})", style="dim")
     return (Text(hhmmss(e.at), style="dim"),
             Text(e.kind, style=KIND_STYLE.get(e.kind, "") if e.ok else "#ff5555"), message)
 
