@@ -27,7 +27,7 @@ def test_long_text_wraps_with_a_hanging_indent():
 
 @pytest.mark.parametrize("width,rows", [(30, 1), (30, 2), (12, 3), (40, 2)])
 def test_text_cut_to_its_rows_ends_in_an_ellipsis(width, rows):
-    text = Text("rollback now: error rate: canary 8.54% errors in 82 requests vs bound 1.00% (LLR 5.5 > 4.6)")
+    text = Text("rollback now: error rate: canary 8.54% errors in 82 requests vs bound 1.00% (LLR 5.5 >= 4.6)")
     lines = wrap_to_rows(text, width, rows, CONSOLE)
     assert len(lines) == rows
     assert all(line.cell_len <= width for line in lines)
@@ -60,7 +60,7 @@ async def test_a_failing_checks_numbers_are_all_on_screen(size):
         assert " ".join(failure.message.split()) in events
         if size[1] >= 30:  # tall enough for a two-row summary: the numbers behind the rollback fit
             checks = " ".join(_screen_text(app, "#checks").replace("│", " ").split())
-            assert "rollback now: error rate: canary" in checks and "(LLR" in checks and "> 4.6)" in checks
+            assert "rollback now: error rate: canary" in checks and "(LLR" in checks and ">= 4.6)" in checks
 
 
 @pytest.mark.parametrize("free,bound,reason,expected", [

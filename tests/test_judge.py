@@ -89,7 +89,10 @@ def test_clear_error_regression_fails_fast_with_a_reason():
     c = f.check(ERROR_ABS)
     assert c.result is Result.FAIL
     assert c.confidence is not None and c.confidence > 0.99
-    assert "errors in" in c.reason and "requests vs bound 1.00%" in c.reason and "LLR" in c.reason
+    assert "errors in" in c.reason and "requests vs bound 1.00%" in c.reason
+    # it fails on reaching the threshold: the reason's comparison must read true as printed
+    reached, threshold = re.search(r"\(LLR ([\d.]+) >= ([\d.]+)\)", c.reason).groups()
+    assert float(reached) >= float(threshold) == pytest.approx(math.log(100), abs=0.05)
     assert c.bound == "<= 1.00%"
     assert c.canary == pytest.approx(0.3)
     assert f.verdict.summary.startswith("rollback now: error rate")

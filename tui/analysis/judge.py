@@ -579,7 +579,8 @@ class SequentialJudge:
     def _fail_reason(self, name: str, t: _Test) -> str:
         cs = t.cusum
         rate = cs.events / cs.requests if cs.requests else 0.0
-        tail = f"(LLR {cs.llr:.1f} > {self.threshold_for(name):.1f})"
+        # It fails on reaching the threshold: ">=", or a stretch at 4.61 of 4.61 reads "4.6 > 4.6".
+        tail = f"(LLR {cs.llr:.1f} >= {self.threshold_for(name):.1f})"
         if name == ERROR_ABS:
             return f"canary {pct(rate)} errors in {cs.requests:.0f} requests vs bound {pct(cs.p0)} {tail}"
         if name == ERROR_REL:
