@@ -563,3 +563,43 @@ async def test_the_footer_shows_whole_keys_and_always_help(width):
         await pilot.pause()
         await pilot.pause()
         assert len(list(app.screen.query_one(FittingFooter).query("FooterKey"))) == 12
+
+
+async def test_more_traffic_to_a_failing_canary_asks_first_and_less_does_not():
+    """Under stress "+" is one key from "-", and a weight change makes the judge start afresh:
+    more traffic to a canary its checks fail is confirmed, as a promotion is."""
+    from tui.app.showcase import showcase_app
+    from tui.model import Result
+
+    def question(app):
+        return str(app.screen.query_one("#question").render())
+
+    app = showcase_app(fault="errors", canary=20, minutes=3)
+    controller = app.controller
+    async with app.run_test(size=(120, 36)) as pilot:
+        assert app.state.verdict.result is Result.FAIL
+        await pilot.press("plus")
+        await pilot.pause()
+        assert isinstance(app.screen, ConfirmScreen)
+        assert "canary its checks fail: 20% -> 25%?" in question(app)
+        assert "rollback now: error rate" in str(app.screen.query_one("#checks-now").render())
+        await pilot.press("n")
+        await _settle(pilot)
+        assert canary(controller) == 20
+        await pilot.press("w", "1", "0", "enter")  # less traffic: at once
+        await _settle(pilot)
+        assert not isinstance(app.screen, ConfirmScreen)
+        assert canary(controller) == 10
+
+    app = showcase_app(fault="errors", canary=20, minutes=3)
+    controller = app.controller
+    async with app.run_test(size=(120, 36)) as pilot:
+        await pilot.press("colon", *"weight 30 the 5xx are a known stub", "enter")
+        await pilot.pause()
+        assert isinstance(app.screen, ConfirmScreen) and "20% -> 30%?" in question(app)
+        await pilot.press("y")
+        await _settle(pilot)
+        assert canary(controller) == 30
+        change = controller.state().events[-1]
+        assert change.to_canary == 30
+        assert change.reason == "the 5xx are a known stub (confirmed over failing checks)", change.reason

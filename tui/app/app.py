@@ -37,6 +37,7 @@ from tui.app.widgets.traffic import MeasuredShare, TrafficPanel
 from tui.config.keys import KEY_DEFAULTS, display_keys
 from tui.controller import ActionResult, ConsoleState, RolloutController
 from tui.formatting import RESULT_MARK
+from tui.model import Result
 
 WIDE_LAYOUT_COLUMNS = 160  # checks beside the traffic split from here; below, checks span the screen
 TRAFFIC_COLUMNS = 50  # the traffic panel's width in the wide layout (canary.tcss: grid-columns)
@@ -299,7 +300,38 @@ class CanaryApp(App[None]):
         return display_keys(self.keys[binding]).split(" / ")[0]
 
     def action_step_up(self) -> None:
-        self._act(lambda: self.controller.step(+1, reason=self._key("stepUp")))
+        self._step_up(self._key("stepUp"))
+
+    def _step_up(self, reason: str) -> None:
+        split = self.state.split if self.state else None
+        current = split.canary_weight if split else None
+        target = None if current is None else min(100, current + self.controller.config.rollout.step_weight)
+        self._more_traffic(target, reason, lambda why: self.controller.step(+1, reason=why))
+
+    def _set_weight(self, target: int, reason: str) -> None:
+        self._more_traffic(target, reason, lambda why: self.controller.set_weight(target, reason=why))
+
+    def _more_traffic(self, target: int | None, reason: str, write) -> None:
+        """More traffic to a canary its checks fail asks first, as a promotion does: under stress
+        "+" is one key away from "-", and a weight change makes the judge start afresh, so the
+        failure it had shown would be gone from the screen."""
+        state = self.state
+        split = state.split if state else None
+        current = split.canary_weight if split else None
+        failing = (state is not None and not state.stale and state.verdict is not None
+                   and state.verdict.result is Result.FAIL)
+        if not failing or target is None or current is None or target <= current:
+            self._act(lambda: write(reason))
+            return
+        confirmed = reason + " (confirmed over failing checks)"
+
+        def done(yes: bool | None) -> None:
+            if yes:
+                self._act(lambda: write(confirmed))
+
+        self.push_screen(ConfirmScreen(f"More traffic to a canary its checks fail: {current}% -> {target}%?",
+                                       "The judge starts afresh at the new weight; r rolls back instead.",
+                                       confirmed, checks=self._checks_now()), done)
 
     def action_step_down(self) -> None:
         self._act(lambda: self.controller.step(-1, reason=self._key("stepDown")))
@@ -309,7 +341,7 @@ class CanaryApp(App[None]):
 
         def done(value: int | None) -> None:
             if value is not None:
-                self._act(lambda: self.controller.set_weight(value, reason=self._key("weight")))
+                self._set_weight(value, self._key("weight"))
 
         self.push_screen(WeightScreen(split.canary_weight if split else None, split.diverged if split else ()), done)
 
@@ -440,9 +472,11 @@ class CanaryApp(App[None]):
         c, verb = self.controller, command.verb
         asked = f"command :{typed.removeprefix(':').strip()}"
         if verb == "weight":
-            self._act(lambda: c.set_weight(int(command.value), reason=command.reason(asked)))
-        elif verb in ("up", "down"):
-            self._act(lambda: c.step(+1 if verb == "up" else -1, reason=command.reason(asked)))
+            self._set_weight(int(command.value), command.reason(asked))
+        elif verb == "up":
+            self._step_up(command.reason(asked))
+        elif verb == "down":
+            self._act(lambda: c.step(-1, reason=command.reason(asked)))
         elif verb == "promote":
             self._confirm_promote(command.reason(asked + " (confirmed)"))
         elif verb == "rollback":
