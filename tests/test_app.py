@@ -428,8 +428,10 @@ async def test_a_terminal_too_small_for_charts_hides_them_and_says_so(size, comp
         # The checklist's mark column survives any width: every check row starts with its mark.
         checks = app.query_one("#checks")
         lines = [line.text.strip("│ ") for line in checks.render_lines(checks.region.reset_offset)]
-        assert lines[1].startswith("check")
-        assert all(row[:1] in "?✓✗!–" and row[1] == " " for row in lines[2:8]), lines
+        headings, shown = checks.rows_shown(checks.size.height)  # a short pane shows fewer
+        assert lines[1].startswith("check") is headings
+        rows = lines[1 + headings:1 + headings + len(shown)]
+        assert rows and all(row[:1] in "?✓✗!–" and row[1] == " " for row in rows), lines
         # ...and its title keeps the verdict whole (at 50 columns it read "verdict …").
         title = str(checks.border_title)
         assert title.endswith("verdict ? UNDECIDED") and len(title) <= checks.size.width - 4, title
@@ -603,3 +605,47 @@ async def test_more_traffic_to_a_failing_canary_asks_first_and_less_does_not():
         change = controller.state().events[-1]
         assert change.to_canary == 30
         assert change.reason == "the 5xx are a known stub (confirmed over failing checks)", change.reason
+
+
+def _panel_text(app, selector):
+    panel = app.query_one(selector)
+    if panel.region.height == 0:
+        return ""
+    return "\n".join(line.text for line in panel.render_lines(panel.region.reset_offset))
+
+
+@pytest.mark.parametrize("size", [(80, 24), (80, 16), (100, 18), (70, 14), (80, 12), (80, 10), (80, 9)])
+async def test_a_short_pane_keeps_the_weights_whole_and_no_panel_is_a_bare_border(size):
+    """A horizontal tmux split is short: the checks used to take every row and leave the traffic
+    split a border without its weights (80x16: no split at all)."""
+    app, _ = _app()
+    async with app.run_test(size=size) as pilot:
+        await pilot.pause()
+        traffic = _panel_text(app, "#traffic")
+        assert "stable  95% █" in traffic and "canary   5% ░" in traffic, traffic
+        for panel in ("#checks", "#events"):
+            height = app.query_one(panel).region.height
+            assert height == 0 or height >= 3, (panel, height)  # a border alone says nothing
+        checks = app.query_one("#checks")
+        if checks.region.height:
+            hidden = len(checks.verdict.checks) - len(checks.rows_shown(checks.size.height)[1])
+            assert (checks.border_subtitle == f"{hidden} more: d shows every check") if hidden else \
+                not checks.border_subtitle
+        if size == (80, 24):  # what was served, under the weights, and the header route whole
+            assert "Served canary" in traffic and "→ canary 100%  (not driven)" in traffic, traffic
+
+
+async def test_a_short_pane_keeps_the_failing_checks_and_what_rolls_back():
+    from tui.app.showcase import showcase_app
+
+    app = showcase_app(fault="errors", canary=20, minutes=3)
+    async with app.run_test(size=(80, 14)) as pilot:
+        await pilot.pause()
+        checks = _panel_text(app, "#checks")
+        lines = checks.splitlines()
+        assert "verdict ✗ FAIL" in lines[0]
+        assert lines[1].strip("│ ").startswith("✗ error rate "), lines  # the failing ones first
+        assert "rollback now: error rate" in checks, checks
+        assert "more: d shows every check" in lines[-1], lines
+        traffic = _panel_text(app, "#traffic")
+        assert "stable  80%" in traffic and "canary  20%" in traffic, traffic

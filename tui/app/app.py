@@ -197,7 +197,28 @@ class CanaryApp(App[None]):
         body.set_class(compact, "-compact")
         traffic.border_subtitle = (f"charts hidden: {size.width}x{size.height} is too small"
                                    if compact else "")
+        if compact:
+            top, event_rows = self._short_rows(size.height - 2 - banner, checks,
+                                               len(traffic.driven_lines(size.width - PANEL_CHROME)) + 2, event_rows)
+        # A panel given no rows keeps its grid cell (hidden, the split would move into its row).
         body.styles.grid_rows = f"{top} 1fr {event_rows}"
+
+    @staticmethod
+    def _short_rows(rows: int, checks: int, weights: int, events: int) -> tuple[int, int]:
+        """Rows for the checks and the events on a screen without charts; the split takes the rest.
+
+        First what a short pane (a split tmux window) must show: the driven routes' weights, the
+        checks' border with the summary (the verdict is in its title), one event; then every
+        check, then the events wanted; the split gets what is left, and at least its weights."""
+        left = max(0, rows - min(weights, rows))
+        top = 3 if left >= 3 else 0  # a panel of fewer rows would be its border alone
+        left -= top
+        event_rows = 3 if left >= 3 else 0
+        left -= event_rows
+        more = min(left, max(0, checks - top)) if top else 0
+        top, left = top + more, left - more
+        event_rows += min(left, max(0, events - event_rows)) if event_rows else 0
+        return top, event_rows
 
     def _summary_rows(self, narrow: bool, size: Size) -> int:
         """Rows for the checks summary (what would roll back, and why), from the screen, not the text.

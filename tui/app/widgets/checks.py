@@ -17,6 +17,8 @@ BOUND_MIN = 17  # "<= 1.10x stable =" and the start of the threshold
 NAME_MIN = 12  # "error rate v…": enough to tell the checks apart
 RESULT_STYLE = {Result.PASS: PASS, Result.FAIL: FAIL, Result.NODATA: NODATA, Result.WARN: WARN,
                 Result.NOT_JUDGED: NOT_JUDGED}
+# Which checks a panel too short for all of them keeps: the grounds for a rollback first.
+SHOWN_FIRST = {Result.FAIL: 0, Result.WARN: 1, Result.NODATA: 2, Result.PASS: 3, Result.NOT_JUDGED: 4}
 
 
 class ChecksPanel(Widget):
@@ -34,6 +36,21 @@ class ChecksPanel(Widget):
     def on_resize(self) -> None:
         self._title()
 
+    def rows_shown(self, height: int) -> tuple[bool, list[int]]:
+        """(the column headings, the checks) that fit `height` rows with the summary's first row.
+
+        A short pane (a split tmux window) keeps the summary (what rolls the canary back), then
+        the failing checks, then the headings, then the rest, in their order on a full panel."""
+        checks = self.verdict.checks if self.verdict else ()
+        summary = 1 if (self.stale_reason or (self.verdict and self.verdict.summary)) else 0
+        room = max(0, height - summary)
+        if room >= 1 + len(checks):
+            return True, list(range(len(checks)))
+        headings = room >= 2
+        keep = room - 1 if headings else room
+        first = sorted(range(len(checks)), key=lambda i: (SHOWN_FIRST[checks[i].result], i))
+        return headings, sorted(first[:keep])
+
     def _title(self) -> None:
         verdict = self.verdict
         if verdict is None:
@@ -46,6 +63,8 @@ class ChecksPanel(Widget):
                     if at else [])
         self.border_title = border_title_that_fits(self.size.width, (*variants, f"Checks · verdict {mark}"))
         self.styles.border_title_color = RESULT_STYLE[verdict.result]
+        hidden = len(verdict.checks) - len(self.rows_shown(self.size.height)[1])
+        self.border_subtitle = f"{hidden} more: d shows every check" if hidden and self.size.height else ""
 
     def render(self) -> Group | Text:
         if self.verdict is None:
@@ -79,14 +98,16 @@ class ChecksPanel(Widget):
             table.add_column(no_wrap=True, justify="right", width=4)  # confidence
         if why:
             table.add_column(no_wrap=True, overflow="ellipsis", width=max(1, free - bound_width))  # why
+        headings, shown = self.rows_shown(self.size.height)
         header = [Text("", style="bold"), Text("check", style="bold"), Text("canary", style=f"bold {CANARY}"),
                   Text("stable", style=f"bold {STABLE}"), Text("bound", style="bold")]
         if wide:
             header.append(Text("conf", style="bold"))
         if why:
             header.append(Text("why", style="bold"))
-        table.add_row(*header)
-        for check in checks:
+        if headings:
+            table.add_row(*header)
+        for check in (checks[i] for i in shown):
             mark = RESULT_MARK[check.result]
             row = [
                 Text(mark.split()[0], style=f"bold {RESULT_STYLE[check.result]}"),
@@ -101,13 +122,14 @@ class ChecksPanel(Widget):
                 row.append(Text(check.reason, style=RESULT_STYLE[check.result] if check.reason else ""))
             table.add_row(*row)
         footer = self.stale_reason or self.verdict.summary
+        parts = [table] if headings or shown else []  # an empty table still takes a row
         if not footer:
-            return Group(table)
+            return Group(*parts)
         line = Text(footer, style="bold red" if self.stale_reason else "italic")
         # The summary says what would roll the canary back and why: wrap it over the rows the
         # table leaves free rather than cut it; only the last row that fits gets an ellipsis.
-        free_rows = max(1, self.size.height - 1 - len(checks))
-        return Group(table, *wrap_to_rows(line, width, free_rows, self.app.console))
+        free_rows = max(1, self.size.height - headings - len(shown))
+        return Group(*parts, *wrap_to_rows(line, width, free_rows, self.app.console))
 
 
 def _bound_width(free: int, longest_bound: int, longest_reason: int) -> int:

@@ -1,8 +1,9 @@
 """Traffic split: every route, its match, and its weights as a bar with numbers.
 
-Below the routes, when there is room: the canary's share of the requests as the metrics
-measure it (the weights are what was asked; this is what the versions served, so a route
-that did not take effect shows); the last weight change as the router stores it (who,
+Under the driven routes: the canary's share of the requests as the metrics measure it (the
+weights are what was asked; this is what the versions served, so a route that did not take
+effect shows); then the routes not driven (a header route), a line each when short of room;
+then, when there is room, the last weight change as the router stores it (who,
 when, from, to, why), so every console on the rollout, read-only ones too, shows who moved
 the weights last and why; then the plan (rollout.steps, the current weight marked).
 """
@@ -47,6 +48,24 @@ class MeasuredShare:
         return MeasuredShare(c / (c + s), c + s)
 
 
+NOT_DRIVEN = "  (not driven)"
+
+
+def _destinations(route: Route) -> list[tuple[str, str]]:
+    """A route's destinations as shown: ("canary 100%", its colour)."""
+    return [(f"{d.role or d.host} {d.weight}%", {"stable": STABLE, "canary": CANARY}.get(d.role or "", ""))
+            for d in route.destinations]
+
+
+def _cut(text: Text, width: int) -> list[Text]:
+    """One line per fact: long lines cut rather than wrapped into the next fact."""
+    text.rstrip()
+    lines = list(text.split("\n"))
+    for line in lines:
+        line.truncate(width, overflow="ellipsis")
+    return lines
+
+
 class TrafficPanel(Widget):
     def __init__(self, window_s: float = 60.0, **kwargs) -> None:
         super().__init__(**kwargs)
@@ -73,11 +92,17 @@ class TrafficPanel(Widget):
         if self.split is None:
             return Text("reading the traffic split…", style="dim")
         width, height = self.size.width, self.size.height
-        lines = self.lines(width)
-        # What was served (right under the routes it checks), the last change, then the plan fill
-        # the room the routes leave; they never size the row.
-        sections = ((self.measured_lines(width), 0), (self.change_lines(width), 1), (self.plan_lines(width), 1))
-        for section, gap in sections:
+        # The driven routes' weights first, always; then what they served (right under the routes
+        # it checks); then the routes this console does not drive, whole or a line each; then the
+        # last change and the plan, in the room left. Only the routes size the row: on an 80x24
+        # screen the header route's three lines used to push "Served" off the panel.
+        lines = self.driven_lines(width)
+        served = self.measured_lines(width)
+        if served and height - len(lines) >= 1:
+            lines += served
+        for forms in self.other_routes(width):
+            lines += next((form for form in forms if len(form) <= height - len(lines)), [])
+        for section, gap in ((self.change_lines(width), 1), (self.plan_lines(width), 1)):
             room = height - len(lines) - gap
             if not section or room < min(2, len(section)):
                 continue
@@ -91,24 +116,22 @@ class TrafficPanel(Widget):
         return Text("\n").join(lines)
 
     def lines(self, width: int) -> list[Text]:
-        """The panel's lines at `width` (the app sizes its row from their count)."""
+        """Every route's lines, whole, at `width` (the app sizes its row from their count)."""
+        return self.driven_lines(width) + [line for forms in self.other_routes(width) for line in forms[0]]
+
+    def driven_lines(self, width: int) -> list[Text]:
+        """The driven routes with their weights as bars, and under them, when reading them fails,
+        since when they are as last read: never given up for room."""
         if self.split is None:
             return [Text("reading the traffic split…", style="dim")]
         width = max(20, width)
         text = Text()
         driven = [r for r in self.split.routes if r.driven]
-        others = [r for r in self.split.routes if not r.driven]
         for route in driven:
             self._driven(text, route, width)
         if not driven:
             text.append("no route carries both stable and canary\n", style="bold red")
-        for route in others:
-            self._other(text, route, width)
-        # One line per fact: cut long lines rather than wrap them into the next fact.
-        text.rstrip()
-        lines = list(text.split("\n"))
-        for line in lines:
-            line.truncate(width, overflow="ellipsis")
+        lines = _cut(text, width)
         if self.read_at is not None:
             # Under the weights it is about, never dropped for room: these may no longer be true.
             ago = f", {format_duration((self.now - self.read_at).total_seconds())} ago" if self.now else ""
@@ -117,12 +140,40 @@ class TrafficPanel(Widget):
             lines += list(note.wrap(self.app.console, width, overflow="fold"))
         return lines
 
+    def other_routes(self, width: int) -> list[list[list[Text]]]:
+        """Each route this console does not drive (a header route to the canary), in the forms it
+        can take, longest first: whole; its match cut to the name's line; one line
+        ("canary-header → canary 100%") for a short panel."""
+        if self.split is None:
+            return []
+        width = max(20, width)
+        routes = []
+        for route in (r for r in self.split.routes if not r.driven):
+            whole = Text()
+            self._other(whole, route, width)
+            forms = [_cut(whole, width)]
+            if len(forms[0]) > 2:
+                two = Text()
+                self._other(two, route, width, match_on_one_line=True)
+                forms.append(_cut(two, width))
+            short = Text(route.label, style="bold")
+            short.append(" →", style="dim")
+            for i, (label, colour) in enumerate(_destinations(route)):
+                short.append("," if i else "")
+                short.append(f" {label}", style=colour)
+            if short.cell_len + len(NOT_DRIVEN) <= width:
+                short.append(NOT_DRIVEN, style="dim")
+            short.truncate(width, overflow="ellipsis")
+            routes.append([*forms, [short]])
+        return routes
+
     @staticmethod
-    def _heading(text: Text, label: str, route: Route, width: int) -> None:
-        """The route's name and its match; the match on a line of its own when both do not fit."""
+    def _heading(text: Text, label: str, route: Route, width: int, one_line: bool = False) -> None:
+        """The route's name and its match; the match on a line of its own when both do not fit
+        (unless `one_line`: then cut)."""
         match = " · ".join(route.match) or "(all other traffic)"
         text.append(label, style="bold")
-        joint = "  " if len(label) + 2 + len(match) <= width else "\n  "
+        joint = "  " if one_line or len(label) + 2 + len(match) <= width else "\n  "
         text.append(f"{joint}{match}\n", style="dim")
 
     def _driven(self, text: Text, route: Route, width: int) -> None:
@@ -144,18 +195,14 @@ class TrafficPanel(Widget):
         text.append("█" * c_cells, style=CANARY)
         text.append("\n")
 
-    def _other(self, text: Text, route: Route, width: int) -> None:
-        parts = []
-        for d in route.destinations:
-            colour = {"stable": STABLE, "canary": CANARY}.get(d.role or "", "")
-            parts.append((f"{d.role or d.host} {d.weight}%", colour))
-        self._heading(text, route.label, route, width)
+    def _other(self, text: Text, route: Route, width: int, match_on_one_line: bool = False) -> None:
+        self._heading(text, route.label, route, width, one_line=match_on_one_line)
         text.append("  → ", style="dim")
-        for i, (label, colour) in enumerate(parts):
+        for i, (label, colour) in enumerate(_destinations(route)):
             if i:
                 text.append(", ")
             text.append(label, style=colour)
-        text.append("  (not driven)\n", style="dim")
+        text.append(f"{NOT_DRIVEN}\n", style="dim")
 
     def plan_lines(self, width: int) -> list[Text]:
         """rollout.steps with the steps reached in bold and the current weight marked."""
