@@ -72,7 +72,9 @@ def test_options_before_the_verb_count_as_after_it(capsys):
 
 def test_the_text_status_lines_up_every_mark(capsys):
     assert main(["status", "--demo"]) == 0
-    rows = [line for line in capsys.readouterr().out.splitlines() if " <= " in line]  # the checks
+    out = capsys.readouterr().out
+    assert "\nverdict: ? UNDECIDED (on the requests since" in out, out  # the screen's words, not "NODATA"
+    rows = [line for line in out.splitlines() if " <= " in line]  # the checks
     assert len(rows) == 6 and any("NOT JUDGED" in r for r in rows)
     assert len({r.index(" canary ") for r in rows}) == 1, rows
 
@@ -114,6 +116,8 @@ def test_status_says_the_weights_are_as_last_read_when_reading_them_fails(capsys
         assert doc["weights"] == {"stable": 95, "canary": 5} and doc["weightsStale"] is True
         assert doc["weightsReadAt"] == read_at.isoformat()
         assert status(controller, as_json=False) == 1
-        assert f"the weights below are as read at {read_at.isoformat()}" in capsys.readouterr().out
+        out = capsys.readouterr().out
+        assert f"the weights below are as read at {read_at.isoformat()}" in out
+        assert "\nverdict: NO DATA" in out, out
     finally:
         controller.close()

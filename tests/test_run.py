@@ -22,6 +22,8 @@ def test_healthy_canary_is_promoted(capsys):
     code, err = _run(capsys)
     assert code == 0, err
     assert "run: promoted after" in err
+    # the screen's words: undecided while gathering evidence ("NODATA" read as a failed poll)
+    assert "| verdict ? UNDECIDED |" in err and "| verdict ✓ PASS |" in err and "NO DATA" not in err
     # ten steps of at least 5 minutes' bake (longer while the judge still gathers evidence), then the promotion
     assert 50 <= _minutes(err.splitlines()[-1]) <= 100
     assert "canary 50%" in err
@@ -264,6 +266,6 @@ def test_a_progress_line_says_the_weight_is_as_last_read_when_reading_it_fails()
         clock.advance(2)
         controller.poll_once()
     line, _ = _line(controller)
-    assert f"| canary 5% (as read at {read_at:%H:%M:%S}Z) |" in line, line
+    assert f"| canary 5% (as read at {read_at:%H:%M:%S}Z) | verdict NO DATA |" in line, line
     assert "router: Kubernetes API: read timed out (5s)" in line
     controller.close()

@@ -492,7 +492,8 @@ def render_status(doc: dict[str, Any]) -> str:
                      f"{ms(x['p50LatencyMs']):>10}{ms(x['p95LatencyMs']):>10}{ms(x['p99LatencyMs']):>10}")
     since = doc["checksSince"]
     since = f" (on the requests since {since[11:19]}Z)" if since else ""
-    lines.append(f"verdict: {doc['verdict'].upper()}{since}")
+    word = "NO DATA" if doc["error"] else RESULT_MARK[Result(doc["verdict"])]  # the screen's words
+    lines.append(f"verdict: {word}{since}")
     for c in doc["checks"]:
         mark = RESULT_MARK[Result(c["result"])]
         lines.append(f"  {mark:<{MARK_WIDTH}} {c['name']:<30} canary {check_value(c['canary'], c['unit']):>9}  "

@@ -14,7 +14,7 @@ from typing import TextIO
 
 from tui.controller.controller import RolloutController
 from tui.durations import format_duration
-from tui.formatting import event_line, hhmmss, ms, pct
+from tui.formatting import RESULT_MARK, event_line, hhmmss, ms, pct
 from tui.model import Event, Result
 
 PROMOTED, ROLLED_BACK = 0, 1
@@ -68,7 +68,9 @@ def _line(controller: RolloutController) -> tuple[str, tuple]:
     if split is not None and state.weights_stale:
         weight += f" (as read at {hhmmss(state.split_read_at)}Z)"  # reading it fails since: it may be untrue
     verdict = state.verdict
-    parts = [f"{hhmmss(state.now)}Z", weight, f"verdict {verdict.result.value.upper() if verdict else 'NODATA'}"]
+    # The screen's words: "? UNDECIDED" while the judge gathers evidence, "NO DATA" when the poll failed.
+    word = RESULT_MARK[verdict.result] if verdict is not None and not state.stale else "NO DATA"
+    parts = [f"{hhmmss(state.now)}Z", weight, f"verdict {word}"]
     if state.snapshot is not None:
         c, s = state.snapshot.canary, state.snapshot.stable
         parts.append(f"p95 {ms(c.p95_ms)} vs {ms(s.p95_ms)}")
