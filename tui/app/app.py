@@ -21,6 +21,7 @@ from textual.message import Message
 from textual.widgets import Static
 
 from tui.app.commands import VERBS, Command, CommandError, Verb, parse, suggestions, verb_named
+from tui.app.layout import PANEL_CHROME, TRAFFIC_COLUMNS, body_rows
 from tui.app.screens.bridge import BridgeScreen
 from tui.app.screens.checks import CheckDetailScreen
 from tui.app.screens.confirm import ConfirmScreen
@@ -38,13 +39,6 @@ from tui.config.keys import KEY_DEFAULTS, display_keys
 from tui.controller import ActionResult, ConsoleState, RolloutController
 from tui.formatting import RESULT_MARK
 from tui.model import Result
-
-WIDE_LAYOUT_COLUMNS = 160  # checks beside the traffic split from here; below, checks span the screen
-TRAFFIC_COLUMNS = 50  # the traffic panel's width in the wide layout (canary.tcss: grid-columns)
-NARROW_TRAFFIC_COLUMNS = 36  # ... in the narrow layout
-CHART_MIN_COLUMNS, CHART_MIN_ROWS = 20, 6  # a chart smaller than this cannot show its axes and lines
-PANEL_CHROME = 4  # a panel's border and padding, left and right
-LONG_SUMMARY = 150  # characters of a typical "rollback now: <check>: <numbers>" summary
 
 MUTATING = {"step_up", "step_down", "set_weight", "promote", "rollback", "toggle_auto", "cycle_fault"}
 
@@ -173,63 +167,21 @@ class CanaryApp(App[None]):
         self._layout(event.size)
 
     def _layout(self, size: Size | None = None) -> None:
-        """Row heights from what there is to show: every check on screen, charts take the rest."""
+        """Row heights from what there is to show (layout.py); a small terminal hides the charts and says so."""
         size = size or self.size
         body = self.query_one("#body")
-        # Side by side only when the checklist still gets its confidence and why columns: the
-        # decision and its numbers matter more than chart width on a shared screen.
-        narrow = size.width < WIDE_LAYOUT_COLUMNS
-        body.set_class(narrow, "-narrow")
         verdict = self.state.verdict if self.state else None
         traffic = self.query_one(TrafficPanel)
-        routes = len(traffic.lines(TRAFFIC_COLUMNS - PANEL_CHROME)) + 2 if traffic.split else 6
-        # header row + one row per check + the summary rows + the border
-        checks = (len(verdict.checks) if verdict else 6) + self._summary_rows(narrow, size) + 3
-        top = checks if narrow else max(checks, routes)
-        event_rows = max(4, min(9, size.height // 5))
-        # Charts squeezed below what they can draw are noise (axis labels run into each other):
-        # a small terminal (a split tmux pane) hides them and gives the traffic panel their room,
-        # and says so; the checks, the split and the events stay.
-        banner = 1 if self.query_one("#banner").display else 0
-        chart_rows = size.height - 2 - banner - top - event_rows  # less the header and the footer
-        chart_columns = (size.width - NARROW_TRAFFIC_COLUMNS) // 2 if narrow else size.width
-        compact = chart_rows < CHART_MIN_ROWS or chart_columns < CHART_MIN_COLUMNS
-        body.set_class(compact, "-compact")
+        rows = body_rows(size.width, size.height, banner=1 if self.query_one("#banner").display else 0,
+                         checks=len(verdict.checks) if verdict else None,
+                         routes=len(traffic.lines(TRAFFIC_COLUMNS - PANEL_CHROME)) if traffic.split else None,
+                         weights=len(traffic.driven_lines(size.width - PANEL_CHROME)))
+        body.set_class(rows.narrow, "-narrow")
+        body.set_class(rows.compact, "-compact")
         traffic.border_subtitle = (f"charts hidden: {size.width}x{size.height} is too small"
-                                   if compact else "")
-        if compact:
-            top, event_rows = self._short_rows(size.height - 2 - banner, checks,
-                                               len(traffic.driven_lines(size.width - PANEL_CHROME)) + 2, event_rows)
+                                   if rows.compact else "")
         # A panel given no rows keeps its grid cell (hidden, the split would move into its row).
-        body.styles.grid_rows = f"{top} 1fr {event_rows}"
-
-    @staticmethod
-    def _short_rows(rows: int, checks: int, weights: int, events: int) -> tuple[int, int]:
-        """Rows for the checks and the events on a screen without charts; the split takes the rest.
-
-        First what a short pane (a split tmux window) must show: the driven routes' weights, the
-        checks' border with the summary (the verdict is in its title), one event; then every
-        check, then the events wanted; the split gets what is left, and at least its weights."""
-        left = max(0, rows - min(weights, rows))
-        top = 3 if left >= 3 else 0  # a panel of fewer rows would be its border alone
-        left -= top
-        event_rows = 3 if left >= 3 else 0
-        left -= event_rows
-        more = min(left, max(0, checks - top)) if top else 0
-        top, left = top + more, left - more
-        event_rows += min(left, max(0, events - event_rows)) if event_rows else 0
-        return top, event_rows
-
-    def _summary_rows(self, narrow: bool, size: Size) -> int:
-        """Rows for the checks summary (what would roll back, and why), from the screen, not the text.
-
-        A failing check's reason runs to ~150 characters; sized by the text, the charts would jump
-        with every poll. Tall screens give it up to three rows; 24-row screens one.
-        """
-        width = size.width - (0 if narrow else TRAFFIC_COLUMNS) - PANEL_CHROME
-        wanted = -(-LONG_SUMMARY // max(20, width))
-        fits = 1 if size.height < 30 else 2 if size.height < 44 else 3
-        return max(1, min(wanted, fits))
+        body.styles.grid_rows = f"{rows.top} 1fr {rows.events}"
 
     # --- polling: workers post, the UI applies ---------------------------
 
