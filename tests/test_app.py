@@ -606,6 +606,21 @@ async def test_more_traffic_to_a_failing_canary_asks_first_and_less_does_not():
         assert change.to_canary == 30
         assert change.reason == "the 5xx are a known stub (confirmed over failing checks)", change.reason
 
+    # Confirmed "20% -> 25%", but the weights moved meanwhile (another console, kubectl): nothing sent.
+    app = showcase_app(fault="errors", canary=20, minutes=3)
+    controller = app.controller
+    async with app.run_test(size=(120, 36)) as pilot:
+        await pilot.press("plus")
+        await pilot.pause()
+        assert "20% -> 25%?" in question(app)
+        assert controller.set_weight(50, reason="bob's test", who="bob").ok
+        await pilot.press("y")
+        await _settle(pilot)
+        assert canary(controller) == 50
+        refused = controller.state().events[-1]
+        assert not refused.ok and "moved to 50% while you confirmed 20% -> 25%: nothing sent" in refused.message, \
+            refused
+
 
 def _panel_text(app, selector):
     panel = app.query_one(selector)

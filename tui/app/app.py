@@ -279,28 +279,29 @@ class CanaryApp(App[None]):
         split = self.state.split if self.state else None
         current = split.canary_weight if split else None
         target = None if current is None else min(100, current + self.controller.config.rollout.step_weight)
-        self._more_traffic(target, reason, lambda why: self.controller.step(+1, reason=why))
+        self._more_traffic(target, reason, lambda why, seen: self.controller.step(+1, reason=why, confirmed_from=seen))
 
     def _set_weight(self, target: int, reason: str) -> None:
-        self._more_traffic(target, reason, lambda why: self.controller.set_weight(target, reason=why))
+        self._more_traffic(target, reason,
+                           lambda why, seen: self.controller.set_weight(target, reason=why, confirmed_from=seen))
 
     def _more_traffic(self, target: int | None, reason: str, write) -> None:
         """More traffic to a canary its checks fail asks first, as a promotion does: under stress
         "+" is one key away from "-", and a weight change makes the judge start afresh, so the
-        failure it had shown would be gone from the screen."""
+        failure it had shown would be gone from the screen. `write(reason, confirmed_from)`."""
         state = self.state
         split = state.split if state else None
         current = split.canary_weight if split else None
         failing = (state is not None and not state.stale and state.verdict is not None
                    and state.verdict.result is Result.FAIL)
         if not failing or target is None or current is None or target <= current:
-            self._act(lambda: write(reason))
+            self._act(lambda: write(reason, None))
             return
         confirmed = reason + " (confirmed over failing checks)"
 
         def done(yes: bool | None) -> None:
-            if yes:
-                self._act(lambda: write(confirmed))
+            if yes:  # from the weight the dialog showed, or not at all
+                self._act(lambda: write(confirmed, current))
 
         self.push_screen(ConfirmScreen(f"More traffic to a canary its checks fail: {current}% -> {target}%?",
                                        "The judge starts afresh at the new weight; r rolls back instead.",

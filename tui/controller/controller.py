@@ -480,10 +480,12 @@ class RolloutController:
 
     def set_weight(self, canary: int, reason: str, route: str | None = None, force: bool = False,
                    action: str = "set-weight", who: str | None = None,
-                   before: TrafficSplit | None = None) -> ActionResult:
+                   before: TrafficSplit | None = None, confirmed_from: int | None = None) -> ActionResult:
         """Set the canary weight (stable gets the rest) on the driven routes, or on `route`.
 
         `before`: a split the caller has just read (a step), to save a second read.
+        `confirmed_from`: the weight a person saw when confirming this change; moved since, it is
+        refused (they agreed to "5% -> 10%", not to "50% -> 55%").
         """
         try:
             validate_weight(canary)
@@ -503,6 +505,8 @@ class RolloutController:
                 return ActionResult(False, f"automation held: {self.autopilot.progress.held}", before)
             route_obj = before.route(route) if route else None
             frm = route_obj.canary_weight if route_obj else before.canary_weight
+            if confirmed_from is not None and frm != confirmed_from:
+                return self._moved_since_confirmed(action, frm, confirmed_from, canary, reason, who)
             # More traffic to the canary on any route written: less is the safe way, never refused.
             targets = [route_obj] if route_obj else list(before.driven_routes)
             grows = any(canary > r.canary_weight for r in targets) if targets else canary > 0
@@ -550,8 +554,9 @@ class RolloutController:
             return ActionResult(True, message, after, left(after, route) if left else ())
 
     def step(self, direction: int, reason: str, route: str | None = None, force: bool = False,
-             who: str | None = None) -> ActionResult:
-        """Move the canary weight one stepWeight up (+1) or down (-1), clamped to 0-100."""
+             who: str | None = None, confirmed_from: int | None = None) -> ActionResult:
+        """Move the canary weight one stepWeight up (+1) or down (-1), clamped to 0-100.
+        `confirmed_from`: as for set_weight."""
         with self._action_lock:  # "+ +": the second steps on from the first (both read 5% and wrote 10%)
             try:
                 split = self.current_split()
@@ -564,10 +569,20 @@ class RolloutController:
                 return self._refused("step", f"the driven routes differ ({route_weights(split.diverged)}): one step "
                                      "would move them by different amounts; set one weight for all first (w)",
                                      current, None, reason, who)
-            target = min(100, max(0, current + direction * self.config.rollout.step_weight))
+            delta = direction * self.config.rollout.step_weight
+            if confirmed_from is not None and current != confirmed_from:
+                return self._moved_since_confirmed("step", current, confirmed_from,
+                                                   min(100, max(0, confirmed_from + delta)), reason, who)
+            target = min(100, max(0, current + delta))
             if target == current:
                 return ActionResult(False, f"canary already at {current}%", split)
-            return self.set_weight(target, reason, route=route, force=force, action="step", who=who, before=split)
+            return self.set_weight(target, reason, route=route, force=force, action="step", who=who, before=split,
+                                   confirmed_from=confirmed_from)
+
+    def _moved_since_confirmed(self, action: str, now: int | None, confirmed_from: int, confirmed_to: int,
+                               reason: str, who: str | None) -> ActionResult:
+        return self._refused(action, f"the canary weight moved to {now}% while you confirmed {confirmed_from}% -> "
+                             f"{confirmed_to}%: nothing sent, look again", now, confirmed_to, reason, who)
 
     def promote(self, reason: str, force: bool = False, who: str | None = None) -> ActionResult:
         return self.set_weight(100, reason, force=force, action="promote", who=who)
