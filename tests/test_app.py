@@ -403,6 +403,7 @@ async def test_a_long_rollout_name_gives_way_to_the_datas_age_and_automation(wid
         line = str(app.query_one(StatusHeader).render())
         visible = line if len(line) <= width else line[:width - 1]
         assert " AUTO " in visible and " data " in visible and " old " in visible, visible
+        assert " DEMO " in visible, visible  # made-up numbers never pass for the real rollout
         assert "step 1/10" in visible, visible
         assert visible.startswith(" payments-ga")  # cut, never below 12 cells ("payments-ga…")
         if width >= 120:
@@ -664,3 +665,26 @@ async def test_a_short_pane_keeps_the_failing_checks_and_what_rolls_back():
         assert "more: d shows every check" in lines[-1], lines
         traffic = _panel_text(app, "#traffic")
         assert "stable  80%" in traffic and "canary  20%" in traffic, traffic
+
+
+@pytest.mark.parametrize("width", [60, 80])
+async def test_a_demo_or_a_rehearsal_says_so_on_any_width(width):
+    """At 80 columns the header dropped "demo router (simulated) · demo metrics (simulated)" for
+    room: a demo read as the real x0tta6bl4-app, and a rehearsal (real weights, made-up traffic)
+    showed its made-up numbers unmarked."""
+    from tui.app.widgets.status import StatusHeader
+    from tui.backends.demo.router import DemoRouter
+
+    app, controller = _app()
+    async with app.run_test(size=(width, 24)) as pilot:
+        await pilot.pause()
+        assert str(app.query_one(StatusHeader).render()).startswith(" x0tta6bl4-app   DEMO   MANUAL ")
+    app, controller = _app()
+    controller.router = DemoRouter(controller.router.table, description="istio (stand-in)", simulated=False)
+    async with app.run_test(size=(width, 24)) as pilot:
+        app.apply_state(controller.state())
+        await pilot.pause()
+        line = str(app.query_one(StatusHeader).render())
+        assert line.startswith(" x0tta6bl4-app   SIMULATED METRICS   MANUAL "), line
+    controller.metrics.simulated = False  # both real: no badge
+    assert controller.state().simulated == ""

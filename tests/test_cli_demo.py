@@ -74,6 +74,7 @@ def test_the_text_status_lines_up_every_mark(capsys):
     assert main(["status", "--demo"]) == 0
     out = capsys.readouterr().out
     assert "\nverdict: ? UNDECIDED (on the requests since" in out, out  # the screen's words, not "NODATA"
+    assert out.splitlines()[1] == "  DEMO: the weights and the traffic are simulated, not real", out
     rows = [line for line in out.splitlines() if " <= " in line]  # the checks
     assert len(rows) == 6 and any("NOT JUDGED" in r for r in rows)
     assert len({r.index(" canary ") for r in rows}) == 1, rows
@@ -121,3 +122,15 @@ def test_status_says_the_weights_are_as_last_read_when_reading_them_fails(capsys
         assert "\nverdict: NO DATA" in out, out
     finally:
         controller.close()
+
+
+def test_a_reader_that_goes_away_gets_no_traceback():
+    """`canary-console status | head -3`: a BrokenPipeError traceback on stderr."""
+    import subprocess
+    import sys
+
+    p = subprocess.Popen([sys.executable, "-m", "tui", "status", "--demo"], stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE)
+    p.stdout.close()  # the reader is gone before the first line
+    err = p.stderr.read().decode()
+    assert p.wait(timeout=60) == 141 and err == "", err

@@ -364,3 +364,14 @@ def test_a_decision_on_an_alarm_names_the_alarm_not_the_screens_advice():
     r.on_event(ev("rollback", 11, 5, 0, reason=f"auto-rollback: {alarm}", who="automation"))
     text = render_markdown(build_report(r, config())).splitlines()
     assert f"Checks when decided: ? UNDECIDED (judged 2027-01-15 08:00:10): {alarm}" in text
+
+
+def test_a_report_on_simulated_traffic_says_so_before_any_number():
+    """A demo's or a rehearsal's report read like a real rollout's: made-up numbers, unmarked."""
+    demo = build_report(recorded_rollback(), config())
+    assert demo["simulated"] is True
+    text = render_markdown(demo)
+    assert text.index("**Simulated traffic**") < text.index("- Rollout:"), text
+    real = build_report(recorded_rollback(), from_mapping({
+        "name": "x0tta6bl4-app", "metrics": {"kind": "prometheus", "url": "http://prometheus:9090"}}))
+    assert real["simulated"] is False and "Simulated" not in render_markdown(real)

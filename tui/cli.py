@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import signal
 import sys
 import threading
@@ -178,6 +179,17 @@ def _with_demo_options(config: Config, args: argparse.Namespace) -> Config:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    try:
+        return _main(argv)
+    except BrokenPipeError:
+        # The reader went away (`status | head -3`): no traceback. Whatever the verb did is done
+        # (the `finally`s released the lease); stdout now points at /dev/null so that the
+        # interpreter's last flush does not fail again.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 128 + signal.SIGPIPE
+
+
+def _main(argv: Sequence[str] | None) -> int:
     parser = build_parser()
     try:
         args = parser.parse_args(argv)
@@ -381,6 +393,7 @@ def status_document(state) -> dict[str, Any]:
     verdict = state.verdict
     return {
         "rollout": state.name,
+        "simulated": state.simulated or None,  # "DEMO", "SIMULATED METRICS": made-up numbers
         "source": split.source if split else None,
         "owner": split.owner if split else None,
         "routes": routes,
@@ -453,6 +466,10 @@ def status(controller, as_json: bool, watch_s: float | None = None) -> int:
 
 def render_status(doc: dict[str, Any]) -> str:
     lines = [f"rollout {doc['rollout']}  ({doc['source'] or 'split unreadable'})"]
+    if doc.get("simulated"):
+        lines.append(f"  {doc['simulated']}: " + ("the weights and the traffic are" if doc["simulated"] == "DEMO"
+                                                  else "the traffic is" if "METRICS" in doc["simulated"]
+                                                  else "the weights are") + " simulated, not real")
     if doc.get("weightsStale"):
         lines.append(f"  the weights below are as read at {doc['weightsReadAt']}: reading them fails since")
     if doc["owner"]:

@@ -31,7 +31,7 @@ def build_lab_controller(lab, table: RouteTable, read_only: bool = False) -> Rol
 
     config = lab_config(lab.url)
     # The same sequential judge as the console on a real rollout: the lab is where people try it.
-    controller = RolloutController(config, DemoRouter(table, description="lab router (in memory)"),
+    controller = RolloutController(config, DemoRouter(table, description="lab router (in memory)", simulated=False),
                                    PrometheusMetrics.from_config(config), evaluator=judge_for(config),
                                    read_only=read_only)
     controller.fault_switch = lab.set_fault

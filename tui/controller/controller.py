@@ -366,7 +366,13 @@ class RolloutController:
                 steps=self.config.rollout.steps,
                 promote=self.config.rollout.promote,
                 weights_moved_at=latest.weights_moved_at,
+                simulated=self._simulated(),
             )
+
+    def _simulated(self) -> str:
+        router, metrics = (bool(getattr(b, "simulated", False)) for b in (self.router, self.metrics))
+        return "DEMO" if router and metrics else "SIMULATED METRICS" if metrics else \
+            "SIMULATED WEIGHTS" if router else ""
 
     def set_driver(self, driving: bool, reason: str, holder_known: bool = True) -> None:
         """Called by the driver lease: a console that does not hold the lease only watches.

@@ -48,6 +48,9 @@ class ConsoleState:
     weights_moved_at: datetime | None = None
     split_read_at: datetime | None = None  # when the weights on screen were read (or written)
     split_failed: bool = False  # the latest read of the weights failed: those on screen are older
+    # "DEMO" (weights and metrics made up), "SIMULATED METRICS" (a rehearsal: real weights, made-up
+    # traffic) or "SIMULATED WEIGHTS"; "" when both are real. Shown wherever the name is.
+    simulated: str = ""
 
     @property
     def data_at(self) -> datetime | None:

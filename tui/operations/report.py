@@ -194,6 +194,8 @@ def build_report(record: RolloutRecord, config: Any, version: str = "canary") ->
         "format": REPORT_FORMAT,
         "title": TITLE,
         "rollout": getattr(config, "name", None) or record.rollout or None,
+        # Made-up traffic (the demo, a rehearsal) must not pass for a real rollout's numbers.
+        "simulated": (getattr(config, "metrics", None) or {}).get("kind") == "demo",
         "version": version,
         "start": utc_iso(started) if started else None,
         "end": utc_iso(ended) if ended else None,
@@ -323,6 +325,9 @@ def _stage_lines(report: dict[str, Any]) -> list[str]:
 def render_markdown(report: dict[str, Any]) -> str:
     """The guide's Canary Deployment Report in Markdown."""
     lines = [f"# {report.get('title') or TITLE}", ""]
+    if report.get("simulated"):
+        lines += ["**Simulated traffic** (`metrics.kind: demo`): every number below was made up by the demo's "
+                  "simulation, not measured.", ""]
     duration = report.get("duration_s")
     lines += [
         f"- Rollout: {report.get('rollout') or 'n/a'}",

@@ -34,6 +34,11 @@ class StatusHeader(Widget):
         mode_style = {"MANUAL": "bold black on #8b949e", "READ-ONLY": "bold white on #8250df",
                       "AUTO HELD": "bold black on #d29922"}.get(s.mode, "bold black on #3fb950")
         text.append(" ")
+        if s.simulated:
+            # Never dropped for room: on an 80-column shared screen the backends' names at the end
+            # were, and a demo (or a rehearsal's made-up traffic) read as the real rollout.
+            text.append(f" {s.simulated} ", style="bold black on #79c0ff")
+            text.append(" ")
         text.append(f" {s.mode} ", style=mode_style)
         at = s.data_at
         age = None if at is None or self.now is None else max(0.0, self.now - at.timestamp())

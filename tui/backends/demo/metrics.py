@@ -9,6 +9,8 @@ from tui.model import MetricsSnapshot
 
 
 class DemoMetrics:
+    simulated = True  # made-up numbers: said on screen beside the rollout's name
+
     def __init__(self, world: DemoWorld) -> None:
         self.world = world
 

@@ -8,9 +8,11 @@ from tui.model import TrafficSplit, WeightChange, WeightError, validate_weight, 
 
 
 class DemoRouter:
-    def __init__(self, table: RouteTable, description: str = "demo router (simulated)") -> None:
+    def __init__(self, table: RouteTable, description: str = "demo router (simulated)",
+                 simulated: bool = True) -> None:
         self.table = table
         self.description = description
+        self.simulated = simulated  # the lab's is not: its load generator sends real requests by these weights
 
     def describe(self) -> str:
         return self.description
