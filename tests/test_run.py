@@ -22,6 +22,7 @@ def test_healthy_canary_is_promoted(capsys):
     code, err = _run(capsys)
     assert code == 0, err
     assert "run: promoted after" in err
+    assert err.startswith("run: x0tta6bl4-app: DEMO: judged on simulated traffic, not real\n"), err[:200]
     # the screen's words: undecided while gathering evidence ("NODATA" read as a failed poll)
     assert "| verdict ? UNDECIDED |" in err and "| verdict ✓ PASS |" in err and "NO DATA" not in err
     # ten steps of at least 5 minutes' bake (longer while the judge still gathers evidence), then the promotion
@@ -182,6 +183,7 @@ def test_sigterm_ends_a_real_run_promptly_with_its_status(tmp_path):
     proc = subprocess.Popen([sys.executable, "-c", code], cwd=root, stdin=subprocess.DEVNULL,
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     try:
+        assert proc.stderr.readline().startswith("run: x0tta6bl4-app: DEMO: ")
         assert proc.stderr.readline().startswith("run: x0tta6bl4-app: step 1/")
         time.sleep(0.5)  # in the wait between polls (2 s)
         sent = time.monotonic()

@@ -130,6 +130,10 @@ def run_rollout(controller: RolloutController, timeout_s: float | None, out: Tex
     for message in failures_so_far(controller):
         print(f"run: warning: {message}", file=out, flush=True)
     controller.subscribe(tell)
+    simulated = controller.state().simulated
+    if simulated:  # a rehearsal's promotion is no evidence about the real canary: the job's log says so
+        print(f"run: {controller.config.name}: {simulated}: judged on simulated traffic, not real", file=out,
+              flush=True)
     print(f"run: {controller.config.name}: {autopilot.describe()}", file=out, flush=True)
     last_news: tuple | None = None
     last_report = start
