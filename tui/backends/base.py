@@ -86,8 +86,9 @@ class TrafficRouter(Protocol):
 
 @runtime_checkable
 class MetricSource(Protocol):
-    # A backend may set `simulated = True` (the demo's): its numbers are made up, and the screen,
-    # `status` and the report say so wherever the rollout's name appears. Absent: real.
+    # A metric source (or a router) may set `simulated = True`, as the demo's do: its numbers are
+    # made up, and the screen, `status` and `run` say so wherever the rollout's name appears.
+    # Absent: real.
 
     def describe(self) -> str:
         ...

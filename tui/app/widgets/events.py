@@ -76,8 +76,9 @@ def event_parts(e: Event) -> tuple[Text, Text, Text]:
     message = Text(e.message)
     if e.reason:
         message.append(f" — {e.reason}", style="italic")
-    if event_who(e):
-        message.append(f" ({event_who(e)})", style="dim")
+    who = event_who(e)
+    if who:
+        message.append(f" ({who})", style="dim")
     return (Text(hhmmss(e.at), style="dim"),
             Text(e.kind, style=KIND_STYLE.get(e.kind, "") if e.ok else "#ff5555"), message)
 
