@@ -85,9 +85,10 @@ class CanaryApp(App[None]):
 
     # (binding id, what it does, action): the help lists the keys actually bound
     HELP = [
-        ("stepUp", "step the canary weight up by rollout.stepWeight", "step_up"),
+        ("stepUp", "step the canary weight up by rollout.stepWeight (asks first while the checks fail)",
+         "step_up"),
         ("stepDown", "step the canary weight down by rollout.stepWeight", "step_down"),
-        ("weight", "set an exact canary weight (0-100)", "set_weight"),
+        ("weight", "set an exact canary weight (0-100; more asks first while the checks fail)", "set_weight"),
         ("promote", "promote: canary 100% (asks first)", "promote"),
         ("rollback", "rollback: canary 0%, canary scaled to 0 (asks first)", "rollback"),
         ("auto", "automatic progression on / off; resumes after a manual hold", "toggle_auto"),
