@@ -478,3 +478,24 @@ def test_a_poll_slow_in_its_metrics_did_read_the_weights():
     assert not state.weights_stale and state.split_failed is False
     assert state.data_age_s >= 6  # the header ages it all the same
     controller.close()
+
+
+def test_every_hint_names_the_key_as_bound():
+    """Messages below the app named the default keys ("press a to resume", "roll back (r)"): with
+    keys rebound, a person under stress pressed a key that did nothing, or something else."""
+    from tui.assembly import build_controller, judge_for
+    from tui.clock import ManualClock
+    from tui.config import from_mapping
+
+    config = from_mapping({"name": "x0tta6bl4-app",
+                           "keys": {"auto": "A", "promote": "P", "rollback": "ctrl+r", "weight": "W"}})
+    controller = build_controller(config, clock=ManualClock(start=1_800_000_000.0), who="sre@bridge")
+    try:
+        assert controller.toggle_auto().ok
+        assert controller.set_weight(10, reason="by hand").ok  # holds automation
+        held = controller.state().events[-1]
+        assert held.message.endswith("(press A to resume)"), held.message
+        assert controller.state().automation.endswith("(A: resume)"), controller.state().automation
+        assert judge_for(config).rollback_key == "ctrl+r"
+    finally:
+        controller.close()

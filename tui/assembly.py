@@ -14,6 +14,7 @@ from typing import Callable, Mapping
 from tui.backends.base import MetricSource, TrafficRouter
 from tui.clock import Clock, RealClock, ScaledClock
 from tui.config import Config
+from tui.config.keys import key_hint
 from tui.analysis.judge import SequentialJudge
 from tui.controller import RolloutController
 
@@ -75,6 +76,7 @@ def build_backends(config: Config, clock: Clock | None = None, context: str | No
 def judge_for(config: Config) -> SequentialJudge:
     j = config.judge
     return SequentialJudge(config.criteria, alpha=j.alpha, latency_alpha=j.latency_alpha, pass_alpha=j.pass_alpha,
+                           rollback_key=key_hint(config.keys, "rollback"),
                            effect_requests=j.effect_requests)
 
 

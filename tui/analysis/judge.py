@@ -185,6 +185,7 @@ class SequentialJudge:
         latency_alpha: float | None = JudgeSettings.latency_alpha,
         pass_alpha: float = JudgeSettings.pass_alpha,
         effect_requests: float = JudgeSettings.effect_requests,
+        rollback_key: str = "r",
         stable_window_s: float = 30.0,
         stable_z: float = 2.5,
         idle_s: float = 10.0,
@@ -194,6 +195,7 @@ class SequentialJudge:
         if not all(0 < a < 1 for a in (alpha, latency_alpha, pass_alpha)):
             raise ValueError("alpha, latency_alpha and pass_alpha must be in (0, 1)")
         self.criteria = criteria
+        self.rollback_key = rollback_key  # as bound in the console: its summary names the key that does it
         self.alpha = alpha
         self.latency_alpha = latency_alpha
         self.pass_alpha = pass_alpha
@@ -660,7 +662,7 @@ class SequentialJudge:
             return f"hold: {warns[0].name}: {warns[0].reason}"
         if (silent := self._canary_silent()) is not None:
             # Automation rolls it back (autoRollback); a person is told the same.
-            return f"{silent}; roll back (r) unless only its metrics are missing"
+            return f"{silent}; roll back ({self.rollback_key}) unless only its metrics are missing"
         if self._canary_missing or not self._canary_seen:
             if self._polls <= 1:
                 return "first poll: the checks decide on requests counted from here on, poll by poll"

@@ -35,7 +35,7 @@ from tui.app.widgets.events import EventPanel
 from tui.app.widgets.footer import FittingFooter
 from tui.app.widgets.status import StatusHeader
 from tui.app.widgets.traffic import MeasuredShare, TrafficPanel
-from tui.config.keys import KEY_DEFAULTS, display_keys
+from tui.config.keys import KEY_DEFAULTS, display_keys, key_hint
 from tui.controller import ActionResult, ConsoleState, RolloutController
 from tui.formatting import RESULT_MARK
 from tui.model import Result
@@ -271,7 +271,7 @@ class CanaryApp(App[None]):
 
     def _bound_key(self, binding: str) -> str:
         """The first key an action is bound to, as the footer names it ("r", or "ctrl+r" when rebound)."""
-        return display_keys(self.keys[binding]).split(" / ")[0]
+        return key_hint(self.keys, binding)
 
     def action_step_up(self) -> None:
         self._step_up(self._key("stepUp"))
@@ -305,7 +305,8 @@ class CanaryApp(App[None]):
                 self._act(lambda: write(confirmed, current))
 
         self.push_screen(ConfirmScreen(f"More traffic to a canary its checks fail: {current}% -> {target}%?",
-                                       "The judge starts afresh at the new weight; r rolls back instead.",
+                                       "The judge starts afresh at the new weight; "
+                                       f"{self._bound_key('rollback')} rolls back instead.",
                                        confirmed, checks=self._checks_now()), done)
 
     def action_step_down(self) -> None:

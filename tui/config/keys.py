@@ -87,6 +87,12 @@ def effective_keys(overrides: dict[str, str | None], path: str = "keys") -> dict
     return out
 
 
+def key_hint(keys: dict[str, str], action: str) -> str:
+    """The first key an action is bound to, as a person types it ("r", or "ctrl+r" when rebound):
+    for the hints in messages ("roll back (r)"), which must name the key that does it."""
+    return display_keys(keys.get(action) or KEY_DEFAULTS[action]).split(" / ")[0]
+
+
 def display_keys(keys: str) -> str:
     """"plus,equals_sign" -> "+ / =": how a person types them."""
     shown = []

@@ -17,6 +17,7 @@ from tui.analysis.criteria import stale_checks
 from tui.backends.base import BackendError, MetricSource, NoCanaryRoute, TrafficRouter
 from tui.clock import Clock, RealClock, utc
 from tui.config import Config
+from tui.config.keys import key_hint
 from tui.controller.evaluation import Evaluator, PointEvaluator
 from tui.controller.history import History
 from tui.controller.progression import AUTOMATION, Autopilot
@@ -369,6 +370,10 @@ class RolloutController:
                 simulated=self._simulated(),
             )
 
+    def key_for(self, action: str) -> str:
+        """The key bound to `action` in the console, for hints in messages ("set one weight first (w)")."""
+        return key_hint(self.config.keys, action)
+
     def _simulated(self) -> str:
         router, metrics = (bool(getattr(b, "simulated", False)) for b in (self.router, self.metrics))
         return "DEMO" if router and metrics else "SIMULATED METRICS" if metrics else \
@@ -441,7 +446,7 @@ class RolloutController:
                 if diverged:
                     # Its steps set every driven route at once: a route behind the others would jump.
                     return self._refused("auto", f"the driven routes differ ({route_weights(diverged)}): set one "
-                                         "weight for all first (w)", None, None, reason, who)
+                                         f"weight for all first ({self.key_for('weight')})", None, None, reason, who)
             try:
                 if on and p.enabled and p.held:
                     message = self.autopilot.resume(who)
@@ -573,7 +578,8 @@ class RolloutController:
                 return self._refused("step", "no driven route carries both stable and canary", None, None, reason, who)
             if route is None and split.diverged:
                 return self._refused("step", f"the driven routes differ ({route_weights(split.diverged)}): one step "
-                                     "would move them by different amounts; set one weight for all first (w)",
+                                     "would move them by different amounts; set one weight for all first "
+                                     f"({self.key_for('weight')})",
                                      current, None, reason, who)
             delta = direction * self.config.rollout.step_weight
             if confirmed_from is not None and current != confirmed_from:

@@ -179,8 +179,8 @@ class Autopilot:
         did not make. `why` goes in the header ("HELD: ..."), `said` (or why) in the event log."""
         if self.progress.enabled and not self.progress.held:
             self._save(replace(self.progress, held=why))
-            self.controller.record("auto", f"{said or 'automation held: ' + why} (press a to resume)",
-                                   who=AUTOMATION)
+            resume = f"press {self.controller.key_for('auto')} to resume"
+            self.controller.record("auto", f"{said or 'automation held: ' + why} ({resume})", who=AUTOMATION)
 
     # --- the decision, once per poll ---------------------------------------
 
@@ -241,7 +241,7 @@ class Autopilot:
         elif p.finished != "waiting for promotion":
             self._save(replace(p, finished="waiting for promotion"))
             self.controller.record("auto", "last step baked, every check passing: waiting for a person "
-                                   "to promote (p)", who=AUTOMATION)
+                                   f"to promote ({self.controller.key_for('promote')})", who=AUTOMATION)
 
     def _roll_back(self, why: str, outcome: str) -> None:
         """Automation's one rollback path: as long as it takes (a blip never ends the attempts)."""
@@ -320,7 +320,7 @@ class Autopilot:
         p = self.progress
         steps = self.policy.steps
         if p.held:
-            return f"HELD: {p.held} (a: resume)"
+            return f"HELD: {p.held} ({self.controller.key_for('auto')}: resume)"
         if not p.enabled:
             return p.finished and f"last run: {p.finished}"
         now = self.controller.clock.time()
