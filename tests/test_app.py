@@ -688,3 +688,20 @@ async def test_a_demo_or_a_rehearsal_says_so_on_any_width(width):
         assert line.startswith(" x0tta6bl4-app   SIMULATED METRICS   MANUAL "), line
     controller.metrics.simulated = False  # both real: no badge
     assert controller.state().simulated == ""
+
+
+def test_a_short_checklist_keeps_every_failing_check_before_its_headings():
+    from tui.app.widgets.checks import ChecksPanel
+    from tui.model import Check, Result, Verdict
+
+    def check(name, result):
+        return Check(name=name, metric="error_rate", result=result, canary=None, stable=None, bound="", unit="%")
+
+    panel = ChecksPanel()
+    checks = (check("a", Result.PASS), check("b", Result.FAIL), check("c", Result.NODATA), check("d", Result.FAIL))
+    panel.verdict = Verdict(Result.FAIL, checks, "rollback now: b")
+    assert panel.rows_shown(3) == (False, [1, 3])  # the summary and both failing checks, no headings
+    assert panel.rows_shown(4) == (True, [1, 3])  # then the headings
+    assert panel.rows_shown(5) == (True, [1, 2, 3])  # then the undecided, then the passing
+    assert panel.rows_shown(6) == (True, [0, 1, 2, 3])  # all, in their order
+    assert panel.rows_shown(1) == (False, [])  # the summary alone

@@ -46,7 +46,8 @@ class ChecksPanel(Widget):
         room = max(0, height - summary)
         if room >= 1 + len(checks):
             return True, list(range(len(checks)))
-        headings = room >= 2
+        failing = sum(c.result is Result.FAIL for c in checks)
+        headings = room >= 2 and room > failing  # after every failing check, before the rest
         keep = room - 1 if headings else room
         first = sorted(range(len(checks)), key=lambda i: (SHOWN_FIRST[checks[i].result], i))
         return headings, sorted(first[:keep])
