@@ -467,9 +467,9 @@ def status(controller, as_json: bool, watch_s: float | None = None) -> int:
 def render_status(doc: dict[str, Any]) -> str:
     lines = [f"rollout {doc['rollout']}  ({doc['source'] or 'split unreadable'})"]
     if doc.get("simulated"):
-        lines.append(f"  {doc['simulated']}: " + ("the weights and the traffic are" if doc["simulated"] == "DEMO"
-                                                  else "the traffic is" if "METRICS" in doc["simulated"]
-                                                  else "the weights are") + " simulated, not real")
+        what = {"DEMO": "the weights and the traffic are", "SIMULATED METRICS": "the traffic is",
+                "SIMULATED WEIGHTS": "the weights are"}[doc["simulated"]]
+        lines.append(f"  {doc['simulated']}: {what} simulated, not real")
     if doc.get("weightsStale"):
         lines.append(f"  the weights below are as read at {doc['weightsReadAt']}: reading them fails since")
     if doc["owner"]:

@@ -588,8 +588,8 @@ class RolloutController:
             target = min(100, max(0, current + delta))
             if target == current:
                 return ActionResult(False, f"canary already at {current}%", split)
-            return self.set_weight(target, reason, route=route, force=force, action="step", who=who, before=split,
-                                   confirmed_from=confirmed_from)
+            # `before` is the very read checked against `confirmed_from` above: nothing to check twice.
+            return self.set_weight(target, reason, route=route, force=force, action="step", who=who, before=split)
 
     def _moved_since_confirmed(self, action: str, now: int | None, confirmed_from: int, confirmed_to: int,
                                reason: str, who: str | None) -> ActionResult:

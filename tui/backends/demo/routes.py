@@ -21,14 +21,14 @@ class RouteTable:
     """
 
     def __init__(self, canary_weight: int = 5, source: str = "demo",
-                 before_change: Callable[[], None] | None = None, lock: threading.RLock | None = None) -> None:
+                 before_change: Callable[[], None] | None = None, lock: threading.RLock | None = None,
+                 clock: Callable[[], float] | None = None, startup_s: float = 0.0) -> None:
         self._routes = guide_routes(canary_weight)
         self.version = 1
         self.canary_replicas = 2
         # Scaled up from 0, the canary's pods are ready `startup_s` later on `clock` (a simulation's;
         # without one they are ready at once): until then Istio would answer its share with 503s.
-        self.clock: Callable[[], float] | None = None
-        self.startup_s = 0.0
+        self.clock, self.startup_s = clock, startup_s
         self.canary_ready_at: float | None = None
         self.source = source
         self.before_change = before_change or (lambda: None)

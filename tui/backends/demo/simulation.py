@@ -129,8 +129,8 @@ class DemoWorld:
         self.fault = fault
         self._lock = threading.RLock()
         # Writes to the routes first serve the traffic up to now under the old weights.
-        self.table = RouteTable(canary_weight, source="demo", before_change=self.advance, lock=self._lock)
-        self.table.clock, self.table.startup_s = clock.time, canary_startup_s
+        self.table = RouteTable(canary_weight, source="demo", before_change=self.advance, lock=self._lock,
+                                clock=clock.time, startup_s=canary_startup_s)
         self._window = max(1, int(round(window_s)))
         self._streams = {"stable": _VersionStream(self._window), "canary": _VersionStream(self._window)}
         # The world starts `history_s` in the past so a backfill has something true to show; the
