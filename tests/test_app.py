@@ -705,3 +705,29 @@ def test_a_short_checklist_keeps_every_failing_check_before_its_headings():
     assert panel.rows_shown(5) == (True, [1, 2, 3])  # then the undecided, then the passing
     assert panel.rows_shown(6) == (True, [0, 1, 2, 3])  # all, in their order
     assert panel.rows_shown(1) == (False, [])  # the summary alone
+
+
+@pytest.mark.parametrize("size", [(100, 30), (80, 16)])
+async def test_after_a_rollback_the_header_route_says_its_requests_fail(size):
+    """A rollback leaves the x-canary route (not driven) and scales the canary to 0: each of its
+    requests fails. The question says so before, the panel after (whole, or on one line when short)."""
+    app, controller = _app()
+    async with app.run_test(size=size) as pilot:
+        await pilot.press("r")
+        detail = str(app.screen.query_one("#detail").render())
+        assert "Left as is: canary-header (not driven) still sends requests to the canary" in detail, detail
+        await pilot.press("y")
+        await _settle(pilot)
+        traffic = _panel_text(app, "#traffic")
+        assert "canary   0%" in traffic, traffic
+        if size == (100, 30):
+            assert "→ canary 100%  (not driven)" in traffic and "✗ fails: canary at 0 pods" in traffic, traffic
+        else:
+            assert "✗ fails: no canary pod" in traffic, traffic
+        assert controller.scale_canary(2, "fixed build").ok
+        controller.clock.advance(21)
+        app.apply_state(controller.poll_once())
+        await pilot.pause()
+        traffic = _panel_text(app, "#traffic")
+        assert "✗ fails" not in traffic, traffic
+        assert ("(not driven)" in traffic) == (size == (100, 30)), traffic  # a short pane keeps it only failing

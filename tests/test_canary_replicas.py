@@ -22,6 +22,7 @@ from istio_fixtures import (  # noqa: F401 - fixtures are used by name
 )
 from tests.conftest import make_demo_controller
 from tui.assembly import build_controller
+from tui.backends.base import BackendError
 from tui.cli import main
 from tui.config import load
 
@@ -46,7 +47,7 @@ def test_after_a_rollback_nothing_sends_the_canary_traffic(rolled_back):
         result = attempt()
         assert not result.ok and SCALED_TO_0 in result.message and "scale it up first" in result.message
     assert controller.current_split().canary_weight == 0
-    refused = [e for e in controller.state().events if not e.ok]
+    refused = [e for e in controller.state().events if not e.ok and e.kind != "alarm"]
     assert [e.kind for e in refused] == ["step", "set-weight", "promote", "auto"]
     assert not controller.autopilot.progress.enabled  # refused up front, not started and halted
 
@@ -205,5 +206,47 @@ def test_less_traffic_to_a_canary_that_cannot_serve_is_never_refused():
         refused = controller.step(+1, "key +", who="sre@bridge")
         assert not refused.ok and SCALED_TO_0 in refused.message
         assert controller.set_weight(0, "key w", who="sre@bridge").ok
+    finally:
+        controller.close()
+
+
+# --- a route this console does not drive, to a canary at 0 pods -------------------------------
+
+
+def test_a_rollback_says_the_header_route_now_fails_and_the_poll_watches_its_pods(rolled_back):
+    """The guide's x-canary route is opt-in: a rollback leaves it (the guide's merge patch deleted
+    it) but scales the canary to 0, so each of its requests fails. Before, nothing said so."""
+    controller, clock = rolled_back
+    alarm = [e for e in controller.state().events if e.kind == "alarm"]
+    assert len(alarm) == 1 and not alarm[0].ok
+    assert alarm[0].message == ('route canary-header (headers x-canary exact "true"; not driven) still sends '
+                                "requests to the canary, now at 0 replicas: they fail until :scale N or the "
+                                "route is changed")
+    assert (alarm[0].who, alarm[0].reason) == ("sre@bridge", "5xx on /pay")
+    clock.advance(2)
+    assert controller.poll_once().canary_pods == (0, 0)
+    assert controller.scale_canary(2, "fixed build", who="sre@bridge").ok
+    clock.advance(2)
+    assert controller.poll_once().canary_pods == (2, 0)  # starting: still no pod to answer
+    clock.advance(20)
+    assert controller.poll_once().canary_pods == (2, 2)
+    assert controller.step(+1, "key +", who="sre@bridge").ok
+    clock.advance(2)
+    assert controller.poll_once().canary_pods is None  # weighted again: the judge watches it
+
+
+def test_the_pods_are_read_only_while_nothing_but_opt_in_routes_reach_the_canary():
+    controller, clock = make_demo_controller()
+    reads = []
+    readiness = controller.router.canary_readiness
+    controller.router.canary_readiness = lambda: reads.append(1) or readiness()
+    try:
+        controller.poll_once()
+        assert controller.state().canary_pods is None and reads == []  # canary weighted 5%: no extra call
+        controller.router.canary_readiness = lambda: (_ for _ in ()).throw(BackendError("timed out"))
+        assert controller.set_weight(0, "drain", who="sre@bridge").ok
+        clock.advance(2)
+        state = controller.poll_once()
+        assert state.error is None and state.canary_pods is None  # its failure is no answer, not the poll's
     finally:
         controller.close()

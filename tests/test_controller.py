@@ -45,7 +45,9 @@ def test_step_set_promote_rollback_are_recorded_with_who_from_to_why(demo_contro
         ("rollback", 100, 0, "key r"),
     ]
     assert all(e.who == TEST_WHO and e.at.tzinfo is not None for e in changes)
-    assert controller.state().events[-1].message == "canary scaled to 0 replicas"
+    # then the canary scaled to 0, and the header route (not driven) said to fail from now on
+    assert [e.message[:27] for e in controller.state().events[-2:]] == [
+        "canary scaled to 0 replicas", "route canary-header (header"]
 
 
 def test_step_clamps_at_the_ends(demo_controller):

@@ -223,7 +223,9 @@ def test_the_router_names_the_routes_a_rollback_left(config, cli, guide):
 def test_writes_name_the_routes_they_left(config, cli, guide):
     code, out, _ = cli("rollback", "--reason", "x", "--config", str(config))
     assert code == 0
-    assert "left as is: route canary-header (reaches the canary only through its match)" in out.splitlines()
+    # A rollback scales the canary to 0: the header route's requests now fail, and it says so.
+    assert ("left as is: route canary-header (reaches the canary only through its match); the canary is "
+            "now at 0 replicas, so each of its requests fails") in out.splitlines()
     guide.put_object(guide_vs(multiregion=True))
     assert cli("scale", "2", "--reason", "fixed build", "--config", str(config))[0] == 0  # the rollback scaled it to 0
     code, out, _ = cli("set-weight", "30", "--route", "us-east", "--config", str(config))

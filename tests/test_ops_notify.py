@@ -425,4 +425,6 @@ def test_a_real_controller_notifies_without_waiting(receiver_factory, failures):
     rx.release.set()
     assert n.close(5)
     texts = [b["text"] for b in rx.bodies]
-    assert len(texts) == 2 and "5% → 20%" in texts[0] and "ROLLED BACK 20% → 0%" in texts[1]
+    assert len(texts) == 3 and "5% → 20%" in texts[0] and "ROLLED BACK 20% → 0%" in texts[1]
+    # whoever uses the x-canary header learns that its requests now fail
+    assert texts[2].startswith(":warning: x0tta6bl4-app: route canary-header (headers x-canary exact")

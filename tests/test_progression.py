@@ -488,7 +488,8 @@ def test_every_hint_names_the_key_as_bound():
     from tui.config import from_mapping
 
     config = from_mapping({"name": "x0tta6bl4-app",
-                           "keys": {"auto": "A", "promote": "P", "rollback": "ctrl+r", "weight": "W"}})
+                           "keys": {"auto": "A", "promote": "P", "rollback": "ctrl+r", "weight": "W",
+                                    "command": "ctrl+k"}})
     controller = build_controller(config, clock=ManualClock(start=1_800_000_000.0), who="sre@bridge")
     try:
         assert controller.toggle_auto().ok
@@ -497,5 +498,10 @@ def test_every_hint_names_the_key_as_bound():
         assert held.message.endswith("(press A to resume)"), held.message
         assert controller.state().automation.endswith("(A: resume)"), controller.state().automation
         assert judge_for(config).rollback_key == "ctrl+r"
+        assert controller.rollback("5xx").ok
+        assert controller.state().events[-1].message.endswith("they fail until ctrl+k then scale N or the "
+                                                              "route is changed")
+        refused = controller.step(+1, "key +")
+        assert "scale it up first (ctrl+k then scale N, or canary-console scale N)" in refused.message
     finally:
         controller.close()

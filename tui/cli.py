@@ -322,8 +322,10 @@ def write_verb(controller, args: argparse.Namespace) -> int:
         print(f"canary-console: {args.verb} refused: {result.message}", file=sys.stderr)
         return EXIT_FAILED
     print(result.message)
+    scaled_to_0 = args.verb == "rollback" and result.ok
     for name in result.skipped_routes:
-        print(f"left as is: route {name} (reaches the canary only through its match)")
+        print(f"left as is: route {name} (reaches the canary only through its match)"
+              + ("; the canary is now at 0 replicas, so each of its requests fails" if scaled_to_0 else ""))
     if controller.config.router["kind"] == "demo":
         # The demo lives in this process: say so, or the next command's 5% looks like a lost write.
         print("demo: the simulation ends with this command; the next one starts again from its first weight")

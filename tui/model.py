@@ -101,6 +101,12 @@ class TrafficSplit:
         return driven[0].stable_weight if driven else None
 
     @property
+    def opt_in_canary_routes(self) -> tuple[Route, ...]:
+        """Routes this console does not drive that send requests to the canary (the guide's
+        x-canary header route): a rollback leaves them as they are."""
+        return tuple(r for r in self.routes if not r.driven and r.canary_weight > 0)
+
+    @property
     def diverged(self) -> tuple[tuple[str, int], ...]:
         """(label, canary weight) of each driven route when they do not all carry the same canary
         weight (a region moved on its own with --route), else ()."""

@@ -176,7 +176,7 @@ class CanaryApp(App[None]):
         rows = body_rows(size.width, size.height, banner=1 if self.query_one("#banner").display else 0,
                          checks=len(verdict.checks) if verdict else None,
                          routes=len(traffic.lines(TRAFFIC_COLUMNS - PANEL_CHROME)) if traffic.split else None,
-                         weights=len(traffic.driven_lines(size.width - PANEL_CHROME)))
+                         weights=traffic.kept_lines(size.width - PANEL_CHROME))
         body.set_class(rows.narrow, "-narrow")
         body.set_class(rows.compact, "-compact")
         traffic.border_subtitle = (f"charts hidden: {size.width}x{size.height} is too small"
@@ -230,7 +230,8 @@ class CanaryApp(App[None]):
             traffic = self.query_one(TrafficPanel)
             traffic.show(state.split, state.steps, state.promote, state.now, measured,
                          moved_at=state.weights_moved_at, silent=silent,
-                         read_at=state.split_read_at if state.weights_stale else None)
+                         read_at=state.split_read_at if state.weights_stale else None,
+                         canary_pods=state.canary_pods)
             traffic.set_class(state.weights_stale, "-stale")
             self.query_one(ChecksPanel).show(state.verdict, state.data_problem)
             for chart in self._charts:
@@ -341,9 +342,16 @@ class CanaryApp(App[None]):
             if yes:
                 self._act(lambda: self.controller.rollback(reason=reason))
 
+        detail = "Every driven route gets canary 0 / stable 100."
+        split = self.state.split if self.state else None
+        kept = split.opt_in_canary_routes if split else ()
+        if kept:
+            # Said before the decision, not only after: those requests will fail on a canary at 0 pods.
+            names = ", ".join(r.label for r in kept)
+            detail += (f" Left as is: {names} (not driven) still send{'s' if len(kept) == 1 else ''} "
+                       "requests to the canary, and they fail once it is at 0.")
         self.push_screen(ConfirmScreen("Rollback: send all traffic to stable and scale the canary to 0?",
-                                       "Every driven route gets canary 0 / stable 100.", reason,
-                                       checks=self._checks_now()), done)
+                                       detail, reason, checks=self._checks_now()), done)
 
     def _checks_now(self) -> Text | None:
         """The verdict and its one-line reason, for a confirmation: stale data said as such."""

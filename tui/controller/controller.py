@@ -30,6 +30,7 @@ from tui.model import (
     Event,
     MetricsSnapshot,
     Result,
+    Route,
     TrafficSplit,
     Verdict,
     WeightChange,
@@ -65,6 +66,7 @@ class _Latest:
     error: str | None = None
     events: deque[Event] = field(default_factory=lambda: deque(maxlen=500))
     weights_moved_at: datetime | None = None
+    canary_pods: tuple[int, int] | None = None  # (replicas, ready) while only opt-in routes reach it
 
 
 class RolloutController:
@@ -192,6 +194,9 @@ class RolloutController:
             else:
                 self._route_gone_noted = False
                 self._take_split(split)
+                pods = self._opt_in_canary_pods(split)
+                with self._state_lock:
+                    self._latest.canary_pods = pods
                 if self.read_only:
                     self.autopilot.follow_store()  # show the driver's automation (from this same read)
         try:
@@ -368,11 +373,17 @@ class RolloutController:
                 promote=self.config.rollout.promote,
                 weights_moved_at=latest.weights_moved_at,
                 simulated=self._simulated(),
+                canary_pods=latest.canary_pods,
             )
 
     def key_for(self, action: str) -> str:
         """The key bound to `action` in the console, for hints in messages ("set one weight first (w)")."""
         return key_hint(self.config.keys, action)
+
+    def _command_hint(self, command: str) -> str:
+        """":scale N" as typed in the console, with the command key as bound."""
+        key = self.key_for("command")
+        return f"{key}{command}" if len(key) == 1 else f"{key} then {command}"
 
     def _simulated(self) -> str:
         router, metrics = (bool(getattr(b, "simulated", False)) for b in (self.router, self.metrics))
@@ -620,7 +631,24 @@ class RolloutController:
             self.record("error", msg, who=who, reason=reason, ok=False)
             return msg, exc.transient
         self.record("rollback", "canary scaled to 0 replicas", who=who, reason=reason)
+        with self._state_lock:
+            split = self._latest.split
+        if split is not None and split.opt_in_canary_routes:
+            pods = self._opt_in_canary_pods(split)  # on screen now, not from the next poll
+            with self._state_lock:
+                self._latest.canary_pods = pods
+            self._note_opt_in_routes_fail(split.opt_in_canary_routes, who, reason)
         return None
+
+    def _note_opt_in_routes_fail(self, routes: tuple[Route, ...], who: str, reason: str) -> None:
+        """A rollback moves only the weights it drives: a header route to the canary (the guide's
+        x-canary) still sends its requests there, and with the canary at 0 pods each one fails.
+        Said as an alarm (the webhook and the report's timeline carry it), not silently kept."""
+        names = ", ".join(f"{r.label} ({' · '.join(r.match) or 'no match'}; not driven)" for r in routes)
+        plural = len(routes) > 1
+        self.record("alarm", f"route{'s' if plural else ''} {names} still send{'' if plural else 's'} requests "
+                    f"to the canary, now at 0 replicas: they fail until {self._command_hint('scale N')} or "
+                    f"the route is changed", who=who, reason=reason, ok=False)
 
     def _canary_silent_now(self) -> str | None:
         """The judge's alarm when the latest verdict found the routed canary serving nothing."""
@@ -628,24 +656,42 @@ class RolloutController:
             verdict = self._latest.verdict
         return verdict.alarm if verdict is not None and verdict.silent == "canary" else None
 
-    def _canary_cannot_serve(self) -> tuple[str, bool] | None:
-        """(Why the canary must get no traffic now, whether that may pass), or None when it may."""
+    def _canary_pods(self) -> tuple[int, int] | None:
+        """(replicas, replicas ready) of the canary workload, None when the router has none.
+        Raises BackendError when it cannot be read."""
         # A router that knows readiness (Istio: the Deployment's status) says both; else replicas only.
         readiness = getattr(self.router, "canary_readiness", None)
-        read = readiness or getattr(self.router, "canary_replicas", None)
-        if read is None:
+        if readiness is not None:
+            return readiness()
+        read = getattr(self.router, "canary_replicas", None)
+        replicas = read() if read is not None else None
+        return None if replicas is None else (replicas, replicas)
+
+    def _opt_in_canary_pods(self, split: TrafficSplit) -> tuple[int, int] | None:
+        """The canary's pods while only routes this console does not drive send it requests (after
+        a rollback, the guide's x-canary route): at 0 ready, each of those requests fails, and the
+        screen says so. Read only then (one more API call a poll); a failed read is no answer."""
+        if split.canary_weight != 0 or not split.opt_in_canary_routes:
             return None
         try:
-            got = read()
+            return self._canary_pods()
+        except BackendError:
+            return None
+
+    def _canary_cannot_serve(self) -> tuple[str, bool] | None:
+        """(Why the canary must get no traffic now, whether that may pass), or None when it may."""
+        try:
+            got = self._canary_pods()
         except BackendError as exc:
             return f"cannot read the canary's replicas: {exc}", exc.transient
         if got is None:
             return None
-        replicas, ready = got if readiness else (got, got)
+        replicas, ready = got
         if replicas == 0:
             # After a rollback: every request routed to a canary without pods fails (Istio: 503).
             return ("the canary is scaled to 0 replicas (a rollback scales it down), so every request "
-                    "sent to it would fail: scale it up first (:scale N, or canary-console scale N)", False)
+                    f"sent to it would fail: scale it up first ({self._command_hint('scale N')}, or "
+                    "canary-console scale N)", False)
         if ready == 0:
             # Just scaled up (or crash-looping): no endpoint is ready, and Istio answers its share with 503s.
             return (f"none of the canary's {replicas} replicas is ready yet (its pods are starting, or failing "

@@ -51,6 +51,9 @@ class ConsoleState:
     # "DEMO" (weights and metrics made up), "SIMULATED METRICS" (a rehearsal: real weights, made-up
     # traffic) or "SIMULATED WEIGHTS"; "" when both are real. Shown wherever the name is.
     simulated: str = ""
+    # (replicas, ready) of the canary while only routes this console does not drive reach it (after
+    # a rollback); None otherwise. At 0 ready, every request on those routes fails.
+    canary_pods: tuple[int, int] | None = None
 
     @property
     def data_at(self) -> datetime | None:

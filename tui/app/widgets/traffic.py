@@ -49,6 +49,8 @@ class MeasuredShare:
 
 
 NOT_DRIVEN = "  (not driven)"
+FAILS = "  ✗ fails: no canary pod"  # a route to a canary without a ready pod (after a rollback)
+FAILS_STYLE = "bold red"
 
 
 def _destinations(route: Route) -> list[tuple[str, str]]:
@@ -78,15 +80,27 @@ class TrafficPanel(Widget):
         self.moved_at: datetime | None = None  # when the console saw the weights move
         self.silent: str | None = None  # the judge's word: a routed version serving nothing ("canary", "stable")
         self.read_at: datetime | None = None  # set when the weights shown are old: reading them fails
+        self.canary_pods: tuple[int, int] | None = None  # (replicas, ready), read while only opt-in routes reach it
         self.border_title = "Traffic split"
 
     def show(self, split: TrafficSplit | None, steps: tuple[int, ...] = (), promote: str = "manual",
              now: datetime | None = None, measured: MeasuredShare | None = None,
              moved_at: datetime | None = None, silent: str | None = None,
-             read_at: datetime | None = None) -> None:
+             read_at: datetime | None = None, canary_pods: tuple[int, int] | None = None) -> None:
         self.split, self.steps, self.promote, self.now = split, steps, promote, now
         self.measured, self.moved_at, self.silent, self.read_at = measured, moved_at, silent, read_at
+        self.canary_pods = canary_pods
         self.refresh()
+
+    def _unserved(self, route: Route) -> str | None:
+        """Why every request of a route this console does not drive fails (it goes to a canary
+        without a ready pod: after a rollback, the header route), or None."""
+        if self.canary_pods is None or route.canary_weight <= 0:
+            return None
+        replicas, ready = self.canary_pods
+        if replicas == 0:
+            return "canary at 0 pods"
+        return f"0 of {replicas} canary pods ready" if ready == 0 else None
 
     def render(self) -> Text:
         if self.split is None:
@@ -97,11 +111,16 @@ class TrafficPanel(Widget):
         # last change and the plan, in the room left. Only the routes size the row: on an 80x24
         # screen the header route's three lines used to push "Served" off the panel.
         lines = self.driven_lines(width)
+        others = self.other_routes(width)
+        # A route whose every request fails (to a canary without a pod) keeps a line, as the weights do.
+        failing = [self._unserved(r) is not None for r in self._other_routes()]
         served = self.measured_lines(width)
-        if served and height - len(lines) >= 1:
+        if served and height - len(lines) - sum(failing) >= 1:
             lines += served
-        for forms in self.other_routes(width):
-            lines += next((form for form in forms if len(form) <= height - len(lines)), [])
+        for i, forms in enumerate(others):
+            room = height - len(lines) - sum(failing[i + 1:])
+            fallback = forms[-1] if failing[i] else []
+            lines += next((form for form in forms if len(form) <= room), fallback)
         for section, gap in ((self.change_lines(width), 1), (self.plan_lines(width), 1)):
             room = height - len(lines) - gap
             if not section or room < min(2, len(section)):
@@ -118,6 +137,14 @@ class TrafficPanel(Widget):
     def lines(self, width: int) -> list[Text]:
         """Every route's lines, whole, at `width` (the app sizes its row from their count)."""
         return self.driven_lines(width) + [line for forms in self.other_routes(width) for line in forms[0]]
+
+    def kept_lines(self, width: int) -> int:
+        """The lines a short pane must keep: the driven routes' weights, and a line for each route
+        whose every request fails."""
+        return len(self.driven_lines(width)) + sum(self._unserved(r) is not None for r in self._other_routes())
+
+    def _other_routes(self) -> list[Route]:
+        return [r for r in self.split.routes if not r.driven] if self.split is not None else []
 
     def driven_lines(self, width: int) -> list[Text]:
         """The driven routes with their weights as bars, and under them, when reading them fails,
@@ -148,7 +175,7 @@ class TrafficPanel(Widget):
             return []
         width = max(20, width)
         routes = []
-        for route in (r for r in self.split.routes if not r.driven):
+        for route in self._other_routes():
             whole = Text()
             self._other(whole, route, width)
             forms = [_cut(whole, width)]
@@ -161,7 +188,9 @@ class TrafficPanel(Widget):
             for i, (label, colour) in enumerate(_destinations(route)):
                 short.append("," if i else "")
                 short.append(f" {label}", style=colour)
-            if short.cell_len + len(NOT_DRIVEN) <= width:
+            if self._unserved(route):
+                short.append(FAILS, style=FAILS_STYLE)
+            elif short.cell_len + len(NOT_DRIVEN) <= width:
                 short.append(NOT_DRIVEN, style="dim")
             short.truncate(width, overflow="ellipsis")
             routes.append([*forms, [short]])
@@ -202,7 +231,14 @@ class TrafficPanel(Widget):
             if i:
                 text.append(", ")
             text.append(label, style=colour)
-        text.append(f"{NOT_DRIVEN}\n", style="dim")
+        unserved = self._unserved(route)
+        if unserved is None:
+            text.append(f"{NOT_DRIVEN}\n", style="dim")
+        elif match_on_one_line:  # the two-line form: the warning in the room of "(not driven)"
+            text.append(f"{FAILS}\n", style=FAILS_STYLE)
+        else:
+            text.append(f"{NOT_DRIVEN}\n", style="dim")
+            text.append(f"  ✗ fails: {unserved}\n", style=FAILS_STYLE)
 
     def plan_lines(self, width: int) -> list[Text]:
         """rollout.steps with the steps reached in bold and the current weight marked."""
