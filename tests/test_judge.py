@@ -392,6 +392,18 @@ def test_absolute_latency_interpolates_inside_the_bucket_holding_the_bound():
     assert f.check(LATENCY_ABS).result is Result.PASS
 
 
+def test_error_rate_vs_stable_names_its_bound_in_numbers():
+    """The latency bound said "= 332 ms (stable's p95 upper bound 302 ms)"; the error one said only
+    "<= stable + 0.50%": which rate the canary was held to was nowhere on screen."""
+    f = Feed()
+    f.poll(sample(10, 0), stable_sample(0, 0))
+    assert f.check(ERROR_REL).bound == "<= stable + 0.50%"  # before any stable counts: the rule alone
+    f.poll(sample(10, 0), stable_sample(2000, 10))
+    hi = wilson(10, 2000, f.judge.stable_z)[1]  # stable 0.50% of 2000: its upper confidence bound
+    assert f.check(ERROR_REL).bound == (f"<= stable + 0.50% = {100 * (hi + 0.005):.2f}% "
+                                        f"(stable's error rate upper bound {100 * hi:.2f}%)")
+
+
 def test_latency_vs_stable_threshold_follows_stables_p95():
     f = Feed()
     f.poll(sample(10, 0), stable_sample(2000, 10, p95_ms=300.0))

@@ -151,6 +151,7 @@ class _Test:
     threshold_ms: float | None = None  # latency tests: "slower than" this
     bucket: tuple[float, float] | None = None  # ... interpolated inside this bucket (None: a bucket bound)
     reference_ms: float | None = None  # "vs stable": stable's p95 (upper bound) the threshold comes from
+    reference_rate: float | None = None  # "error rate vs stable": stable's error rate (upper bound) likewise
     why_not: str = ""  # why the latest poll could not be used
     latched: Check | None = None
     passed_at: str = ""  # HH:MM:SS the PASS test decided, empty until it has
@@ -352,6 +353,7 @@ class SequentialJudge:
             if hi is None:
                 rel.why_not = "no stable counts"
             else:
+                rel.reference_rate = hi
                 rel.feed(n, c.errors, clamp_rate(hi + delta), c.errors,
                          None if lo is None else clamp_rate(lo + delta), kl)
 
@@ -557,7 +559,12 @@ class SequentialJudge:
         if name == ERROR_ABS:
             return f"<= {pct(crit.error_max)}"
         if name == ERROR_REL:
-            return f"<= stable + {pct(crit.error_max_delta or 0.0)}"
+            delta = crit.error_max_delta or 0.0
+            if t.p0_fail is None or t.reference_rate is None:
+                return f"<= stable + {pct(delta)}"
+            # The bound in numbers first, as for latency: a narrow checklist cuts this text from the end.
+            return (f"<= stable + {pct(delta)} = {pct(t.p0_fail)} (stable's error rate upper bound "
+                    f"{pct(t.reference_rate)})")
         if name == LATENCY_ABS:
             note = _bucket_note(t.bucket)
             return f"<= {crit.p95_max_ms:g} ms" + (f" ({note})" if note else "")
