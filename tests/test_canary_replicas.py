@@ -220,8 +220,8 @@ def test_a_rollback_says_the_header_route_now_fails_and_the_poll_watches_its_pod
     alarm = [e for e in controller.state().events if e.kind == "alarm"]
     assert len(alarm) == 1 and not alarm[0].ok
     assert alarm[0].message == ('route canary-header (headers x-canary exact "true"; not driven) still sends '
-                                "requests to the canary, now at 0 replicas: they fail until :scale N or the "
-                                "route is changed")
+                                "requests to the canary, now at 0 replicas: they fail until the canary is scaled "
+                                "up (:scale N, canary-console scale N) or the route is changed")
     assert (alarm[0].who, alarm[0].reason) == ("sre@bridge", "5xx on /pay")
     clock.advance(2)
     assert controller.poll_once().canary_pods == (0, 0)

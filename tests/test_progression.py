@@ -499,8 +499,8 @@ def test_every_hint_names_the_key_as_bound():
         assert controller.state().automation.endswith("(A: resume)"), controller.state().automation
         assert judge_for(config).rollback_key == "ctrl+r"
         assert controller.rollback("5xx").ok
-        assert controller.state().events[-1].message.endswith("they fail until ctrl+k then scale N or the "
-                                                              "route is changed")
+        assert controller.state().events[-1].message.endswith("scaled up (ctrl+k then scale N, "
+                                                              "canary-console scale N) or the route is changed")
         refused = controller.step(+1, "key +")
         assert "scale it up first (ctrl+k then scale N, or canary-console scale N)" in refused.message
     finally:

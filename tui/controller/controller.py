@@ -647,8 +647,8 @@ class RolloutController:
         names = ", ".join(f"{r.label} ({' · '.join(r.match) or 'no match'}; not driven)" for r in routes)
         plural = len(routes) > 1
         self.record("alarm", f"route{'s' if plural else ''} {names} still send{'' if plural else 's'} requests "
-                    f"to the canary, now at 0 replicas: they fail until {self._command_hint('scale N')} or "
-                    f"the route is changed", who=who, reason=reason, ok=False)
+                    f"to the canary, now at 0 replicas: they fail until the canary is scaled up "
+                    f"({self._command_hint('scale N')}, canary-console scale N) or the route is changed", who=who, reason=reason, ok=False)
 
     def _canary_silent_now(self) -> str | None:
         """The judge's alarm when the latest verdict found the routed canary serving nothing."""
