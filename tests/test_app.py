@@ -269,6 +269,11 @@ async def test_large_print_shows_the_checklists_numbers_and_none_for_an_idle_can
         assert digits(screen, "stable-errors") == f"{errors.stable * 100:.2f}"
         assert digits(screen, "canary-p95") == f"{p95.canary:.0f}"
         assert str(screen.query_one("#bridge-since").render()).startswith("since ")
+        # ... and what they rest on: "6.67" in big digits may be 1 error in 15 requests
+        stable_n, canary_n = state.verdict.requests
+        assert 0 < canary_n < stable_n
+        assert str(screen.query_one(".canary-label").render()) == f"canary · {canary_n:,.0f} req"
+        assert str(screen.query_one(".stable-label").render()) == f"stable · {stable_n:,.0f} req"
         # Rolled back: the canary's rate window still holds its errors; the checklist says n/a.
         controller.rollback("test")
         for _ in range(10):
@@ -279,6 +284,7 @@ async def test_large_print_shows_the_checklists_numbers_and_none_for_an_idle_can
         screen.show(state, controller.clock.time())
         assert digits(screen, "canary-errors") == "-" and digits(screen, "canary-p95") == "-"
         assert digits(screen, "stable-errors") != "-"
+        assert str(screen.query_one(".canary-label").render()) == "canary · 0 req"
 
 
 async def test_large_print_says_why_the_verdict_is_what_it_is():

@@ -269,6 +269,9 @@ class Verdict:
     # (`silent`: "canary" or "stable", which one).
     alarm: str | None = None
     silent: str | None = None
+    # (stable, canary) requests the checks counted since `since`: what a rate like "6.67%" rests
+    # on (1 error in 15 requests); None when the checks read a sample alone.
+    requests: tuple[float, float] | None = None
 
     @property
     def undecided_reason(self) -> str:

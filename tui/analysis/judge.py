@@ -283,7 +283,8 @@ class SequentialJudge:
         stable_gone, canary_gone = self._stable_silent(), self._canary_silent()
         return Verdict(verdict.result, verdict.checks, self._summary(verdict), snap.at, since=self._since,
                        alarm=stable_gone or canary_gone,
-                       silent="stable" if stable_gone else "canary" if canary_gone else None)
+                       silent="stable" if stable_gone else "canary" if canary_gone else None,
+                       requests=(self._stable_all.requests, self._canary_all.requests))
 
     # --- feeding the tests ---------------------------------------------------
 

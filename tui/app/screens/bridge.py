@@ -28,6 +28,10 @@ def _num(value: float | None, digits: int) -> str:
     return "-" if value is None else f"{value:.{digits}f}"
 
 
+def _requests(n: float) -> str:
+    return f"{n:,.0f} req"  # short: the label must fit a 60-column screen's column
+
+
 class BridgeScreen(Screen[None]):
     BINDINGS = [Binding("L,escape", "close", "Full console")]
 
@@ -93,6 +97,11 @@ class BridgeScreen(Screen[None]):
                   if diverged else "")
         since = state.verdict.since if checks and state.verdict else None
         self.query_one("#bridge-since", Static).update(f"since {hhmmss(since)}" if since else "")
+        # What the big digits rest on: 1 error in 15 requests reads "6.67" in large print.
+        counted = state.verdict.requests if checks and state.verdict else None
+        for i, role in enumerate(("stable", "canary")):
+            self.query_one(f".{role}-label", Static).update(
+                role + (f" · {_requests(counted[i])}" if counted is not None else ""))
         for key, text in values.items():
             self.query_one(f"#{key}", Digits).update(text)
         last = next((e for e in reversed(state.events) if e.kind in DECISIONS and e.ok), None)
