@@ -362,13 +362,13 @@ def test_two_auto_toggles_at_once_toggle_twice(demo_controller):
     import time
 
     controller, clock = demo_controller
-    check = controller._canary_cannot_serve
+    check = controller.workload.cannot_serve
 
     def slow_check():  # the replicas read of a busy API server
         time.sleep(0.2)
         return check()
 
-    controller._canary_cannot_serve = slow_check
+    controller.workload.cannot_serve = slow_check
     threads = [threading.Thread(target=controller.toggle_auto) for _ in range(2)]
     for t in threads:
         t.start()

@@ -22,6 +22,7 @@ from tui.controller.evaluation import Evaluator, PointEvaluator
 from tui.controller.history import History
 from tui.controller.progression import AUTOMATION, Autopilot
 from tui.controller.state import ActionResult, ConsoleState
+from tui.controller.workload import CanaryWorkload
 from tui.durations import format_duration
 from tui.formatting import hhmmss, route_weights
 from tui.identity import whoami
@@ -30,7 +31,6 @@ from tui.model import (
     Event,
     MetricsSnapshot,
     Result,
-    Route,
     TrafficSplit,
     Verdict,
     WeightChange,
@@ -91,6 +91,7 @@ class RolloutController:
         self._forced_read_only = read_only  # --read-only stays read-only whatever the lease says
         self.read_only_reason = "--read-only" if read_only else ""
         self.history = History(history_capacity)
+        self.workload = CanaryWorkload(lambda: self.router, self._command_hint)
         self._latest = _Latest()
         self._poll_lock = threading.Lock()
         self._action_lock = threading.RLock()
@@ -194,7 +195,7 @@ class RolloutController:
             else:
                 self._route_gone_noted = False
                 self._take_split(split)
-                pods = self._opt_in_canary_pods(split)
+                pods = self.workload.pods_for_opt_in_routes(split)
                 with self._state_lock:
                     self._latest.canary_pods = pods
                 if self.read_only:
@@ -439,7 +440,7 @@ class RolloutController:
             p = self.autopilot.progress
             if on and (not p.enabled or p.held):
                 # Its first move would send the canary traffic: say why not now, rather than start and halt.
-                no_traffic = self._canary_cannot_serve()
+                no_traffic = self.workload.cannot_serve()
                 if no_traffic:
                     return self._refused("auto", no_traffic[0], None, None, reason, who)
                 if silent := self._canary_silent_now():
@@ -532,7 +533,7 @@ class RolloutController:
             # More traffic to the canary on any route written: less is the safe way, never refused.
             targets = [route_obj] if route_obj else list(before.driven_routes)
             grows = any(canary > r.canary_weight for r in targets) if targets else canary > 0
-            no_traffic = self._canary_cannot_serve() if grows and not force else None
+            no_traffic = self.workload.cannot_serve() if grows and not force else None
             if no_traffic:
                 return self._refused(action, no_traffic[0], frm, canary, reason, who, transient=no_traffic[1])
             silent = self._canary_silent_now() if grows and not force else None
@@ -634,69 +635,19 @@ class RolloutController:
         with self._state_lock:
             split = self._latest.split
         if split is not None and split.opt_in_canary_routes:
-            pods = self._opt_in_canary_pods(split)  # on screen now, not from the next poll
+            pods = self.workload.pods_for_opt_in_routes(split)  # on screen now, not from the next poll
             with self._state_lock:
                 self._latest.canary_pods = pods
-            self._note_opt_in_routes_fail(split.opt_in_canary_routes, who, reason)
+            # Said as an alarm (the webhook and the report's timeline carry it), not silently kept.
+            self.record("alarm", self.workload.opt_in_routes_fail(split.opt_in_canary_routes),
+                        who=who, reason=reason, ok=False)
         return None
-
-    def _note_opt_in_routes_fail(self, routes: tuple[Route, ...], who: str, reason: str) -> None:
-        """A rollback moves only the weights it drives: a header route to the canary (the guide's
-        x-canary) still sends its requests there, and with the canary at 0 pods each one fails.
-        Said as an alarm (the webhook and the report's timeline carry it), not silently kept."""
-        names = ", ".join(f"{r.label} ({' · '.join(r.match) or 'no match'}; not driven)" for r in routes)
-        plural = len(routes) > 1
-        self.record("alarm", f"route{'s' if plural else ''} {names} still send{'' if plural else 's'} requests "
-                    f"to the canary, now at 0 replicas: they fail until the canary is scaled up "
-                    f"({self._command_hint('scale N')}, canary-console scale N) or the route is changed", who=who, reason=reason, ok=False)
 
     def _canary_silent_now(self) -> str | None:
         """The judge's alarm when the latest verdict found the routed canary serving nothing."""
         with self._state_lock:
             verdict = self._latest.verdict
         return verdict.alarm if verdict is not None and verdict.silent == "canary" else None
-
-    def _canary_pods(self) -> tuple[int, int] | None:
-        """(replicas, replicas ready) of the canary workload, None when the router has none.
-        Raises BackendError when it cannot be read."""
-        # A router that knows readiness (Istio: the Deployment's status) says both; else replicas only.
-        readiness = getattr(self.router, "canary_readiness", None)
-        if readiness is not None:
-            return readiness()
-        read = getattr(self.router, "canary_replicas", None)
-        replicas = read() if read is not None else None
-        return None if replicas is None else (replicas, replicas)
-
-    def _opt_in_canary_pods(self, split: TrafficSplit) -> tuple[int, int] | None:
-        """The canary's pods while only routes this console does not drive send it requests (after
-        a rollback, the guide's x-canary route): at 0 ready, each of those requests fails, and the
-        screen says so. Read only then (one more API call a poll); a failed read is no answer."""
-        if split.canary_weight != 0 or not split.opt_in_canary_routes:
-            return None
-        try:
-            return self._canary_pods()
-        except BackendError:
-            return None
-
-    def _canary_cannot_serve(self) -> tuple[str, bool] | None:
-        """(Why the canary must get no traffic now, whether that may pass), or None when it may."""
-        try:
-            got = self._canary_pods()
-        except BackendError as exc:
-            return f"cannot read the canary's replicas: {exc}", exc.transient
-        if got is None:
-            return None
-        replicas, ready = got
-        if replicas == 0:
-            # After a rollback: every request routed to a canary without pods fails (Istio: 503).
-            return ("the canary is scaled to 0 replicas (a rollback scales it down), so every request "
-                    f"sent to it would fail: scale it up first ({self._command_hint('scale N')}, or "
-                    "canary-console scale N)", False)
-        if ready == 0:
-            # Just scaled up (or crash-looping): no endpoint is ready, and Istio answers its share with 503s.
-            return (f"none of the canary's {replicas} replicas is ready yet (its pods are starting, or failing "
-                    "their readiness probe), so every request sent to it would fail: try again once one is", True)
-        return None
 
     def scale_canary(self, replicas: int, reason: str, who: str | None = None) -> ActionResult:
         """Scale the canary workload: back up after a rollback, before it takes traffic again.
