@@ -375,3 +375,22 @@ def test_a_report_on_simulated_traffic_says_so_before_any_number():
     real = build_report(recorded_rollback(), from_mapping({
         "name": "x0tta6bl4-app", "metrics": {"kind": "prometheus", "url": "http://prometheus:9090"}}))
     assert real["simulated"] is False and "Simulated" not in render_markdown(real)
+
+
+def test_an_alarm_in_the_timeline_reads_alarm_first():
+    """After a rollback, the header route's alarm came after the rollback's whole reason in its
+    row: 'auto-rollback: error rate ... — route canary-header ... fail'. The alarm is the news."""
+    from tests.conftest import make_demo_controller
+
+    controller, _ = make_demo_controller()
+    r = RolloutRecord(controller.config.name)
+    controller.subscribe(r.on_event)
+    try:
+        assert controller.rollback("5xx on /pay").ok
+    finally:
+        controller.close()
+    rows = [line for line in render_markdown(build_report(r, config())).splitlines() if "| alarm |" in line]
+    assert len(rows) == 1
+    assert rows[0].split(" | ")[-1].startswith('route canary-header (headers x-canary exact "true"; not driven) '
+                                               "still sends requests to the canary"), rows[0]
+    assert rows[0].endswith(" — 5xx on /pay |"), rows[0]

@@ -274,6 +274,8 @@ def _why(entry: dict[str, Any]) -> str:
     """The reason, and the controller's words when they say more than From → To (a route named,
     routes that moved from different weights, a change made outside)."""
     reason, message = entry.get("reason") or "", entry.get("message") or ""
+    if entry.get("kind") == "alarm" and message and reason:
+        return f"{message} — {reason}"  # the alarm is the news; the reason is what led to it
     if not message or message in reason or message == f"canary {entry.get('from')}% -> {entry.get('to')}%":
         return reason
     return f"{reason} — {message}" if reason else message
