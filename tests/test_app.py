@@ -383,6 +383,11 @@ async def test_a_narrow_header_keeps_the_countdown_and_drops_whole_segments(widt
         assert visible.startswith(f" {controller.state().name} ")
         assert " AUTO " in visible and " data " in visible
         assert "→ 10% in " in visible  # automation's countdown comes before the demo's extras
+        # Cut at a word with "…", never on a stump: "→ 10% in 5m00s if" read as a certain step.
+        automation = controller.state().automation
+        if automation not in visible:
+            tail = visible.split(" → 10% in ", 1)[1]
+            assert tail.endswith("…") and tail.split()[-1] not in ("if…", "in…", "at…"), visible
         # The fault, clock and backends show whole or not at all: never a stump like "injected".
         assert ("injected fault: errors" in visible) == ("injected" in visible)
         assert ("UTC" in visible) <= ("injected fault: errors" in visible)

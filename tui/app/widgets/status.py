@@ -75,7 +75,7 @@ class StatusHeader(Widget):
             name = name[:max(12, room - wanted - 2) - 1] + "…"
         text = Text.assemble((f" {name} ", "bold reverse"), text, no_wrap=True, overflow="ellipsis")
         if s.automation:
-            text.append(f"  {s.automation}", style="bold")
+            text.append(f"  {_fit_words(s.automation, room - text.cell_len - 2 if room else None)}", style="bold")
         optional = []
         if s.fault and s.fault != "none":
             optional.append(Text.assemble("  ", (f" injected fault: {s.fault} ", "bold black on #d29922")))
@@ -86,3 +86,17 @@ class StatusHeader(Widget):
                 break
             text.append_text(segment)
         return text
+
+
+def _fit_words(line: str, room: int | None) -> str:
+    """`line` cut at a word with "…" when longer than `room`: "→ 10% in 5m00s if" read as if the
+    step were unconditional; "→ 10% in 5m00s…" says there is more."""
+    if room is None or len(line) <= room:
+        return line
+    words = line[:max(1, room - 1) + 1].split(" ")[:-1] or [line[:max(1, room - 1)]]  # whole words only
+    while len(words) > 1 and words[-1].rstrip(",;:") in _DANGLING:
+        words.pop()  # "in 5m00s if…" read as if the step were certain
+    return " ".join(words).rstrip(" ,;:") + "…"
+
+
+_DANGLING = {"if", "at", "in", "to", "→", "and", "or", "of", "the", "a", "by", "for", "once", "from", "when", "until"}
