@@ -45,7 +45,9 @@ def test_parse(line, expected):
 
 @pytest.mark.parametrize("line, message", [
     ("", "type a command"),
-    ("roll back", "unknown command 'roll'"),
+    ("roll back", "unknown command 'roll'; did you mean 'rollback'?"),
+    ("weigth 20", "unknown command 'weigth'; did you mean 'weight'?"),
+    ("xyzzy", "unknown command 'xyzzy'; try: weight, up"),
     ("weight", "weight needs a number"),
     ("weight 101", "out of range"),
     ("weight -5", "out of range"),

@@ -19,6 +19,7 @@ Plain Python (no Textual): parsed and checked here, carried out by the app.
 
 from __future__ import annotations
 
+import difflib
 from dataclasses import dataclass
 
 from tui.model import FAULTS
@@ -93,7 +94,10 @@ def parse(line: str) -> Command:
     rest = rest.strip()
     verb = _BY_NAME.get(head.lower())
     if verb is None:
-        raise CommandError(f"unknown command {head!r}; try: {', '.join(v.name for v in VERBS)}")
+        # A typo under stress ("weigth 20") gets the command it was meant to be first.
+        close = difflib.get_close_matches(head.lower(), [v.name for v in VERBS], n=1, cutoff=0.6)
+        meant = f"did you mean {close[0]!r}? " if close else ""
+        raise CommandError(f"unknown command {head!r}; {meant}try: {', '.join(v.name for v in VERBS)}")
     name = verb.name
     if name == "weight":
         number, _, why = rest.partition(" ")
