@@ -742,3 +742,35 @@ async def test_after_a_rollback_the_header_route_says_its_requests_fail(size):
         traffic = _panel_text(app, "#traffic")
         assert "✗ fails" not in traffic, traffic
         assert ("(not driven)" in traffic) == (size == (100, 30)), traffic  # a short pane keeps it only failing
+
+
+async def test_100_percent_is_a_promotion_however_it_is_typed():
+    """`w 100`, or `+` held at 95% (a key repeats ~30 times a second), sent every request to the
+    canary without the question `p` asks: a promotion one stray key away."""
+    app, controller = _app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.press("w", "1", "0", "0", "enter")
+        await _settle(pilot)
+        assert isinstance(app.screen, ConfirmScreen) and canary(controller) == 5
+        assert "5% -> 100%" in str(app.screen.query_one("#question").render())
+        await pilot.press("n")
+        await _settle(pilot)
+        assert canary(controller) == 5
+        # Twenty-five presses faster than the screen follows (each sees 5% on screen, so none asks):
+        # the write that would reach 100% is refused, and so is every one after it.
+        for _ in range(25):
+            app.action_step_up()
+        await _settle(pilot)
+        assert canary(controller) == 95 and not isinstance(app.screen, ConfirmScreen)
+        refused = [e for e in controller.state().events if not e.ok and e.kind == "step"]
+        assert len(refused) == 7 and all(  # 5% + 18 steps = 95%: the other 7 presses
+            "95% -> 100% sends every request to the canary: that is a promotion, and p asks first" in e.message
+            for e in refused), refused
+        await pilot.press("plus")  # the screen shows 95%: `+` asks as `p` does
+        await _settle(pilot)
+        assert isinstance(app.screen, ConfirmScreen)
+        await pilot.press("y")
+        await _settle(pilot)
+        assert canary(controller) == 100
+        last = [e for e in controller.state().events if e.kind == "promote"][-1]
+        assert (last.from_canary, last.to_canary, last.reason) == (95, 100, "key + (confirmed)")

@@ -85,10 +85,11 @@ class CanaryApp(App[None]):
 
     # (binding id, what it does, action): the help lists the keys actually bound
     HELP = [
-        ("stepUp", "step the canary weight up by rollout.stepWeight (asks first while the checks fail)",
-         "step_up"),
+        ("stepUp", "step the canary weight up by rollout.stepWeight (asks first while the checks fail, "
+                   "and to 100%: a promotion)", "step_up"),
         ("stepDown", "step the canary weight down by rollout.stepWeight", "step_down"),
-        ("weight", "set an exact canary weight (0-100; more asks first while the checks fail)", "set_weight"),
+        ("weight", "set an exact canary weight (0-100; more asks first while the checks fail; 100 is a "
+                   "promotion and asks)", "set_weight"),
         ("promote", "promote: canary 100% (asks first)", "promote"),
         ("rollback", "rollback: canary 0%, canary scaled to 0 (asks first)", "rollback"),
         ("auto", "automatic progression on / off; resumes after a manual hold", "toggle_auto"),
@@ -281,11 +282,13 @@ class CanaryApp(App[None]):
         split = self.state.split if self.state else None
         current = split.canary_weight if split else None
         target = None if current is None else min(100, current + self.controller.config.rollout.step_weight)
-        self._more_traffic(target, reason, lambda why, seen: self.controller.step(+1, reason=why, confirmed_from=seen))
+        self._more_traffic(target, reason, lambda why, seen: self.controller.step(+1, reason=why, confirmed_from=seen,
+                                                                                 promotion_ok=False))
 
     def _set_weight(self, target: int, reason: str) -> None:
         self._more_traffic(target, reason,
-                           lambda why, seen: self.controller.set_weight(target, reason=why, confirmed_from=seen))
+                           lambda why, seen: self.controller.set_weight(target, reason=why, confirmed_from=seen,
+                                                                        promotion_ok=False))
 
     def _more_traffic(self, target: int | None, reason: str, write) -> None:
         """More traffic to a canary its checks fail asks first, as a promotion does: under stress
@@ -294,6 +297,11 @@ class CanaryApp(App[None]):
         state = self.state
         split = state.split if state else None
         current = split.canary_weight if split else None
+        if target == 100 and current is not None and current < 100:
+            # 100% is a promotion however it is typed (`+` at 95%, `w 100`): it asks as `p` does. A
+            # write that reaches 100% unasked (keys pressed faster than the screen follows) is refused.
+            self._confirm_promote(reason + " (confirmed)", seen=current)
+            return
         failing = (state is not None and not state.stale and state.verdict is not None
                    and state.verdict.result is Result.FAIL)
         if not failing or target is None or current is None or target <= current:
@@ -325,13 +333,17 @@ class CanaryApp(App[None]):
     def action_promote(self) -> None:
         self._confirm_promote(self._key("promote") + " (confirmed)")
 
-    def _confirm_promote(self, reason: str) -> None:
+    def _confirm_promote(self, reason: str, seen: int | None = None) -> None:
+        """`seen`: the weight the question showed, when it came from a weight key (`+` at 95%):
+        if the weights moved meanwhile, nothing is sent."""
         def done(yes: bool | None) -> None:
             if yes:
-                self._act(lambda: self.controller.promote(reason=reason))
+                self._act(lambda: self.controller.promote(reason=reason, confirmed_from=seen))
 
-        self.push_screen(ConfirmScreen("Promote: send 100% of traffic to the canary?",
-                                       "Every driven route gets canary 100 / stable 0.", reason,
+        question = "Promote: send 100% of traffic to the canary?"
+        if seen is not None:
+            question = f"Promote: canary {seen}% -> 100%, every request to the canary?"
+        self.push_screen(ConfirmScreen(question, "Every driven route gets canary 100 / stable 0.", reason,
                                        checks=self._checks_now()), done)
 
     def action_rollback(self) -> None:

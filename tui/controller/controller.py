@@ -503,12 +503,16 @@ class RolloutController:
 
     def set_weight(self, canary: int, reason: str, route: str | None = None, force: bool = False,
                    action: str = "set-weight", who: str | None = None,
-                   before: TrafficSplit | None = None, confirmed_from: int | None = None) -> ActionResult:
+                   before: TrafficSplit | None = None, confirmed_from: int | None = None,
+                   promotion_ok: bool = True) -> ActionResult:
         """Set the canary weight (stable gets the rest) on the driven routes, or on `route`.
 
         `before`: a split the caller has just read (a step), to save a second read.
         `confirmed_from`: the weight a person saw when confirming this change; moved since, it is
         refused (they agreed to "5% -> 10%", not to "50% -> 55%").
+        `promotion_ok`: False refuses a change that would give the canary 100% (a promotion) unless
+        it is one (`action` "promote"): a held `+` key repeats ~30 times a second, and the screen's
+        weight lags behind the writes, so only the write itself can tell it reaches 100%.
         """
         try:
             validate_weight(canary)
@@ -530,6 +534,9 @@ class RolloutController:
             frm = route_obj.canary_weight if route_obj else before.canary_weight
             if confirmed_from is not None and frm != confirmed_from:
                 return self._moved_since_confirmed(action, frm, confirmed_from, canary, reason, who)
+            if not promotion_ok and action != "promote" and canary == 100 and (frm is None or frm < 100):
+                return self._refused(action, f"{frm}% -> 100% sends every request to the canary: that is a "
+                                     f"promotion, and {self.key_for('promote')} asks first", frm, canary, reason, who)
             # More traffic to the canary on any route written: less is the safe way, never refused.
             targets = [route_obj] if route_obj else list(before.driven_routes)
             grows = any(canary > r.canary_weight for r in targets) if targets else canary > 0
@@ -577,9 +584,9 @@ class RolloutController:
             return ActionResult(True, message, after, left(after, route) if left else ())
 
     def step(self, direction: int, reason: str, route: str | None = None, force: bool = False,
-             who: str | None = None, confirmed_from: int | None = None) -> ActionResult:
+             who: str | None = None, confirmed_from: int | None = None, promotion_ok: bool = True) -> ActionResult:
         """Move the canary weight one stepWeight up (+1) or down (-1), clamped to 0-100.
-        `confirmed_from`: as for set_weight."""
+        `confirmed_from`, `promotion_ok`: as for set_weight."""
         with self._action_lock:  # "+ +": the second steps on from the first (both read 5% and wrote 10%)
             try:
                 split = self.current_split()
@@ -601,15 +608,17 @@ class RolloutController:
             if target == current:
                 return ActionResult(False, f"canary already at {current}%", split)
             # `before` is the very read checked against `confirmed_from` above: nothing to check twice.
-            return self.set_weight(target, reason, route=route, force=force, action="step", who=who, before=split)
+            return self.set_weight(target, reason, route=route, force=force, action="step", who=who, before=split,
+                                   promotion_ok=promotion_ok)
 
     def _moved_since_confirmed(self, action: str, now: int | None, confirmed_from: int, confirmed_to: int,
                                reason: str, who: str | None) -> ActionResult:
         return self._refused(action, f"the canary weight moved to {now}% while you confirmed {confirmed_from}% -> "
                              f"{confirmed_to}%: nothing sent, look again", now, confirmed_to, reason, who)
 
-    def promote(self, reason: str, force: bool = False, who: str | None = None) -> ActionResult:
-        return self.set_weight(100, reason, force=force, action="promote", who=who)
+    def promote(self, reason: str, force: bool = False, who: str | None = None,
+                confirmed_from: int | None = None) -> ActionResult:
+        return self.set_weight(100, reason, force=force, action="promote", who=who, confirmed_from=confirmed_from)
 
     def rollback(self, reason: str, force: bool = False, who: str | None = None) -> ActionResult:
         """Canary 0 on every driven route, then the canary scaled to 0 replicas."""
