@@ -774,3 +774,43 @@ async def test_100_percent_is_a_promotion_however_it_is_typed():
         assert canary(controller) == 100
         last = [e for e in controller.state().events if e.kind == "promote"][-1]
         assert (last.from_canary, last.to_canary, last.reason) == (95, 100, "key + (confirmed)")
+
+
+async def test_an_open_question_shows_the_checks_as_they_are_now():
+    """A promotion's question left open said "Checks now: ? UNDECIDED" over a canary that had failed
+    since: `y` promoted a failing canary on the dialog's word."""
+    app, controller = _app(fault="errors")
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.press("p")
+        assert isinstance(app.screen, ConfirmScreen)
+        asked = str(app.screen.query_one("#checks-now").render())
+        assert "UNDECIDED" in asked and "Changed since asked" not in asked, asked
+        for _ in range(60):  # two minutes of a canary at 10x errors, the question still open
+            controller.clock.advance(2)
+            app.apply_state(controller.poll_once())
+        await pilot.pause()
+        now = str(app.screen.query_one("#checks-now").render())
+        assert now.startswith("Changed since asked: Checks now: ✗ FAIL"), now
+        # A `y` typed as it changed was meant for the old verdict: it asks again, on the new one.
+        await pilot.press("y")
+        await _settle(pilot)
+        assert isinstance(app.screen, ConfirmScreen) and canary(controller) == 5
+        assert str(app.screen.query_one("#checks-now").render()).startswith("Checks now: ✗ FAIL")
+        assert "The checks changed while you were asked" in str(app.screen.query_one("#keys").render())
+        await pilot.press("y")  # on what they say now: the person's call
+        await _settle(pilot)
+        assert canary(controller) == 100
+
+
+async def test_a_rollback_question_shows_live_checks_and_never_asks_twice():
+    app, controller = _app(fault="errors")
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.press("r")
+        for _ in range(60):
+            controller.clock.advance(2)
+            app.apply_state(controller.poll_once())
+        await pilot.pause()
+        assert str(app.screen.query_one("#checks-now").render()).startswith("Changed since asked: Checks now: ✗ FAIL")
+        await pilot.press("y")  # the safe direction is not held up by a second question
+        await _settle(pilot)
+        assert canary(controller) == 0

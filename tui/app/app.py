@@ -250,6 +250,8 @@ class CanaryApp(App[None]):
                 self.screen.show(state, self.query_one(EventPanel).filter_text)
             if isinstance(self.screen, CheckDetailScreen):
                 self.screen.show(state)
+            if isinstance(self.screen, ConfirmScreen):
+                self.screen.update_checks(self._checks_now(), self._verdict_now())
 
     # --- actions: dialogs on the UI thread, writes in workers --------------
 
@@ -316,7 +318,8 @@ class CanaryApp(App[None]):
         self.push_screen(ConfirmScreen(f"More traffic to a canary its checks fail: {current}% -> {target}%?",
                                        "The judge starts afresh at the new weight; "
                                        f"{self._bound_key('rollback')} rolls back instead.",
-                                       confirmed, checks=self._checks_now()), done)
+                                       confirmed, checks=self._checks_now(), verdict=self._verdict_now(),
+                                       ask_again_on_change=True), done)
 
     def action_step_down(self) -> None:
         self._act(lambda: self.controller.step(-1, reason=self._key("stepDown")))
@@ -344,7 +347,8 @@ class CanaryApp(App[None]):
         if seen is not None:
             question = f"Promote: canary {seen}% -> 100%, every request to the canary?"
         self.push_screen(ConfirmScreen(question, "Every driven route gets canary 100 / stable 0.", reason,
-                                       checks=self._checks_now()), done)
+                                       checks=self._checks_now(), verdict=self._verdict_now(),
+                                       ask_again_on_change=True), done)
 
     def action_rollback(self) -> None:
         self._confirm_rollback(self._key("rollback") + " (confirmed)")
@@ -363,7 +367,14 @@ class CanaryApp(App[None]):
             detail += (f" Left as is: {names} (not driven) still send{'s' if len(kept) == 1 else ''} "
                        "requests to the canary, and they fail once it is at 0.")
         self.push_screen(ConfirmScreen("Rollback: send all traffic to stable and scale the canary to 0?",
-                                       detail, reason, checks=self._checks_now()), done)
+                                       detail, reason, checks=self._checks_now(), verdict=self._verdict_now()), done)
+
+    def _verdict_now(self) -> object:
+        """What a question is asked on: the verdict's result, or why there is none (stale data)."""
+        state = self.state
+        if state is None or state.verdict is None:
+            return None
+        return "stale" if state.data_problem else state.verdict.result
 
     def _checks_now(self) -> Text | None:
         """The verdict and its one-line reason, for a confirmation: stale data said as such."""
