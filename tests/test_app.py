@@ -814,3 +814,16 @@ async def test_a_rollback_question_shows_live_checks_and_never_asks_twice():
         await pilot.press("y")  # the safe direction is not held up by a second question
         await _settle(pilot)
         assert canary(controller) == 0
+
+
+@pytest.mark.parametrize("room", range(5, 60))  # from the first word and its "…"
+def test_automation_cut_to_any_room_fits_and_never_ends_on_a_stump(room):
+    from tui.app.widgets.status import _DANGLING, _fit_words
+
+    line = "step 1/10 at 5% → 10% in 5m00s if checks pass"
+    shown = _fit_words(line, room)
+    assert len(shown) <= room
+    if shown != line:
+        assert shown.endswith("…") and line.startswith(shown[:-1])
+        last = shown[:-1].split(" ")[-1]
+        assert last not in _DANGLING and line[len(shown) - 1] in " ", shown  # whole words only

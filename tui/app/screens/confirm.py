@@ -66,4 +66,3 @@ class ConfirmScreen(ModalScreen[bool]):
             if self.reason:  # the operator's words: plain text, never markup
                 yield Static(Text.assemble(("Reason recorded: ", "bold"), self.reason), id="reason")
             yield Static("[b]y[/b] / Enter: confirm    [b]n[/b] / Esc: cancel", id="keys")
-

@@ -88,15 +88,20 @@ class StatusHeader(Widget):
         return text
 
 
+
+# Words a cut line must not end on: "→ 10% in 5m00s if…" read as if the step were certain.
+_DANGLING = {"if", "at", "in", "to", "→", "and", "or", "of", "the", "a", "by", "for", "once", "from", "when", "until"}
+
+
 def _fit_words(line: str, room: int | None) -> str:
     """`line` cut at a word with "…" when longer than `room`: "→ 10% in 5m00s if" read as if the
     step were unconditional; "→ 10% in 5m00s…" says there is more."""
     if room is None or len(line) <= room:
         return line
-    words = line[:max(1, room - 1) + 1].split(" ")[:-1] or [line[:max(1, room - 1)]]  # whole words only
+    cut = line[:max(1, room - 1)]
+    words = cut.split(" ")
+    if len(words) > 1 and not line[len(cut)].isspace():
+        words.pop()  # cut inside a word: whole words only
     while len(words) > 1 and words[-1].rstrip(",;:") in _DANGLING:
-        words.pop()  # "in 5m00s if…" read as if the step were certain
+        words.pop()
     return " ".join(words).rstrip(" ,;:") + "…"
-
-
-_DANGLING = {"if", "at", "in", "to", "→", "and", "or", "of", "the", "a", "by", "for", "once", "from", "when", "until"}
