@@ -56,6 +56,9 @@ BAD = [
     ("name: x\ncriteria: {errorRate: {max: 2}}\n", "criteria.errorRate.max: expected a number > 0 and <= 1"),
     ("name: x\nrollout: {steps: [5, 150]}\n", "rollout.steps[1]: expected an integer from 1 to 100"),
     ("name: x\nrollout: {steps: [10, 5]}\n", "rollout.steps: expected strictly increasing"),
+    # A step of 100 was walked like any other: automation promoted with `promote: manual`.
+    ("name: x\nrollout: {steps: [50, 100], promote: manual}\n", "rollout.steps: 100% is the promotion, which "
+     "rollout.promote decides (auto, or a person with manual): end the steps below 100, got [50, 100]"),
     ("name: x\nrollout: {stepWeight: 0}\n", "rollout.stepWeight: expected an integer from 1 to 100"),
     ("name: x\ndemo: {fault: melt}\n", "demo.fault: expected one of none | errors | latency"),
     ("name: x\njudge: {alpha: 0}\n", "judge.alpha: expected a number > 0 and <= 0.5"),

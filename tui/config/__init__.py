@@ -32,6 +32,10 @@ class ConfigError(Exception):
 def _steps_ascending(items: list[int], path: str) -> None:
     if any(b <= a for a, b in zip(items, items[1:])):
         raise SchemaError(path, f"expected strictly increasing weights, got {items}")
+    if items and items[-1] == 100:
+        # Automation walked a step of 100 as any other: a promotion with `promote: manual`.
+        raise SchemaError(path, f"100% is the promotion, which rollout.promote decides (auto, or a person "
+                                f"with manual): end the steps below 100, got {items}")
 
 
 _DESTINATION = Mapping({"host": (Text(), REQUIRED), "subset": (Optional(Text()), None)})
