@@ -534,7 +534,7 @@ class RolloutController:
             frm = route_obj.canary_weight if route_obj else before.canary_weight
             if confirmed_from is not None and frm != confirmed_from:
                 return self._moved_since_confirmed(action, frm, confirmed_from, canary, reason, who)
-            if not promotion_ok and action != "promote" and canary == 100 and (frm is None or frm < 100):
+            if not promotion_ok and action != "promote" and canary == 100 and frm is not None and frm < 100:
                 return self._refused(action, f"{frm}% -> 100% sends every request to the canary: that is a "
                                      f"promotion, and {self.key_for('promote')} asks first", frm, canary, reason, who)
             # More traffic to the canary on any route written: less is the safe way, never refused.
