@@ -766,6 +766,8 @@ async def test_100_percent_is_a_promotion_however_it_is_typed():
         assert len(refused) == 7 and all(  # 5% + 18 steps = 95%: the other 7 presses
             "95% -> 100% sends every request to the canary: that is a promotion, and p asks first" in e.message
             for e in refused), refused
+        toasts = [n.message for n in app._notifications]
+        assert sum("that is a promotion" in t for t in toasts) == 1, toasts  # said once, logged seven times
         await pilot.press("plus")  # the screen shows 95%: `+` asks as `p` does
         await _settle(pilot)
         assert isinstance(app.screen, ConfirmScreen)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import signal
+import time
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -40,6 +41,7 @@ from tui.controller import ActionResult, ConsoleState, RolloutController
 from tui.formatting import RESULT_MARK
 from tui.model import Result
 
+TOAST_S = 5.0  # how long an action's result stays in its corner (Textual's default)
 MUTATING = {"step_up", "step_down", "set_weight", "promote", "rollback", "toggle_auto", "cycle_fault"}
 
 
@@ -116,6 +118,7 @@ class CanaryApp(App[None]):
         self.poll_enabled = poll
         self.screenshot_dir = Path(screenshot_dir)
         self.state: ConsoleState | None = None
+        self._last_toast: tuple[str, float] | None = None  # (what, when): a repeat within its life is not stacked
         criteria = controller.config.criteria
         self._charts = (
             MetricChart("p95 ms", "ms", lambda p: p.stable_p95, lambda p: p.canary_p95,
@@ -215,8 +218,16 @@ class CanaryApp(App[None]):
     @on(ActionFinished)
     def _on_action(self, message: ActionFinished) -> None:
         self.apply_state(message.state)
+        title = "done" if message.result.ok else "not done"
+        # A held key refused seven times stacked seven identical toasts over the charts; the event
+        # log keeps every one.
+        now = time.monotonic()
+        seen = self._last_toast
+        if seen is not None and seen[0] == title + message.result.message and now - seen[1] < TOAST_S:
+            return
+        self._last_toast = (title + message.result.message, now)
         self.notify(message.result.message, severity="information" if message.result.ok else "error",
-                    title="done" if message.result.ok else "not done")
+                    title=title, timeout=TOAST_S)
 
     def apply_state(self, state: ConsoleState) -> None:
         """Every panel from one state, in one batch: no half-updated screen."""
