@@ -228,8 +228,12 @@ def test_a_rollback_says_the_header_route_now_fails_and_the_poll_watches_its_pod
     assert controller.scale_canary(2, "fixed build", who="sre@bridge").ok
     clock.advance(2)
     assert controller.poll_once().canary_pods == (2, 0)  # starting: still no pod to answer
+    assert [e.kind for e in controller.state().events].count("alarm") == 1  # not over yet
     clock.advance(20)
     assert controller.poll_once().canary_pods == (2, 2)
+    served = controller.state().events[-1]  # the alarm's end, for the timeline and the webhook
+    assert (served.kind, served.ok, served.message) == (
+        "alarm", True, "route canary-header: requests to the canary are served again (2 of 2 canary pods ready)")
     assert controller.step(+1, "key +", who="sre@bridge").ok
     clock.advance(2)
     assert controller.poll_once().canary_pods is None  # weighted again: the judge watches it

@@ -197,7 +197,10 @@ class RolloutController:
                 self._take_split(split)
                 pods = self.workload.pods_for_opt_in_routes(split)
                 with self._state_lock:
-                    self._latest.canary_pods = pods
+                    before, self._latest.canary_pods = self._latest.canary_pods, pods
+                if before is not None and before[1] == 0 and pods is not None and pods[1] > 0:
+                    # The end of the alarm a rollback raised: the timeline and the webhook learn it.
+                    self.record("alarm", self.workload.opt_in_routes_served(split.opt_in_canary_routes, pods))
                 if self.read_only:
                     self.autopilot.follow_store()  # show the driver's automation (from this same read)
         try:

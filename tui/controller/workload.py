@@ -72,3 +72,9 @@ class CanaryWorkload:
         return (f"route{'s' if plural else ''} {names} still send{'' if plural else 's'} requests to the "
                 f"canary, now at 0 replicas: they fail until the canary is scaled up "
                 f"({self.command_hint('scale N')}, canary-console scale N) or the route is changed")
+
+    @staticmethod
+    def opt_in_routes_served(routes: tuple[Route, ...], pods: tuple[int, int]) -> str:
+        names = ", ".join(r.label for r in routes)
+        return (f"route{'s' if len(routes) > 1 else ''} {names}: requests to the canary are served again "
+                f"({pods[1]} of {pods[0]} canary pods ready)")
