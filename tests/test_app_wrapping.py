@@ -6,7 +6,7 @@ from rich.text import Text
 from textual.geometry import Region
 
 from tui.app.showcase import showcase_app
-from tui.app.widgets.checks import _bound_width
+from tui.app.widgets.checks import _bound_in, _bound_width
 from tui.app.widgets.wrapping import wrap_to_rows
 
 CONSOLE = Console(width=200)
@@ -73,6 +73,31 @@ async def test_a_failing_checks_numbers_are_all_on_screen(size):
 ])
 def test_the_checklist_gives_the_bound_and_the_reason_what_they_need(free, bound, reason, expected):
     assert _bound_width(free, bound, reason) == expected
+
+
+@pytest.mark.parametrize("bound,width,shown", [
+    # cut to its column, "<= stable + 0.50% …" lost the threshold itself: its number comes first
+    ("<= stable + 0.50% = 1.64% (stable's error rate upper bound 1.14%)", 21, "<= 1.64% (stable + 0.50%)"),
+    ("<= 1.10x stable = 349 ms (stable's p95 upper bound 317 ms; interpolated in the 325-350 ms bucket)", 21,
+     "<= 349 ms (1.10x stable)"),
+    ("<= stable + 0.50% = 1.64% (stable's error rate upper bound 1.14%)", 80,
+     "<= stable + 0.50% = 1.64% (stable's error rate upper bound 1.14%)"),  # room: the whole text
+    ("<= 500 ms (interpolated in the 450-500 ms bucket)", 21, "<= 500 ms (interpolated in the 450-500 ms bucket)"),
+    ("<= stable + 0.50%", 10, "<= stable + 0.50%"),  # nothing derived yet: as it is
+])
+def test_a_derived_bound_cut_to_its_column_keeps_its_number(bound, width, shown):
+    assert _bound_in(bound, width) == shown
+
+
+async def test_the_checklist_shows_the_relative_bounds_numbers_at_100_columns():
+    app = showcase_app(fault="errors", canary=20, minutes=3)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await pilot.pause()
+        rows = _screen_text(app, "#checks").splitlines()
+        rel = next(r for r in rows if "error rate vs stable" in r)
+        lat = next(r for r in rows if "p95 latency vs stable" in r)
+        assert "<= 1." in rel and "% (stable" in rel, rel
+        assert " ms (1.10x " in lat, lat
 
 
 async def test_the_last_change_wraps_who_and_when_in_a_narrow_traffic_panel():

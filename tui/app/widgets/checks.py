@@ -115,7 +115,7 @@ class ChecksPanel(Widget):
                 Text(check.name),
                 Text(check_value(check.canary, check.unit), style=CANARY),
                 Text(check_value(check.stable, check.unit), style=STABLE),
-                Text(check.bound, style="dim"),
+                Text(_bound_in(check.bound, bound_width), style="dim"),
             ]
             if wide:
                 row.append(Text(confidence(check.confidence)))
@@ -131,6 +131,16 @@ class ChecksPanel(Widget):
         # table leaves free rather than cut it; only the last row that fits gets an ellipsis.
         free_rows = max(1, self.size.height - headings - len(shown))
         return Group(*parts, *wrap_to_rows(line, width, free_rows, self.app.console))
+
+
+def _bound_in(bound: str, width: int) -> str:
+    """A derived bound that does not fit, its number first: "<= stable + 0.50% = 1.64% (stable's
+    ...)" cut to its width read "<= stable + 0.50% …", the threshold itself gone; "<= 1.64%
+    (stable + 0.50%)" keeps it. The whole text is in the check's details (d)."""
+    if cell_len(bound) <= width or not bound.startswith("<= ") or " = " not in bound:
+        return bound
+    rule, _, derived = bound[3:].partition(" = ")
+    return f"<= {derived.split(' (', 1)[0]} ({rule})"
 
 
 def _bound_width(free: int, longest_bound: int, longest_reason: int) -> int:
