@@ -49,7 +49,7 @@ class MeasuredShare:
 
 
 NOT_DRIVEN = "  (not driven)"
-FAILS = "  ✗ fails: no canary pod"  # a route to a canary without a ready pod (after a rollback)
+FAILS = " ✗ fails: 0 ready"  # a route to a canary without a ready pod: short, to fit "→ canary 100%" at 80 columns
 FAILS_STYLE = "bold red"
 
 
