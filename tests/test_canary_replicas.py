@@ -224,7 +224,14 @@ def test_a_rollback_says_the_header_route_now_fails_and_the_poll_watches_its_pod
                                 "up (:scale N, canary-console scale N) or the route is changed")
     assert (alarm[0].who, alarm[0].reason) == ("sre@bridge", "5xx on /pay")
     clock.advance(2)
-    assert controller.poll_once().canary_pods == (0, 0)
+    state = controller.poll_once()
+    assert state.canary_pods == (0, 0)
+    # `status` says it too, in text and in JSON
+    from tui.cli import render_status, status_document
+
+    doc = status_document(state)
+    assert [(r["name"], r["fails"]) for r in doc["routes"]] == [("canary-header", "canary at 0 pods"), ("default", None)]
+    assert "[not driven] headers x-canary exact \"true\"  FAILS: canary at 0 pods" in render_status(doc)
     assert controller.scale_canary(2, "fixed build", who="sre@bridge").ok
     clock.advance(2)
     assert controller.poll_once().canary_pods == (2, 0)  # starting: still no pod to answer

@@ -387,7 +387,9 @@ def status_document(state) -> dict[str, Any]:
     if split is not None:
         for r in split.routes:
             routes.append({"name": r.name, "index": r.index, "match": list(r.match) or None,
-                           "stable": r.stable_weight, "canary": r.canary_weight, "driven": r.driven})
+                           "stable": r.stable_weight, "canary": r.canary_weight, "driven": r.driven,
+                           # every request on it fails (a header route to a canary at 0 pods), or null
+                           "fails": state.route_fails(r)})
     metrics: dict[str, Any] = {}
     fresh = state.snapshot is not None and not state.stale
     for role in ("stable", "canary"):
@@ -480,7 +482,8 @@ def render_status(doc: dict[str, Any]) -> str:
         label = r["name"] or f"#{r['index']}"
         match = " · ".join(r["match"] or []) or "default"
         mark = "driven" if r["driven"] else "not driven"
-        lines.append(f"  {label:<16} stable {r['stable']:>3}%  canary {r['canary']:>3}%  [{mark}] {match}")
+        lines.append(f"  {label:<16} stable {r['stable']:>3}%  canary {r['canary']:>3}%  [{mark}] {match}"
+                     + (f"  FAILS: {r['fails']}" if r.get("fails") else ""))
     change = doc["lastChange"]
     if change:
         action = "" if change["action"] == "set-weight" else f" {change['action']}"

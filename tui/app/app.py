@@ -243,7 +243,7 @@ class CanaryApp(App[None]):
             traffic.show(state.split, state.steps, state.promote, state.now, measured,
                          moved_at=state.weights_moved_at, silent=silent,
                          read_at=state.split_read_at if state.weights_stale else None,
-                         canary_pods=state.canary_pods)
+                         route_fails=state.route_fails)
             traffic.set_class(state.weights_stale, "-stale")
             self.query_one(ChecksPanel).show(state.verdict, state.data_problem)
             for chart in self._charts:

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from tui.controller.history import HistoryPoint
-from tui.model import Event, MetricsSnapshot, TrafficSplit, Verdict
+from tui.model import Event, MetricsSnapshot, Route, TrafficSplit, Verdict
 
 
 @dataclass(frozen=True)
@@ -54,6 +54,16 @@ class ConsoleState:
     # (replicas, ready) of the canary while only routes this console does not drive reach it (after
     # a rollback); None otherwise. At 0 ready, every request on those routes fails.
     canary_pods: tuple[int, int] | None = None
+
+    def route_fails(self, route: Route) -> str | None:
+        """Why every request of a route this console does not drive fails (it reaches a canary
+        without a ready pod: the header route after a rollback), or None."""
+        if self.canary_pods is None or route.driven or route.canary_weight <= 0:
+            return None
+        replicas, ready = self.canary_pods
+        if replicas == 0:
+            return "canary at 0 pods"
+        return f"0 of {replicas} canary pods ready" if ready == 0 else None
 
     @property
     def data_at(self) -> datetime | None:

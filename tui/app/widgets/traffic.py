@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Callable
 
 from rich.text import Text
 from textual.widget import Widget
@@ -80,27 +81,17 @@ class TrafficPanel(Widget):
         self.moved_at: datetime | None = None  # when the console saw the weights move
         self.silent: str | None = None  # the judge's word: a routed version serving nothing ("canary", "stable")
         self.read_at: datetime | None = None  # set when the weights shown are old: reading them fails
-        self.canary_pods: tuple[int, int] | None = None  # (replicas, ready), read while only opt-in routes reach it
+        self.route_fails: Callable[[Route], str | None] = lambda route: None  # ConsoleState.route_fails
         self.border_title = "Traffic split"
 
     def show(self, split: TrafficSplit | None, steps: tuple[int, ...] = (), promote: str = "manual",
              now: datetime | None = None, measured: MeasuredShare | None = None,
              moved_at: datetime | None = None, silent: str | None = None,
-             read_at: datetime | None = None, canary_pods: tuple[int, int] | None = None) -> None:
+             read_at: datetime | None = None, route_fails: Callable[[Route], str | None] | None = None) -> None:
         self.split, self.steps, self.promote, self.now = split, steps, promote, now
         self.measured, self.moved_at, self.silent, self.read_at = measured, moved_at, silent, read_at
-        self.canary_pods = canary_pods
+        self.route_fails = route_fails or (lambda route: None)
         self.refresh()
-
-    def _unserved(self, route: Route) -> str | None:
-        """Why every request of a route this console does not drive fails (it goes to a canary
-        without a ready pod: after a rollback, the header route), or None."""
-        if self.canary_pods is None or route.canary_weight <= 0:
-            return None
-        replicas, ready = self.canary_pods
-        if replicas == 0:
-            return "canary at 0 pods"
-        return f"0 of {replicas} canary pods ready" if ready == 0 else None
 
     def render(self) -> Text:
         if self.split is None:
@@ -113,7 +104,7 @@ class TrafficPanel(Widget):
         lines = self.driven_lines(width)
         others = self.other_routes(width)
         # A route whose every request fails (to a canary without a pod) keeps a line, as the weights do.
-        failing = [self._unserved(r) is not None for r in self._other_routes()]
+        failing = [self.route_fails(r) is not None for r in self._other_routes()]
         served = self.measured_lines(width)
         if served and height - len(lines) - sum(failing) >= 1:
             lines += served
@@ -141,7 +132,7 @@ class TrafficPanel(Widget):
     def kept_lines(self, width: int) -> int:
         """The lines a short pane must keep: the driven routes' weights, and a line for each route
         whose every request fails."""
-        return len(self.driven_lines(width)) + sum(self._unserved(r) is not None for r in self._other_routes())
+        return len(self.driven_lines(width)) + sum(self.route_fails(r) is not None for r in self._other_routes())
 
     def _other_routes(self) -> list[Route]:
         return [r for r in self.split.routes if not r.driven] if self.split is not None else []
@@ -188,7 +179,7 @@ class TrafficPanel(Widget):
             for i, (label, colour) in enumerate(_destinations(route)):
                 short.append("," if i else "")
                 short.append(f" {label}", style=colour)
-            if self._unserved(route):
+            if self.route_fails(route):
                 short.append(FAILS, style=FAILS_STYLE)
             elif short.cell_len + len(NOT_DRIVEN) <= width:
                 short.append(NOT_DRIVEN, style="dim")
@@ -231,7 +222,7 @@ class TrafficPanel(Widget):
             if i:
                 text.append(", ")
             text.append(label, style=colour)
-        unserved = self._unserved(route)
+        unserved = self.route_fails(route)
         if unserved is None:
             text.append(f"{NOT_DRIVEN}\n", style="dim")
         elif match_on_one_line:  # the two-line form: the warning in the room of "(not driven)"
