@@ -242,6 +242,13 @@ async def test_large_print_shows_weights_verdict_and_last_decision():
         await pilot.press("L")
         await pilot.pause()
         assert not isinstance(app.screen, BridgeScreen)
+        # A rollback: its weights, not only its second half ("canary scaled to 0 replicas")
+        await pilot.press("r", "y")
+        await _settle(pilot)
+        await pilot.press("L")
+        await pilot.pause()
+        decision = str(app.screen.query_one("#decision").render())
+        assert "rollback: canary 10% -> 0%, then canary scaled to 0 replicas — key r (confirmed)" in decision, decision
 
 
 async def test_large_print_shows_the_checklists_numbers_and_none_for_an_idle_canary():

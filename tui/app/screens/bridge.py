@@ -104,10 +104,16 @@ class BridgeScreen(Screen[None]):
                 role + (f" · {_requests(counted[i])}" if counted is not None else ""))
         for key, text in values.items():
             self.query_one(f"#{key}", Digits).update(text)
-        last = next((e for e in reversed(state.events) if e.kind in DECISIONS and e.ok), None)
+        decisions = [e for e in state.events if e.kind in DECISIONS and e.ok]
+        last = decisions[-1] if decisions else None
         decision = "no decision yet"
         if last is not None:
-            decision = f"{hhmmss(last.at)} UTC  {last.kind}: {last.message}"
+            message = last.message
+            if last.kind == "rollback" and last.to_canary is None and len(decisions) > 1 \
+                    and decisions[-2].kind == "rollback":
+                # The rollback's second half ("canary scaled to 0 replicas") alone hid its weights.
+                message = f"{decisions[-2].message}, then {message}"
+            decision = f"{hhmmss(last.at)} UTC  {last.kind}: {message}"
             if last.reason:
                 decision += f" — {last.reason}"
             if last.who:
