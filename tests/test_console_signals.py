@@ -46,3 +46,56 @@ def test_the_console_quits_cleanly_on_a_hangup_or_a_kill(sig, tmp_path):
         if proc.poll() is None:
             proc.kill()
         os.close(main)
+
+
+def test_a_console_on_a_terminal_nobody_reads_still_ends_on_a_hangup():
+    """A terminal that stops reading (a stalled SSH session; a tmux server killed as the console
+    started) fills Textual's bounded writer queue, and the event loop blocks on it: the loop's own
+    signal handler never ran, the console lived on, and its lease thread kept renewing, so no other
+    console could drive. Now a plain handler starts a watchdog that releases what the console holds
+    and ends it (tui/hangup.py): exit 128 + SIGHUP after the grace period."""
+    from tui.hangup import GRACE_S
+
+    main, child = pty.openpty()
+    env = dict(os.environ, TERM="xterm-256color", COLUMNS="100", LINES="30")
+    # At 20x the demo redraws ten times a second: the unread terminal fills within seconds.
+    code = "import sys; from tui.cli import main; sys.exit(main(['--demo', '--speed', '20']))"
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    proc = subprocess.Popen([sys.executable, "-c", code], stdin=child, stdout=child, stderr=child,
+                            cwd=root, env=env, start_new_session=True)
+    os.close(child)
+    try:
+        assert b"x0tta6bl4-app" in _read_until(main, b"x0tta6bl4-app", 30), "the console never drew"
+        time.sleep(15)  # nobody reads: the terminal's buffer and then the writer queue fill up
+        proc.send_signal(signal.SIGHUP)
+        start = time.monotonic()
+        assert proc.wait(timeout=GRACE_S + 10) == 128 + signal.SIGHUP
+        assert time.monotonic() - start >= GRACE_S - 0.5  # the clean exit had its chance first
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        os.close(main)
+
+
+def test_the_watchdog_cleans_up_and_ends_the_process_only_when_the_exit_hangs():
+    from tui.hangup import HangupWatchdog
+
+    ended, cleaned = [], []
+    stuck = HangupWatchdog(lambda: cleaned.append(1), grace_s=0.05, end=ended.append)
+    stuck.start(signal.SIGHUP)
+    stuck.start(signal.SIGTERM)  # a second signal does not restart the clock
+    time.sleep(0.3)
+    assert (cleaned, ended) == ([1], [128 + signal.SIGHUP])
+
+    ended, cleaned = [], []
+    clean = HangupWatchdog(lambda: cleaned.append(1), grace_s=0.05, end=ended.append)
+    clean.start(signal.SIGTERM)
+    clean.cancel()  # the app returned in time: its caller cleans up as usual
+    time.sleep(0.3)
+    assert (cleaned, ended) == ([], [])
+
+    ended = []
+    failing = HangupWatchdog(lambda: 1 / 0, grace_s=0.05, end=ended.append)
+    failing.start(signal.SIGTERM)
+    time.sleep(0.3)
+    assert ended == [128 + signal.SIGTERM]  # a failed close never keeps the process alive

@@ -13,7 +13,7 @@ import sys
 import threading
 import time
 from contextlib import contextmanager
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 from tui import config as config_mod
 from tui.config import Config, ConfigError
@@ -243,7 +243,12 @@ def _main(argv: Sequence[str] | None) -> int:
                 print(f"canary-console: {args.verb} refused: {controller.read_only_reason}", file=sys.stderr)
                 return EXIT_FAILED
         if args.verb is None:
-            return run_console(controller, large=args.large)
+            def cleanup() -> None:
+                if guard is not None:
+                    guard.stop()  # the lease released: another console may drive
+                controller.close()
+
+            return run_console(controller, large=args.large, cleanup=cleanup)
         if args.verb == "run":
             from tui.controller.headless import StopRequest, run_rollout
 
@@ -289,18 +294,30 @@ def run_lab_console(read_only: bool, large: bool) -> int:
     if started is None:
         return EXIT_FAILED
     lab, controller = started
-    try:
-        return run_console(controller, large=large)
-    finally:
+
+    def cleanup() -> None:
         controller.close()
         lab.stop()
 
+    try:
+        return run_console(controller, large=large, cleanup=cleanup)
+    finally:
+        cleanup()
 
-def run_console(controller, large: bool = False) -> int:
+
+def run_console(controller, large: bool = False, cleanup: Callable[[], None] | None = None) -> int:
+    """`cleanup`: what the caller does after the console (release the lease, stop the lab), done by
+    the watchdog instead if a SIGHUP's or SIGTERM's exit hangs (tui/hangup.py)."""
     from tui.app.app import CanaryApp  # Textual is imported only for the console itself
+    from tui.hangup import HangupWatchdog
 
     app = CanaryApp(controller, large_print=large)
-    app.run()
+    watchdog = HangupWatchdog(cleanup or controller.close)
+    app.hangup_watch = watchdog.start
+    try:
+        app.run()
+    finally:
+        watchdog.cancel()
     return app.return_code or EXIT_OK  # 1 when it ended on an error (a script must not read 0)
 
 

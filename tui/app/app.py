@@ -11,6 +11,7 @@ import signal
 import time
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import Callable
 
 from rich.text import Text
 from textual import events, on
@@ -119,6 +120,8 @@ class CanaryApp(App[None]):
         self.screenshot_dir = Path(screenshot_dir)
         self.state: ConsoleState | None = None
         self._last_toast: tuple[str, float] | None = None  # (what, when): a repeat within its life is not stacked
+        # Called with the signal's number on SIGHUP or SIGTERM, before the app exits (cli: HangupWatchdog.start).
+        self.hangup_watch: Callable[[int], None] | None = None
         criteria = controller.config.criteria
         self._charts = (
             MetricChart("p95 ms", "ms", lambda p: p.stable_p95, lambda p: p.canary_p95,
@@ -161,10 +164,21 @@ class CanaryApp(App[None]):
         if self.is_headless:
             return  # a test's app: the signals belong to the test runner
         loop = asyncio.get_running_loop()
+
+        # A plain handler, not the loop's (add_signal_handler): a loop blocked on a terminal nobody
+        # reads (Textual's bounded writer queue full) never runs its own, and the console lived on.
+        def told_to_quit(signum: int, frame: object) -> None:
+            if self.hangup_watch is not None:
+                self.hangup_watch(signum)  # the exit below can hang just the same (tui/hangup.py)
+            try:
+                loop.call_soon_threadsafe(self.exit)
+            except RuntimeError:  # the loop has closed: the app is gone already
+                pass
+
         for sig in (signal.SIGHUP, signal.SIGTERM):
             try:
-                loop.add_signal_handler(sig, self.exit)
-            except (NotImplementedError, RuntimeError, AttributeError):  # no such signal or loop support here
+                signal.signal(sig, told_to_quit)
+            except (ValueError, OSError, AttributeError):  # not the main thread, or no such signal here
                 pass
 
     def on_resize(self, event: events.Resize) -> None:
