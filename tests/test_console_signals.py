@@ -27,17 +27,26 @@ def _read_until(fd: int, needle: bytes, timeout: float, done=lambda: False) -> b
     return seen
 
 
-@pytest.mark.parametrize("sig", [signal.SIGHUP, signal.SIGTERM])
-def test_the_console_quits_cleanly_on_a_hangup_or_a_kill(sig, tmp_path):
+def _console_on_a_pty(*args: str) -> tuple[int, subprocess.Popen]:
+    """`canary-console --demo ARGS` on a terminal of its own, drawn: (the terminal's fd, the process)."""
     main, child = pty.openpty()
     env = dict(os.environ, TERM="xterm-256color", COLUMNS="100", LINES="30")
-    code = "import sys; from tui.cli import main; sys.exit(main(['--demo']))"
+    code = f"import sys; from tui.cli import main; sys.exit(main(['--demo', *{list(args)!r}]))"
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     proc = subprocess.Popen([sys.executable, "-c", code], stdin=child, stdout=child, stderr=child,
                             cwd=root, env=env, start_new_session=True)
     os.close(child)
+    if b"x0tta6bl4-app" not in _read_until(main, b"x0tta6bl4-app", 30):
+        proc.kill()
+        os.close(main)
+        pytest.fail("the console never drew")
+    return main, proc
+
+
+@pytest.mark.parametrize("sig", [signal.SIGHUP, signal.SIGTERM])
+def test_the_console_quits_cleanly_on_a_hangup_or_a_kill(sig, tmp_path):
+    main, proc = _console_on_a_pty()
     try:
-        assert b"x0tta6bl4-app" in _read_until(main, b"x0tta6bl4-app", 30), "the console never drew"
         proc.send_signal(sig)
         # Keep reading while it exits: a terminal nobody reads fills up and blocks its last writes.
         _read_until(main, b"", 20, done=lambda: proc.poll() is not None)
@@ -56,16 +65,8 @@ def test_a_console_on_a_terminal_nobody_reads_still_ends_on_a_hangup():
     and ends it (tui/hangup.py): exit 128 + SIGHUP after the grace period."""
     from tui.hangup import GRACE_S
 
-    main, child = pty.openpty()
-    env = dict(os.environ, TERM="xterm-256color", COLUMNS="100", LINES="30")
-    # At 20x the demo redraws ten times a second: the unread terminal fills within seconds.
-    code = "import sys; from tui.cli import main; sys.exit(main(['--demo', '--speed', '20']))"
-    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-    proc = subprocess.Popen([sys.executable, "-c", code], stdin=child, stdout=child, stderr=child,
-                            cwd=root, env=env, start_new_session=True)
-    os.close(child)
+    main, proc = _console_on_a_pty("--speed", "20")  # at 20x it redraws ten times a second
     try:
-        assert b"x0tta6bl4-app" in _read_until(main, b"x0tta6bl4-app", 30), "the console never drew"
         time.sleep(15)  # nobody reads: the terminal's buffer and then the writer queue fill up
         proc.send_signal(signal.SIGHUP)
         start = time.monotonic()
