@@ -195,12 +195,7 @@ class RolloutController:
             else:
                 self._route_gone_noted = False
                 self._take_split(split)
-                pods = self.workload.pods_for_opt_in_routes(split)
-                with self._state_lock:
-                    before, self._latest.canary_pods = self._latest.canary_pods, pods
-                if before is not None and before[1] == 0 and pods is not None and pods[1] > 0:
-                    # The end of the alarm a rollback raised: the timeline and the webhook learn it.
-                    self.record("alarm", self.workload.opt_in_routes_served(split.opt_in_canary_routes, pods))
+                self._watch_opt_in_pods(split)
                 if self.read_only:
                     self.autopilot.follow_store()  # show the driver's automation (from this same read)
         try:
@@ -647,13 +642,20 @@ class RolloutController:
         with self._state_lock:
             split = self._latest.split
         if split is not None and split.opt_in_canary_routes:
-            pods = self.workload.pods_for_opt_in_routes(split)  # on screen now, not from the next poll
-            with self._state_lock:
-                self._latest.canary_pods = pods
+            self._watch_opt_in_pods(split)  # on screen now, not from the next poll
             # Said as an alarm (the webhook and the report's timeline carry it), not silently kept.
             self.record("alarm", self.workload.opt_in_routes_fail(split.opt_in_canary_routes),
                         who=who, reason=reason, ok=False)
         return None
+
+    def _watch_opt_in_pods(self, split: TrafficSplit) -> None:
+        """The canary's pods while only routes this console does not drive reach it, for the screen;
+        and the end of the alarm a rollback raised, once one of them is ready again."""
+        pods = self.workload.pods_for_opt_in_routes(split)
+        with self._state_lock:
+            before, self._latest.canary_pods = self._latest.canary_pods, pods
+        if before is not None and before[1] == 0 and pods is not None and pods[1] > 0:
+            self.record("alarm", self.workload.opt_in_routes_served(split.opt_in_canary_routes, pods))
 
     def _canary_silent_now(self) -> str | None:
         """The judge's alarm when the latest verdict found the routed canary serving nothing."""

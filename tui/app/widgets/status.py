@@ -88,7 +88,6 @@ class StatusHeader(Widget):
         return text
 
 
-
 # Words a cut line must not end on: "→ 10% in 5m00s if…" read as if the step were certain.
 _DANGLING = {"if", "at", "in", "to", "→", "and", "or", "of", "the", "a", "by", "for", "once", "from", "when", "until"}
 
